@@ -1,0 +1,63 @@
+//! The crate's error type: one enum for every failure the core can report, so callers (CLI, GUI)
+//! can match on what went wrong and print it with the path last.
+
+use std::path::PathBuf;
+
+/// Everything the photolabel core can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// SQLite refused an operation.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+
+    /// The database was written by a newer photolabel than this one.
+    #[error(
+        "the library database has schema version {found}, but this photolabel only knows up to \
+         {supported}; upgrade photolabel or point --db elsewhere: {}",
+        path.display()
+    )]
+    SchemaTooNew {
+        found: i64,
+        supported: i64,
+        path: PathBuf,
+    },
+
+    /// A filesystem operation failed on a path.
+    #[error("{action}: {source}: {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A search query could not be parsed.
+    #[error("invalid search query: {0}")]
+    Query(String),
+
+    /// No photo is recorded at this path.
+    #[error("not in the library: {}", .0.display())]
+    NotInLibrary(PathBuf),
+
+    /// No usable location for data or cache files could be determined.
+    #[error("cannot determine a data directory (no home directory?); set PHOTOLABEL_DB")]
+    NoDataDir,
+
+    /// An image could not be decoded or encoded.
+    #[error("image error: {msg}: {}", path.display())]
+    Image { msg: String, path: PathBuf },
+}
+
+/// Shorthand for results carrying [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps an I/O error with what was being done and to which path.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! photolabel's GUI-free core: scan a photo library into a SQLite store, label photos with many
+//! deep-learning models scheduled per photo, and search them by tags.
+//!
+//! - [`scan`]: walk folders, detect images by content, read EXIF, make thumbnails.
+//! - [`store`]: the library database (photos, labels, model runs, tag index) and search.
+//! - [`config`]: where the database and caches live.
+//! - [`fixtures`]: generated test libraries (JPEGs with EXIF, broken files) for tests and
+//!   benchmarks.
+
+pub mod config;
+pub mod error;
+pub mod fixtures;
+pub mod scan;
+pub mod store;
+
+pub use error::{Error, Result};

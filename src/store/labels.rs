@@ -1,0 +1,301 @@
+//! Labels and model runs: what the models (or the user) said about a photo, and the
+//! scheduler's decision log for it. A photo's results are written in one transaction together
+//! with its tag-index document, so search never sees half a photo.
+
+use rusqlite::{Transaction, params};
+use serde::Serialize;
+
+use super::{Store, now_secs};
+use crate::error::Result;
+
+/// Who produced a label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LabelSource {
+    Model,
+    User,
+}
+
+/// A label to write: name, producing model, confidence, optional box (x, y, w, h relative to
+/// the image, 0..1).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewLabel {
+    pub label: String,
+    pub model: String,
+    pub confidence: f32,
+    pub bbox: Option<[f32; 4]>,
+}
+
+/// A stored label.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Label {
+    pub id: i64,
+    pub label: String,
+    pub model: String,
+    pub confidence: f32,
+    pub bbox: Option<[f32; 4]>,
+    pub source: LabelSource,
+}
+
+/// Outcome of one scheduling decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Ran,
+    Skipped,
+    Failed,
+}
+
+impl RunStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Ran => "ran",
+            RunStatus::Skipped => "skipped",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "ran" => RunStatus::Ran,
+            "skipped" => RunStatus::Skipped,
+            _ => RunStatus::Failed,
+        }
+    }
+}
+
+/// One row of the decision log: a model run (or skip) on a photo.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRecord {
+    pub model: String,
+    /// Decision order within the photo (0 = first).
+    pub seq: u32,
+    pub predicted_value: Option<f32>,
+    pub actual_value: Option<f32>,
+    /// Milliseconds from the start of the photo's schedule.
+    pub start_ms: Option<f64>,
+    pub duration_ms: Option<f64>,
+    pub peak_mem_bytes: Option<i64>,
+    pub status: RunStatus,
+    /// Why a model was skipped (deadline, low value, memory) or how it failed.
+    pub reason: Option<String>,
+}
+
+impl Store {
+    /// Replaces a photo's model labels and decision log with a new labelling result and marks the
+    /// photo labelled (or failed), all in one transaction. User labels are kept.
+    pub fn write_photo_results(
+        &mut self,
+        photo_id: i64,
+        labels: &[NewLabel],
+        runs: &[RunRecord],
+        failed: bool,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "DELETE FROM labels WHERE photo_id = ?1 AND source = 'model'",
+            [photo_id],
+        )?;
+        tx.execute("DELETE FROM model_runs WHERE photo_id = ?1", [photo_id])?;
+        insert_labels(&tx, photo_id, labels, "model")?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO model_runs (photo_id, model, seq, predicted_value, actual_value, \
+                 start_ms, duration_ms, peak_mem_bytes, status, reason, run_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            let now = now_secs();
+            for r in runs {
+                stmt.execute(params![
+                    photo_id,
+                    r.model,
+                    r.seq,
+                    r.predicted_value,
+                    r.actual_value,
+                    r.start_ms,
+                    r.duration_ms,
+                    r.peak_mem_bytes,
+                    r.status.as_str(),
+                    r.reason,
+                    now,
+                ])?;
+            }
+        }
+        let status = if failed { "failed" } else { "labelled" };
+        tx.execute(
+            "UPDATE photos SET label_status = ?2 WHERE id = ?1",
+            params![photo_id, status],
+        )?;
+        let key: i64 = tx.query_row(
+            "SELECT sort_key FROM photos WHERE id = ?1",
+            [photo_id],
+            |r| r.get(0),
+        )?;
+        reindex_photo(&tx, photo_id, key)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Adds a user's own tag to a photo (confidence 1). Kept through relabelling.
+    pub fn add_user_label(&mut self, photo_id: i64, label: &str) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let new = NewLabel {
+            label: label.to_string(),
+            model: "user".to_string(),
+            confidence: 1.0,
+            bbox: None,
+        };
+        insert_labels(&tx, photo_id, std::slice::from_ref(&new), "user")?;
+        let key: i64 = tx.query_row(
+            "SELECT sort_key FROM photos WHERE id = ?1",
+            [photo_id],
+            |r| r.get(0),
+        )?;
+        reindex_photo(&tx, photo_id, key)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Declares parents of labels (e.g. "dog" -> "animal"), used by search's hierarchy. Call
+    /// [`Store::rebuild_tag_index`] afterwards if labels already exist.
+    pub fn set_label_parents(&mut self, pairs: &[(String, String)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO label_parents (label, parent) VALUES (?1, ?2)",
+            )?;
+            for (label, parent) in pairs {
+                stmt.execute(params![label, parent])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Rebuilds every photo's tag document (after the label hierarchy changed).
+    pub fn rebuild_tag_index(&mut self) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM tag_index", [])?;
+        let photos: Vec<(i64, i64)> = {
+            let mut stmt = tx.prepare(
+                "SELECT id, sort_key FROM photos WHERE status = 'ok' \
+                 AND id IN (SELECT photo_id FROM labels)",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (id, key) in photos {
+            reindex_photo(&tx, id, key)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A photo's labels, best confidence first.
+    pub fn labels_for(&self, photo_id: i64) -> Result<Vec<Label>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id, label, model, confidence, box_x, box_y, box_w, box_h, source \
+             FROM labels WHERE photo_id = ?1 ORDER BY confidence DESC, label",
+        )?;
+        let rows = stmt.query_map([photo_id], |r| {
+            let bx: Option<f32> = r.get(4)?;
+            let bbox = match bx {
+                Some(x) => Some([x, r.get(5)?, r.get(6)?, r.get(7)?]),
+                None => None,
+            };
+            Ok(Label {
+                id: r.get(0)?,
+                label: r.get(1)?,
+                model: r.get(2)?,
+                confidence: r.get(3)?,
+                bbox,
+                source: if r.get::<_, String>(8)? == "user" {
+                    LabelSource::User
+                } else {
+                    LabelSource::Model
+                },
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A photo's decision log in decision order.
+    pub fn runs_for(&self, photo_id: i64) -> Result<Vec<RunRecord>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT model, seq, predicted_value, actual_value, start_ms, duration_ms, \
+             peak_mem_bytes, status, reason FROM model_runs WHERE photo_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([photo_id], |r| {
+            Ok(RunRecord {
+                model: r.get(0)?,
+                seq: r.get(1)?,
+                predicted_value: r.get(2)?,
+                actual_value: r.get(3)?,
+                start_ms: r.get(4)?,
+                duration_ms: r.get(5)?,
+                peak_mem_bytes: r.get(6)?,
+                status: RunStatus::parse(&r.get::<_, String>(7)?),
+                reason: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every (label, parent) pair of the hierarchy.
+    pub fn label_parents(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn()
+            .prepare("SELECT label, parent FROM label_parents ORDER BY label, parent")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn insert_labels(
+    tx: &Transaction<'_>,
+    photo_id: i64,
+    labels: &[NewLabel],
+    source: &str,
+) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO labels (photo_id, label, model, confidence, box_x, box_y, box_w, box_h, \
+         source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for l in labels {
+        let b = l.bbox;
+        stmt.execute(params![
+            photo_id,
+            l.label,
+            l.model,
+            l.confidence,
+            b.map(|b| b[0]),
+            b.map(|b| b[1]),
+            b.map(|b| b[2]),
+            b.map(|b| b[3]),
+            source,
+        ])?;
+    }
+    Ok(())
+}
+
+/// Rewrites the tag-index document of one photo: its labels plus all their ancestors.
+pub(crate) fn reindex_photo(tx: &Transaction<'_>, photo_id: i64, sort_key: i64) -> Result<()> {
+    tx.execute("DELETE FROM tag_index WHERE rowid = ?1", [sort_key])?;
+    let mut stmt = tx.prepare_cached(
+        "WITH RECURSIVE anc(l) AS ( \
+             SELECT label FROM labels WHERE photo_id = ?1 \
+             UNION SELECT p.parent FROM label_parents p JOIN anc ON p.label = anc.l) \
+         SELECT l FROM anc ORDER BY l",
+    )?;
+    let tags: Vec<String> = stmt
+        .query_map([photo_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if tags.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        "INSERT INTO tag_index (rowid, tags) VALUES (?1, ?2)",
+        params![sort_key, tags.join(" ; ")],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,518 @@
+//! The tag search language, parsed into an expression tree that is both compiled to an FTS5
+//! `MATCH` string (to find candidates fast) and evaluated exactly against a photo's tags (to
+//! confirm them, apply `conf>` filters and report which tags matched).
+//!
+//! Syntax: words match tag words by prefix, case- and accent-insensitively; juxtaposition is
+//! AND; `OR` (or `|`) joins alternatives; `-word` or `NOT word` excludes; `"quoted phrases"`
+//! match consecutive words exactly; parentheses group; `conf>0.8` / `conf>=0.8` keeps only tags
+//! at that confidence. Examples: `dog`, `beach -people`, `"traffic light" OR car`,
+//! `(cat OR dog) conf>0.7`.
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::error::{Error, Result};
+
+/// A parsed query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    /// The boolean expression; `None` matches every photo.
+    pub expr: Option<Expr>,
+    /// Minimum confidence a tag needs to count as matching.
+    pub min_conf: Option<ConfFilter>,
+}
+
+/// A `conf>x` / `conf>=x` filter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConfFilter {
+    pub value: f32,
+    pub inclusive: bool,
+}
+
+impl ConfFilter {
+    /// Whether a tag with confidence `c` passes.
+    pub fn passes(&self, c: f32) -> bool {
+        if self.inclusive {
+            c >= self.value
+        } else {
+            c > self.value
+        }
+    }
+}
+
+/// A boolean expression over tag terms.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Term(Term),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+}
+
+/// A leaf of the expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Term {
+    /// Some word of the tag starts with this (folded) word.
+    Prefix(String),
+    /// The tag contains these (folded) words consecutively.
+    Phrase(Vec<String>),
+}
+
+/// How to find candidates in the FTS5 index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FtsPlan {
+    /// No constraint: every photo.
+    All,
+    /// Photos whose document matches.
+    Matching(String),
+    /// Photos whose document does not match.
+    NotMatching(String),
+}
+
+/// Lower-cases, strips accents and splits text into index words, the way the FTS5 tokenizer
+/// (`unicode61 remove_diacritics 2`) does.
+pub fn fold_words(text: &str) -> Vec<String> {
+    let folded: String = text
+        .nfd()
+        .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
+        .flat_map(char::to_lowercase)
+        .collect();
+    folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Word(String),
+    Phrase(String),
+    Or,
+    And,
+    Not,
+    Minus,
+    Open,
+    Close,
+}
+
+fn tokenize(input: &str) -> Result<Vec<Token>> {
+    let mut out = Vec::new();
+    let mut chars = input.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        match c {
+            c if c.is_whitespace() => {
+                chars.next();
+            }
+            '"' => {
+                chars.next();
+                let mut s = String::new();
+                let mut closed = false;
+                for c in chars.by_ref() {
+                    if c == '"' {
+                        closed = true;
+                        break;
+                    }
+                    s.push(c);
+                }
+                if !closed {
+                    return Err(Error::Query("unclosed quote".into()));
+                }
+                out.push(Token::Phrase(s));
+            }
+            '(' => {
+                chars.next();
+                out.push(Token::Open);
+            }
+            ')' => {
+                chars.next();
+                out.push(Token::Close);
+            }
+            '|' => {
+                chars.next();
+                out.push(Token::Or);
+            }
+            '-' => {
+                chars.next();
+                out.push(Token::Minus);
+            }
+            _ => {
+                let mut s = String::new();
+                while let Some(&c) = chars.peek() {
+                    if c.is_whitespace() || matches!(c, '"' | '(' | ')' | '|') {
+                        break;
+                    }
+                    s.push(c);
+                    chars.next();
+                }
+                out.push(match s.as_str() {
+                    "OR" => Token::Or,
+                    "AND" => Token::And,
+                    "NOT" => Token::Not,
+                    _ => Token::Word(s),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn parse_conf(word: &str) -> Result<Option<ConfFilter>> {
+    let lower = word.to_ascii_lowercase();
+    let Some(rest) = lower
+        .strip_prefix("conf")
+        .or_else(|| lower.strip_prefix("confidence"))
+    else {
+        return Ok(None);
+    };
+    let (inclusive, num) = if let Some(n) = rest.strip_prefix(">=") {
+        (true, n)
+    } else if let Some(n) = rest.strip_prefix('>') {
+        (false, n)
+    } else {
+        return Ok(None);
+    };
+    let value: f32 = num
+        .parse()
+        .map_err(|_| Error::Query(format!("'{word}': expected a number like conf>0.8")))?;
+    let value = if value > 1.0 { value / 100.0 } else { value };
+    if !(0.0..=1.0).contains(&value) {
+        return Err(Error::Query(format!("'{word}': confidence must be 0..1")));
+    }
+    Ok(Some(ConfFilter { value, inclusive }))
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    pos: usize,
+    min_conf: Option<ConfFilter>,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.pos)
+    }
+
+    fn or_expr(&mut self) -> Result<Option<Expr>> {
+        let mut parts = Vec::new();
+        if let Some(e) = self.and_expr()? {
+            parts.push(e);
+        }
+        while self.peek() == Some(&Token::Or) {
+            self.pos += 1;
+            match self.and_expr()? {
+                Some(e) if !parts.is_empty() => parts.push(e),
+                _ => return Err(Error::Query("OR needs a term on both sides".into())),
+            }
+        }
+        Ok(match parts.len() {
+            0 => None,
+            1 => parts.pop(),
+            _ => Some(Expr::Or(parts)),
+        })
+    }
+
+    fn and_expr(&mut self) -> Result<Option<Expr>> {
+        let mut parts = Vec::new();
+        loop {
+            match self.peek() {
+                None | Some(Token::Or) | Some(Token::Close) => break,
+                Some(Token::And) => {
+                    self.pos += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            if let Some(e) = self.unary()? {
+                parts.push(e);
+            }
+        }
+        Ok(match parts.len() {
+            0 => None,
+            1 => parts.pop(),
+            _ => Some(Expr::And(parts)),
+        })
+    }
+
+    fn unary(&mut self) -> Result<Option<Expr>> {
+        match self.peek() {
+            Some(Token::Not) | Some(Token::Minus) => {
+                self.pos += 1;
+                match self.unary()? {
+                    Some(e) => Ok(Some(Expr::Not(Box::new(e)))),
+                    None => Err(Error::Query("NOT / - needs a term after it".into())),
+                }
+            }
+            _ => self.primary(),
+        }
+    }
+
+    fn primary(&mut self) -> Result<Option<Expr>> {
+        let Some(tok) = self.tokens.get(self.pos).cloned() else {
+            return Ok(None);
+        };
+        self.pos += 1;
+        match tok {
+            Token::Open => {
+                let e = self.or_expr()?;
+                if self.peek() != Some(&Token::Close) {
+                    return Err(Error::Query("missing ')'".into()));
+                }
+                self.pos += 1;
+                Ok(e)
+            }
+            Token::Close => Err(Error::Query("unexpected ')'".into())),
+            Token::Word(w) => {
+                if let Some(f) = parse_conf(&w)? {
+                    self.min_conf = Some(f);
+                    return Ok(None);
+                }
+                let words = fold_words(&w);
+                Ok(match words.len() {
+                    0 => None,
+                    1 => words
+                        .into_iter()
+                        .next()
+                        .map(|w| Expr::Term(Term::Prefix(w))),
+                    // "t-shirt" is the phrase "t shirt".
+                    _ => Some(Expr::Term(Term::Phrase(words))),
+                })
+            }
+            Token::Phrase(p) => {
+                let words = fold_words(&p);
+                Ok(if words.is_empty() {
+                    None
+                } else {
+                    Some(Expr::Term(Term::Phrase(words)))
+                })
+            }
+            Token::Or | Token::And | Token::Not | Token::Minus => {
+                Err(Error::Query("operator without a term".into()))
+            }
+        }
+    }
+}
+
+impl Query {
+    /// Parses the query language described in the module docs.
+    pub fn parse(input: &str) -> Result<Query> {
+        let mut p = Parser {
+            tokens: tokenize(input)?,
+            pos: 0,
+            min_conf: None,
+        };
+        let expr = p.or_expr()?;
+        if p.pos < p.tokens.len() {
+            return Err(Error::Query("unexpected ')'".into()));
+        }
+        Ok(Query {
+            expr,
+            min_conf: p.min_conf,
+        })
+    }
+
+    /// The FTS5 candidate plan: a superset of the exact answer, never missing a photo that
+    /// [`Query::matches`] would accept (before the confidence filter).
+    pub fn fts_plan(&self) -> FtsPlan {
+        match &self.expr {
+            None => FtsPlan::All,
+            Some(e) => match fts(e) {
+                Fts::Pos(s) => FtsPlan::Matching(s),
+                Fts::Comp(s) => FtsPlan::NotMatching(s),
+            },
+        }
+    }
+
+    /// Exact evaluation against a photo's tags. Each tag is (its words, confidence), where the
+    /// tags include the ancestors of every label (an ancestor carries its child's confidence).
+    pub fn matches(&self, tags: &[(Vec<String>, f32)]) -> bool {
+        let Some(e) = &self.expr else {
+            return true;
+        };
+        let kept: Vec<&(Vec<String>, f32)> = tags
+            .iter()
+            .filter(|(_, c)| self.min_conf.is_none_or(|f| f.passes(*c)))
+            .collect();
+        eval(e, &kept)
+    }
+
+    /// The positive terms (not under an odd number of NOTs), used to report matched tags.
+    pub fn positive_terms(&self) -> Vec<&Term> {
+        let mut out = Vec::new();
+        if let Some(e) = &self.expr {
+            collect_terms(e, false, &mut out);
+        }
+        out
+    }
+}
+
+fn collect_terms<'a>(e: &'a Expr, negated: bool, out: &mut Vec<&'a Term>) {
+    match e {
+        Expr::Term(t) if !negated => out.push(t),
+        Expr::Term(_) => {}
+        Expr::And(v) | Expr::Or(v) => v.iter().for_each(|e| collect_terms(e, negated, out)),
+        Expr::Not(e) => collect_terms(e, !negated, out),
+    }
+}
+
+impl Term {
+    /// Whether a tag (as folded words) satisfies this term.
+    pub fn matches_words(&self, words: &[String]) -> bool {
+        match self {
+            Term::Prefix(p) => words.iter().any(|w| w.starts_with(p.as_str())),
+            Term::Phrase(ph) => words
+                .windows(ph.len())
+                .any(|win| win.iter().zip(ph).all(|(a, b)| a == b)),
+        }
+    }
+
+    fn to_fts(&self) -> String {
+        // Folded words hold only alphanumerics, so quoting them is always safe.
+        match self {
+            Term::Prefix(p) => format!("\"{p}\"*"),
+            Term::Phrase(ws) => format!("\"{}\"", ws.join(" ")),
+        }
+    }
+}
+
+fn eval(e: &Expr, tags: &[&(Vec<String>, f32)]) -> bool {
+    match e {
+        Expr::Term(t) => tags.iter().any(|(w, _)| t.matches_words(w)),
+        Expr::And(v) => v.iter().all(|e| eval(e, tags)),
+        Expr::Or(v) => v.iter().any(|e| eval(e, tags)),
+        Expr::Not(e) => !eval(e, tags),
+    }
+}
+
+enum Fts {
+    Pos(String),
+    Comp(String),
+}
+
+/// Compiles an expression to FTS5 syntax. FTS5 cannot express a purely negative query, so
+/// each sub-expression is either "documents matching m" or "documents not matching m", and the
+/// boolean algebra below keeps it that way.
+fn fts(e: &Expr) -> Fts {
+    match e {
+        Expr::Term(t) => Fts::Pos(t.to_fts()),
+        Expr::Not(e) => match fts(e) {
+            Fts::Pos(s) => Fts::Comp(s),
+            Fts::Comp(s) => Fts::Pos(s),
+        },
+        Expr::And(v) => v
+            .iter()
+            .map(fts)
+            .reduce(|a, b| match (a, b) {
+                (Fts::Pos(a), Fts::Pos(b)) => Fts::Pos(format!("({a}) AND ({b})")),
+                (Fts::Pos(a), Fts::Comp(b)) | (Fts::Comp(b), Fts::Pos(a)) => {
+                    Fts::Pos(format!("({a}) NOT ({b})"))
+                }
+                (Fts::Comp(a), Fts::Comp(b)) => Fts::Comp(format!("({a}) OR ({b})")),
+            })
+            .unwrap_or_else(|| Fts::Pos(String::new())),
+        Expr::Or(v) => v
+            .iter()
+            .map(fts)
+            .reduce(|a, b| match (a, b) {
+                (Fts::Pos(a), Fts::Pos(b)) => Fts::Pos(format!("({a}) OR ({b})")),
+                (Fts::Pos(a), Fts::Comp(b)) | (Fts::Comp(b), Fts::Pos(a)) => {
+                    Fts::Comp(format!("({b}) NOT ({a})"))
+                }
+                (Fts::Comp(a), Fts::Comp(b)) => Fts::Comp(format!("({a}) AND ({b})")),
+            })
+            .unwrap_or_else(|| Fts::Pos(String::new())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(list: &[(&str, f32)]) -> Vec<(Vec<String>, f32)> {
+        list.iter().map(|(t, c)| (fold_words(t), *c)).collect()
+    }
+
+    #[test]
+    fn words_fold_case_and_accents() {
+        assert_eq!(fold_words("Café Crème"), vec!["cafe", "creme"]);
+        assert_eq!(
+            fold_words("traffic_light, T-Shirt"),
+            vec!["traffic", "light", "t", "shirt"]
+        );
+    }
+
+    #[test]
+    fn implicit_and_with_prefix() {
+        let q = Query::parse("do ca").unwrap();
+        assert!(q.matches(&tags(&[("dog", 0.9), ("cat", 0.9)])));
+        assert!(!q.matches(&tags(&[("dog", 0.9)])));
+        assert_eq!(
+            q.fts_plan(),
+            FtsPlan::Matching("(\"do\"*) AND (\"ca\"*)".into())
+        );
+    }
+
+    #[test]
+    fn or_not_and_minus() {
+        let q = Query::parse("cat OR dog -person").unwrap();
+        assert!(q.matches(&tags(&[("cat", 0.9), ("person", 0.9)])));
+        assert!(q.matches(&tags(&[("dog", 0.9)])));
+        assert!(!q.matches(&tags(&[("dog", 0.9), ("person", 0.9)])));
+        let q2 = Query::parse("cat OR dog NOT person").unwrap();
+        assert_eq!(q, q2);
+    }
+
+    #[test]
+    fn phrases_are_consecutive_words() {
+        let q = Query::parse("\"traffic light\"").unwrap();
+        assert!(q.matches(&tags(&[("traffic light", 0.9)])));
+        assert!(!q.matches(&tags(&[("light", 0.9), ("traffic", 0.9)])));
+        assert!(!q.matches(&tags(&[("light traffic", 0.9)])));
+    }
+
+    #[test]
+    fn conf_filter_applies_to_tags() {
+        let q = Query::parse("dog conf>0.8").unwrap();
+        assert!(q.matches(&tags(&[("dog", 0.85)])));
+        assert!(!q.matches(&tags(&[("dog", 0.8)])));
+        let q = Query::parse("dog conf>=0.8").unwrap();
+        assert!(q.matches(&tags(&[("dog", 0.8)])));
+        assert!(Query::parse("dog conf>x").is_err());
+    }
+
+    #[test]
+    fn purely_negative_query_is_a_complement() {
+        let q = Query::parse("-person").unwrap();
+        assert_eq!(q.fts_plan(), FtsPlan::NotMatching("\"person\"*".into()));
+        assert!(q.matches(&tags(&[("cat", 0.9)])));
+        assert!(!q.matches(&tags(&[("person", 0.9)])));
+        // cat OR -dog == NOT (dog NOT cat)
+        let q = Query::parse("cat OR -dog").unwrap();
+        assert_eq!(
+            q.fts_plan(),
+            FtsPlan::NotMatching("(\"dog\"*) NOT (\"cat\"*)".into())
+        );
+    }
+
+    #[test]
+    fn grouping_and_errors() {
+        let q = Query::parse("(cat OR dog) grass").unwrap();
+        assert!(q.matches(&tags(&[("dog", 0.9), ("grass", 0.6)])));
+        assert!(!q.matches(&tags(&[("grass", 0.6)])));
+        assert!(Query::parse("(cat").is_err());
+        assert!(Query::parse("cat)").is_err());
+        assert!(Query::parse("\"open").is_err());
+        assert!(Query::parse("OR cat").is_err());
+        assert!(Query::parse("cat -").is_err());
+        assert_eq!(Query::parse("  ").unwrap().fts_plan(), FtsPlan::All);
+    }
+
+    #[test]
+    fn fts_injection_is_impossible() {
+        // Quotes, stars and column filters in user input never reach FTS5 raw.
+        let q = Query::parse("tags:x* NEAR(a b)").unwrap();
+        let FtsPlan::Matching(m) = q.fts_plan() else {
+            panic!("expected a positive plan");
+        };
+        assert!(!m.contains(':'), "{m}");
+    }
+}

@@ -1,0 +1,99 @@
+//! Versioned schema migrations, applied in order when a database is opened. The version lives
+//! in `PRAGMA user_version`; a database newer than the code refuses to open instead of being
+//! damaged by an old binary.
+
+/// Migration `i` upgrades a database from version `i` to `i + 1`.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: photos, labels, model runs, tag index.
+    r#"
+CREATE TABLE roots (
+    id        INTEGER PRIMARY KEY,
+    path      BLOB NOT NULL UNIQUE,
+    added_at  INTEGER NOT NULL
+);
+
+CREATE TABLE photos (
+    id            INTEGER PRIMARY KEY,
+    path          BLOB NOT NULL UNIQUE,      -- raw OS bytes: non-UTF-8 names survive
+    root_id       INTEGER REFERENCES roots(id) ON DELETE SET NULL,
+    size          INTEGER NOT NULL,
+    mtime_ns      INTEGER NOT NULL,
+    hash          TEXT,                      -- blake3 of the content, hex
+    format        TEXT,
+    width         INTEGER,
+    height        INTEGER,
+    taken_at      TEXT,                      -- EXIF DateTimeOriginal as written (local time)
+    taken_ts      INTEGER,                   -- the same as seconds, for ordering
+    camera_make   TEXT,
+    camera_model  TEXT,
+    orientation   INTEGER,
+    exposure_s    REAL,
+    f_number      REAL,
+    flash         INTEGER,
+    focal_mm      REAL,
+    iso           INTEGER,
+    gps           INTEGER NOT NULL DEFAULT 0,
+    status        TEXT NOT NULL CHECK (status IN ('ok', 'error', 'missing')),
+    error         TEXT,
+    thumb         INTEGER NOT NULL DEFAULT 0, -- 1 when a cached thumbnail exists
+    label_status  TEXT NOT NULL DEFAULT 'pending'
+                  CHECK (label_status IN ('pending', 'labelled', 'failed')),
+    sort_key      INTEGER NOT NULL UNIQUE,   -- (taken or modified seconds) << 16 | tie-break
+    added_at      INTEGER NOT NULL,
+    scanned_at    INTEGER NOT NULL
+);
+CREATE INDEX photos_hash ON photos(hash);
+CREATE INDEX photos_root ON photos(root_id);
+CREATE INDEX photos_pending ON photos(label_status, status);
+
+CREATE TABLE labels (
+    id          INTEGER PRIMARY KEY,
+    photo_id    INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    label       TEXT NOT NULL,
+    model       TEXT NOT NULL,
+    confidence  REAL NOT NULL,
+    box_x       REAL, box_y REAL, box_w REAL, box_h REAL,  -- relative to the image, 0..1
+    source      TEXT NOT NULL CHECK (source IN ('model', 'user'))
+);
+CREATE INDEX labels_photo ON labels(photo_id);
+CREATE INDEX labels_label ON labels(label);
+
+CREATE TABLE model_runs (
+    id               INTEGER PRIMARY KEY,
+    photo_id         INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    model            TEXT NOT NULL,
+    seq              INTEGER NOT NULL,       -- decision order within the photo
+    predicted_value  REAL,
+    actual_value     REAL,
+    start_ms         REAL,                   -- from the start of the photo's schedule
+    duration_ms      REAL,
+    peak_mem_bytes   INTEGER,
+    status           TEXT NOT NULL CHECK (status IN ('ran', 'skipped', 'failed')),
+    reason           TEXT,
+    run_at           INTEGER NOT NULL
+);
+CREATE INDEX model_runs_photo ON model_runs(photo_id);
+CREATE INDEX model_runs_model ON model_runs(model, status);
+
+-- Folders and files the walk could not read (no photo row can hold them).
+CREATE TABLE scan_issues (
+    path     BLOB PRIMARY KEY,
+    root_id  INTEGER REFERENCES roots(id) ON DELETE CASCADE,
+    message  TEXT NOT NULL,
+    seen_at  INTEGER NOT NULL
+);
+
+-- Parents of labels in a vocabulary (COCO supercategories, WordNet hypernyms), for search.
+CREATE TABLE label_parents (
+    label   TEXT NOT NULL,
+    parent  TEXT NOT NULL,
+    PRIMARY KEY (label, parent)
+) WITHOUT ROWID;
+
+-- One document per photo: its tags and their ancestors. rowid = photos.sort_key, so that
+-- "newest first" is FTS5's own rowid order.
+CREATE VIRTUAL TABLE tag_index USING fts5(
+    tags, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'
+);
+"#,
+];

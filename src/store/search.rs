@@ -1,0 +1,191 @@
+//! Search by tags: finds candidate photos through the FTS5 tag index in newest-first order,
+//! confirms each against the exact query semantics (phrases, confidence filters, hierarchy)
+//! and reports which of its tags matched.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use rusqlite::params;
+use serde::Serialize;
+
+use super::query::{FtsPlan, Query, fold_words};
+use super::{Store, path_from_bytes};
+use crate::error::Result;
+
+/// A tag of a hit that satisfied a positive term of the query.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MatchedTag {
+    pub label: String,
+    pub model: String,
+    pub confidence: f32,
+    /// The ancestor through which it matched (e.g. "animal" for "dog"), if not the label itself.
+    pub via: Option<String>,
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchHit {
+    pub photo_id: i64,
+    pub path: PathBuf,
+    pub taken_at: Option<String>,
+    pub matched: Vec<MatchedTag>,
+}
+
+struct TagRow {
+    label: String,
+    model: String,
+    confidence: f32,
+}
+
+impl Store {
+    /// Runs a parsed query; hits come newest first (by date taken, else file time).
+    pub fn search(&self, query: &Query, limit: usize, offset: usize) -> Result<Vec<SearchHit>> {
+        let parents = self.parent_map()?;
+        let conn = self.conn();
+        let (sql, arg): (&str, Option<String>) = match query.fts_plan() {
+            FtsPlan::All => (
+                "SELECT sort_key FROM photos WHERE status = 'ok' ORDER BY sort_key DESC",
+                None,
+            ),
+            FtsPlan::Matching(m) => (
+                "SELECT rowid FROM tag_index WHERE tag_index MATCH ?1 ORDER BY rowid DESC",
+                Some(m),
+            ),
+            FtsPlan::NotMatching(m) => (
+                "SELECT sort_key FROM photos WHERE status = 'ok' AND sort_key NOT IN \
+                 (SELECT rowid FROM tag_index WHERE tag_index MATCH ?1) ORDER BY sort_key DESC",
+                Some(m),
+            ),
+        };
+        let mut cand = conn.prepare_cached(sql)?;
+        let mut rows = match &arg {
+            Some(m) => cand.query(params![m])?,
+            None => cand.query([])?,
+        };
+        let mut photo_stmt = conn.prepare_cached(
+            "SELECT id, path, taken_at FROM photos WHERE sort_key = ?1 AND status = 'ok'",
+        )?;
+        let mut label_stmt = conn.prepare_cached(
+            "SELECT label, model, confidence FROM labels WHERE photo_id = ?1 \
+             ORDER BY confidence DESC, label",
+        )?;
+        let terms = query.positive_terms();
+        let mut hits = Vec::new();
+        let mut skipped = 0;
+        while let Some(row) = rows.next()? {
+            let key: i64 = row.get(0)?;
+            let Some((id, path, taken_at)) = photo_stmt
+                .query_map([key], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get(2)?))
+                })?
+                .next()
+                .transpose()?
+            else {
+                continue;
+            };
+            let labels: Vec<TagRow> = label_stmt
+                .query_map([id], |r| {
+                    Ok(TagRow {
+                        label: r.get(0)?,
+                        model: r.get(1)?,
+                        confidence: r.get(2)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            // Each label and every ancestor of it, as folded words.
+            let expanded: Vec<(&TagRow, Option<&str>, Vec<String>)> = labels
+                .iter()
+                .flat_map(|l| {
+                    std::iter::once((l, None, fold_words(&l.label))).chain(
+                        ancestors(&parents, &l.label)
+                            .into_iter()
+                            .map(move |a| (l, Some(a), fold_words(a))),
+                    )
+                })
+                .collect();
+            let tags: Vec<(Vec<String>, f32)> = expanded
+                .iter()
+                .map(|(l, _, w)| (w.clone(), l.confidence))
+                .collect();
+            if !query.matches(&tags) {
+                continue;
+            }
+            if skipped < offset {
+                skipped += 1;
+                continue;
+            }
+            let mut matched: Vec<MatchedTag> = Vec::new();
+            for (l, via, words) in &expanded {
+                let passes = query.min_conf.is_none_or(|f| f.passes(l.confidence));
+                if passes && terms.iter().any(|t| t.matches_words(words)) {
+                    let already = matched
+                        .iter()
+                        .any(|m| m.label == l.label && m.model == l.model);
+                    if !already {
+                        matched.push(MatchedTag {
+                            label: l.label.clone(),
+                            model: l.model.clone(),
+                            confidence: l.confidence,
+                            via: via.map(str::to_string),
+                        });
+                    }
+                }
+            }
+            hits.push(SearchHit {
+                photo_id: id,
+                path: path_from_bytes(&path),
+                taken_at,
+                matched,
+            });
+            if hits.len() >= limit {
+                break;
+            }
+        }
+        Ok(hits)
+    }
+
+    /// The candidate query alone (FTS5 `MATCH`, newest first, `limit` rows) without
+    /// confirmation: the baseline the search benchmark compares against.
+    pub fn bare_fts_rowids(&self, fts_match: &str, limit: usize) -> Result<Vec<i64>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT rowid FROM tag_index WHERE tag_index MATCH ?1 ORDER BY rowid DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![fts_match, limit as i64], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Distinct tags starting with `prefix` (folded), most used first: search suggestions.
+    pub fn suggest_tags(&self, prefix: &str, limit: usize) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT label, count(*) AS n FROM labels WHERE label LIKE ?1 || '%' \
+             GROUP BY label ORDER BY n DESC, label LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![prefix, limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn parent_map(&self) -> Result<HashMap<String, Vec<String>>> {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (label, parent) in self.label_parents()? {
+            map.entry(label).or_default().push(parent);
+        }
+        Ok(map)
+    }
+}
+
+/// All ancestors of a label, nearest first, without repeats (cycles are cut).
+fn ancestors<'a>(parents: &'a HashMap<String, Vec<String>>, label: &str) -> Vec<&'a str> {
+    let mut out: Vec<&'a str> = Vec::new();
+    let mut frontier: Vec<&str> = vec![label];
+    while let Some(l) = frontier.pop() {
+        for p in parents.get(l).into_iter().flatten() {
+            if p != label && !out.contains(&p.as_str()) {
+                out.push(p);
+                frontier.push(p);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,58 @@
+//! Shared fixtures for integration tests: a throw-away library (database + thumbnail cache)
+//! in a temporary folder, and helpers to scan generated photos into it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use photolabel::scan::{self, ScanOptions, ScanSummary};
+use photolabel::store::Store;
+
+/// A temporary library: photos under `photos/`, the database and caches beside them.
+pub struct TempLib {
+    pub dir: tempfile::TempDir,
+}
+
+impl TempLib {
+    pub fn new() -> Self {
+        TempLib {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn photos(&self) -> PathBuf {
+        let p = self.dir.path().join("photos");
+        std::fs::create_dir_all(&p).expect("photos dir");
+        p
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("library.sqlite")
+    }
+
+    pub fn thumbs(&self) -> PathBuf {
+        self.dir.path().join("thumbs")
+    }
+
+    pub fn store(&self) -> Store {
+        Store::open(&self.db()).expect("open store")
+    }
+
+    pub fn options(&self) -> ScanOptions {
+        ScanOptions::new(self.thumbs())
+    }
+
+    /// Scans `roots` with default options and returns the summary.
+    pub fn scan(&self, store: &mut Store, roots: &[&Path]) -> ScanSummary {
+        let roots: Vec<PathBuf> = roots.iter().map(|p| p.to_path_buf()).collect();
+        scan::scan(
+            store,
+            &roots,
+            &self.options(),
+            None,
+            &AtomicBool::new(false),
+        )
+        .expect("scan")
+    }
+}
