@@ -285,9 +285,9 @@ pub fn exif_for(i: u64) -> ExifSpec {
         exposure: (1, [30, 60, 125, 250, 1000][(i % 5) as usize]),
         f_number: ([18, 28, 40, 56, 80][(i % 5) as usize], 10),
         iso: [100, 200, 400, 800, 3200][(i % 5) as usize],
-        flash: i % 9 == 0,
+        flash: i.is_multiple_of(9),
         focal: ([24, 35, 50, 85][(i % 4) as usize], 1),
-        gps: i % 3 == 0,
+        gps: i.is_multiple_of(3),
     }
 }
 

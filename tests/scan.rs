@@ -1,6 +1,8 @@
 //! Scanner integration tests on generated libraries: metadata and thumbnails, every kind of
 //! bad input, incremental rescans (changes, moves, deletions) and walk edge cases.
 
+#![allow(clippy::unwrap_used)] // helpers beside the tests panic on setup failure
+
 mod common;
 
 use std::path::Path;
@@ -235,7 +237,7 @@ fn a_missing_root_is_a_clear_error() {
     let missing = lib.dir.path().join("no-such-folder");
     let err = scan::scan(
         &mut store,
-        &[missing.clone()],
+        std::slice::from_ref(&missing),
         &lib.options(),
         None,
         &std::sync::atomic::AtomicBool::new(false),

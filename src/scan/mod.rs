@@ -138,7 +138,7 @@ enum FileOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Examined {
     /// An image (or a broken file that claims to be one), ready for the store.
-    Record(ScanRecord),
+    Record(Box<ScanRecord>),
     /// Not an image and not named like one: ignored.
     NotImage,
     /// The file disappeared between the walk and the read.
@@ -170,7 +170,7 @@ pub fn examine_file(path: &Path, opts: &ScanOptions) -> Examined {
     match examine(&job, opts) {
         FileOutcome::Record(mut rec, _) => {
             rec.root_id = None;
-            Examined::Record(*rec)
+            Examined::Record(rec)
         }
         FileOutcome::NotImage => Examined::NotImage,
         FileOutcome::Vanished(_) => Examined::Vanished,

@@ -31,10 +31,11 @@ pub fn decode_upright(
         _ => decode_generic(bytes, format)?,
     };
     let mut img = img;
-    if let Some(o) = orientation.and_then(|o| u8::try_from(o).ok()) {
-        if let Some(o) = image::metadata::Orientation::from_exif(o) {
-            img.apply_orientation(o);
-        }
+    if let Some(o) = orientation
+        .and_then(|o| u8::try_from(o).ok())
+        .and_then(image::metadata::Orientation::from_exif)
+    {
+        img.apply_orientation(o);
     }
     Ok(img)
 }

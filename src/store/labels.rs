@@ -136,6 +136,31 @@ impl Store {
         Ok(())
     }
 
+    /// Writes model labels for many photos in one transaction (bulk import, e.g. from a trace):
+    /// the same effect as [`Store::write_photo_results`] without runs, per photo.
+    pub fn write_many_labels(&mut self, items: &[(i64, Vec<NewLabel>)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for (photo_id, labels) in items {
+            tx.execute(
+                "DELETE FROM labels WHERE photo_id = ?1 AND source = 'model'",
+                [photo_id],
+            )?;
+            insert_labels(&tx, *photo_id, labels, "model")?;
+            tx.execute(
+                "UPDATE photos SET label_status = 'labelled' WHERE id = ?1",
+                [photo_id],
+            )?;
+            let key: i64 = tx.query_row(
+                "SELECT sort_key FROM photos WHERE id = ?1",
+                [photo_id],
+                |r| r.get(0),
+            )?;
+            reindex_photo(&tx, *photo_id, key)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Adds a user's own tag to a photo (confidence 1). Kept through relabelling.
     pub fn add_user_label(&mut self, photo_id: i64, label: &str) -> Result<()> {
         let tx = self.conn.transaction()?;
@@ -169,6 +194,7 @@ impl Store {
             }
         }
         tx.commit()?;
+        self.parents_cache.replace(None);
         Ok(())
     }
 
@@ -297,5 +323,11 @@ pub(crate) fn reindex_photo(tx: &Transaction<'_>, photo_id: i64, sort_key: i64) 
         "INSERT INTO tag_index (rowid, tags) VALUES (?1, ?2)",
         params![sort_key, tags.join(" ; ")],
     )?;
+    let mut words = tx.prepare_cached("INSERT OR IGNORE INTO tag_words (word) VALUES (?1)")?;
+    for tag in &tags {
+        for word in super::query::fold_words(tag) {
+            words.execute([word])?;
+        }
+    }
     Ok(())
 }

@@ -29,6 +29,9 @@ pub const SCHEMA_VERSION: i64 = schema::MIGRATIONS.len() as i64;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The label hierarchy, loaded on first search, with the `PRAGMA data_version` it was read
+    /// at (another connection's commit changes that number).
+    parents_cache: std::cell::RefCell<Option<(i64, std::rc::Rc<search::ParentMap>)>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -81,6 +84,7 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            parents_cache: std::cell::RefCell::new(None),
         })
     }
 

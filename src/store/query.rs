@@ -313,9 +313,16 @@ impl Query {
     /// The FTS5 candidate plan: a superset of the exact answer, never missing a photo that
     /// [`Query::matches`] would accept (before the confidence filter).
     pub fn fts_plan(&self) -> FtsPlan {
+        self.fts_plan_with(&|_| None)
+    }
+
+    /// Like [`Query::fts_plan`], with prefix terms expanded by `expand` into the exact index
+    /// words they stand for (`None`: keep FTS5's own prefix syntax). Exact terms let FTS5 walk
+    /// doclists lazily newest-first instead of materialising a merged prefix doclist.
+    pub fn fts_plan_with(&self, expand: &dyn Fn(&str) -> Option<Vec<String>>) -> FtsPlan {
         match &self.expr {
             None => FtsPlan::All,
-            Some(e) => match fts(e) {
+            Some(e) => match fts(e, expand) {
                 Fts::Pos(s) => FtsPlan::Matching(s),
                 Fts::Comp(s) => FtsPlan::NotMatching(s),
             },
@@ -365,10 +372,19 @@ impl Term {
         }
     }
 
-    fn to_fts(&self) -> String {
+    fn to_fts(&self, expand: &dyn Fn(&str) -> Option<Vec<String>>) -> String {
         // Folded words hold only alphanumerics, so quoting them is always safe.
         match self {
-            Term::Prefix(p) => format!("\"{p}\"*"),
+            Term::Prefix(p) => match expand(p) {
+                // No such word: an exact term that matches nothing.
+                Some(words) if words.is_empty() => format!("\"{p}\""),
+                Some(words) => words
+                    .iter()
+                    .map(|w| format!("\"{w}\""))
+                    .collect::<Vec<_>>()
+                    .join(" OR "),
+                None => format!("\"{p}\"*"),
+            },
             Term::Phrase(ws) => format!("\"{}\"", ws.join(" ")),
         }
     }
@@ -391,16 +407,17 @@ enum Fts {
 /// Compiles an expression to FTS5 syntax. FTS5 cannot express a purely negative query, so
 /// each sub-expression is either "documents matching m" or "documents not matching m", and the
 /// boolean algebra below keeps it that way.
-fn fts(e: &Expr) -> Fts {
+fn fts(e: &Expr, expand: &dyn Fn(&str) -> Option<Vec<String>>) -> Fts {
+    let sub = |e: &Expr| fts(e, expand);
     match e {
-        Expr::Term(t) => Fts::Pos(t.to_fts()),
-        Expr::Not(e) => match fts(e) {
+        Expr::Term(t) => Fts::Pos(t.to_fts(expand)),
+        Expr::Not(e) => match sub(e) {
             Fts::Pos(s) => Fts::Comp(s),
             Fts::Comp(s) => Fts::Pos(s),
         },
         Expr::And(v) => v
             .iter()
-            .map(fts)
+            .map(sub)
             .reduce(|a, b| match (a, b) {
                 (Fts::Pos(a), Fts::Pos(b)) => Fts::Pos(format!("({a}) AND ({b})")),
                 (Fts::Pos(a), Fts::Comp(b)) | (Fts::Comp(b), Fts::Pos(a)) => {
@@ -411,7 +428,7 @@ fn fts(e: &Expr) -> Fts {
             .unwrap_or_else(|| Fts::Pos(String::new())),
         Expr::Or(v) => v
             .iter()
-            .map(fts)
+            .map(sub)
             .reduce(|a, b| match (a, b) {
                 (Fts::Pos(a), Fts::Pos(b)) => Fts::Pos(format!("({a}) OR ({b})")),
                 (Fts::Pos(a), Fts::Comp(b)) | (Fts::Comp(b), Fts::Pos(a)) => {
@@ -504,6 +521,21 @@ mod tests {
         assert!(Query::parse("OR cat").is_err());
         assert!(Query::parse("cat -").is_err());
         assert_eq!(Query::parse("  ").unwrap().fts_plan(), FtsPlan::All);
+    }
+
+    #[test]
+    fn prefixes_expand_to_exact_words() {
+        let q = Query::parse("do -cat").unwrap();
+        let expand = |p: &str| (p == "do").then(|| vec!["dog".to_string(), "dome".to_string()]);
+        assert_eq!(
+            q.fts_plan_with(&expand),
+            FtsPlan::Matching("(\"dog\" OR \"dome\") NOT (\"cat\"*)".into())
+        );
+        let none = |_: &str| Some(vec![]);
+        assert_eq!(
+            Query::parse("zz").unwrap().fts_plan_with(&none),
+            FtsPlan::Matching("\"zz\"".into())
+        );
     }
 
     #[test]

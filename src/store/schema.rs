@@ -90,6 +90,11 @@ CREATE TABLE label_parents (
     PRIMARY KEY (label, parent)
 ) WITHOUT ROWID;
 
+-- Every word ever indexed (tags and ancestors), for expanding prefix queries into exact terms
+-- that FTS5 can merge lazily in rowid order. Words are never removed: a stale word costs one
+-- empty term lookup.
+CREATE TABLE tag_words (word TEXT PRIMARY KEY) WITHOUT ROWID;
+
 -- One document per photo: its tags and their ancestors. rowid = photos.sort_key, so that
 -- "newest first" is FTS5's own rowid order.
 CREATE VIRTUAL TABLE tag_index USING fts5(

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use rusqlite::params;
 use serde::Serialize;
@@ -31,6 +32,12 @@ pub struct SearchHit {
     pub matched: Vec<MatchedTag>,
 }
 
+/// Label -> its parents.
+pub type ParentMap = HashMap<String, Vec<String>>;
+
+/// Prefix terms matching more index words than this keep FTS5's prefix syntax.
+const MAX_PREFIX_EXPANSION: usize = 256;
+
 struct TagRow {
     label: String,
     model: String,
@@ -42,7 +49,21 @@ impl Store {
     pub fn search(&self, query: &Query, limit: usize, offset: usize) -> Result<Vec<SearchHit>> {
         let parents = self.parent_map()?;
         let conn = self.conn();
-        let (sql, arg): (&str, Option<String>) = match query.fts_plan() {
+        let expand = |p: &str| -> Option<Vec<String>> {
+            let mut words = conn
+                .prepare_cached(
+                    "SELECT word FROM tag_words WHERE word >= ?1 AND word < ?1 || char(1114111) \
+                     ORDER BY word LIMIT ?2",
+                )
+                .ok()?;
+            let rows = words
+                .query_map(params![p, MAX_PREFIX_EXPANSION as i64 + 1], |r| r.get(0))
+                .ok()?;
+            let found: Vec<String> = rows.collect::<Result<_, _>>().ok()?;
+            (found.len() <= MAX_PREFIX_EXPANSION).then_some(found)
+        };
+        let plan = query.fts_plan_with(&expand);
+        let (sql, arg): (&str, Option<String>) = match plan {
             FtsPlan::All => (
                 "SELECT sort_key FROM photos WHERE status = 'ok' ORDER BY sort_key DESC",
                 None,
@@ -52,8 +73,11 @@ impl Store {
                 Some(m),
             ),
             FtsPlan::NotMatching(m) => (
-                "SELECT sort_key FROM photos WHERE status = 'ok' AND sort_key NOT IN \
-                 (SELECT rowid FROM tag_index WHERE tag_index MATCH ?1) ORDER BY sort_key DESC",
+                // Correlated: each photo is checked by rowid, newest first, so a page costs a
+                // few lookups instead of materialising every match.
+                "SELECT sort_key FROM photos WHERE status = 'ok' AND NOT EXISTS \
+                 (SELECT 1 FROM tag_index WHERE tag_index MATCH ?1 AND rowid = photos.sort_key) \
+                 ORDER BY sort_key DESC",
                 Some(m),
             ),
         };
@@ -166,11 +190,22 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn parent_map(&self) -> Result<HashMap<String, Vec<String>>> {
-        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    /// The label hierarchy, cached until this or another connection writes the database.
+    fn parent_map(&self) -> Result<Rc<ParentMap>> {
+        let version: i64 = self
+            .conn()
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        if let Some((v, map)) = self.parents_cache.borrow().as_ref()
+            && *v == version
+        {
+            return Ok(Rc::clone(map));
+        }
+        let mut map: ParentMap = HashMap::new();
         for (label, parent) in self.label_parents()? {
             map.entry(label).or_default().push(parent);
         }
+        let map = Rc::new(map);
+        self.parents_cache.replace(Some((version, Rc::clone(&map))));
         Ok(map)
     }
 }

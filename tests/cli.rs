@@ -1,0 +1,170 @@
+//! The `photolabel` binary end to end: exit codes, JSON output, and a scan killed with
+//! SIGKILL that resumes without redoing committed work or leaving half a photo.
+
+#![allow(clippy::unwrap_used)] // helpers beside the tests panic on setup failure
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::TempLib;
+use photolabel::fixtures;
+use photolabel::store::Store;
+
+fn cli(lib: &TempLib) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_photolabel"));
+    c.env("PHOTOLABEL_DB", lib.db())
+        .env("PHOTOLABEL_CACHE_DIR", lib.dir.path().join("cache"))
+        .env("PHOTOLABEL_DATA_DIR", lib.dir.path().join("data"));
+    c
+}
+
+#[test]
+fn scan_search_show_stats_with_meaningful_exit_codes() {
+    let lib = TempLib::new();
+    let root = lib.photos();
+    let paths = fixtures::generate_library(&root, 4, (32, 24)).unwrap();
+
+    let out = cli(&lib)
+        .args(["scan", "--json"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["new"], 4);
+    assert_eq!(summary["thumbnails"], 4);
+
+    // A bad file makes the scan finish with code 3 ("partial").
+    fixtures::write_bad_files(&root.join("bad")).unwrap();
+    let out = cli(&lib).arg("scan").arg(&root).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("truncated JPEG") && stderr.contains("truncated.jpg"),
+        "{stderr}"
+    );
+
+    let out = cli(&lib)
+        .args(["show", "--json"])
+        .arg(&paths[0])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["photo"]["meta"]["camera_make"], "Canon");
+    assert_eq!(v["photo"]["status"], "ok");
+
+    let out = cli(&lib)
+        .args(["show"])
+        .arg(root.join("nope.jpg"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+
+    // Label a photo through the library, then find it from the command line.
+    let mut store = Store::open(&lib.db()).unwrap();
+    let id = store
+        .photo_by_path(&paths[1].canonicalize().unwrap())
+        .unwrap()
+        .unwrap()
+        .id;
+    let dog = photolabel::store::NewLabel {
+        label: "dog".into(),
+        model: "m".into(),
+        confidence: 0.9,
+        bbox: None,
+    };
+    store.write_photo_results(id, &[dog], &[], false).unwrap();
+    let out = cli(&lib).args(["search", "do"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("dog (0.90)") && text.contains("IMG_000001.jpg"),
+        "{text}"
+    );
+    let out = cli(&lib).args(["search", "unicorn"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let out = cli(&lib).args(["search", "(dog"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid search query"));
+
+    let out = cli(&lib).args(["stats", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["photos_ok"].as_i64(), v["photos_error"].as_i64()),
+        (Some(4), Some(4))
+    );
+
+    let out = cli(&lib).args(["scan", "--bogus"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_scan_killed_mid_way_resumes_without_redoing_work() {
+    let lib = TempLib::new();
+    let root = lib.photos();
+    let total = 2500u64;
+    fixtures::generate_library(&root, total as usize, (320, 240)).unwrap();
+
+    let mut child = cli(&lib)
+        .args(["scan", "--jobs", "1"])
+        .arg(&root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until at least one batch is committed, then kill -9.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let committed = loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let n = Store::open_readonly(&lib.db())
+            .and_then(|s| s.stats())
+            .map(|s| s.photos_ok)
+            .unwrap_or(0);
+        if n > 0 || Instant::now() > deadline {
+            break n;
+        }
+    };
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    assert!(committed > 0, "nothing committed within the deadline");
+
+    let store = Store::open(&lib.db()).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), vec!["ok"]);
+    let before = store.stats().unwrap().photos_ok as u64;
+    assert!(
+        before < total,
+        "the scan finished before it was killed; make it bigger"
+    );
+    drop(store);
+
+    let out = cli(&lib)
+        .args(["scan", "--json"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        s["unchanged"].as_u64(),
+        Some(before),
+        "committed work is not redone"
+    );
+    assert_eq!(s["new"].as_u64(), Some(total - before));
+    let store = Store::open(&lib.db()).unwrap();
+    let stats = store.stats().unwrap();
+    assert_eq!(
+        (stats.photos_ok as u64, stats.thumbnails as u64),
+        (total, total)
+    );
+}

@@ -1,0 +1,244 @@
+//! Store integration tests on real SQLite files: migrations and version refusal, atomic photo
+//! results, concurrent readers, and tag search end to end (language, hierarchy, ordering).
+
+#![allow(clippy::unwrap_used)] // helpers beside the tests panic on setup failure
+
+mod common;
+
+use common::TempLib;
+use photolabel::Error;
+use photolabel::fixtures;
+use photolabel::store::query::Query;
+use photolabel::store::{NewLabel, RunRecord, RunStatus, Store};
+
+fn label(name: &str, conf: f32) -> NewLabel {
+    NewLabel {
+        label: name.into(),
+        model: "m".into(),
+        confidence: conf,
+        bbox: None,
+    }
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_an_older_one_migrates() {
+    let lib = TempLib::new();
+    {
+        let store = lib.store();
+        assert_eq!(
+            store.schema_version().unwrap(),
+            photolabel::store::SCHEMA_VERSION
+        );
+    }
+    // An empty (version 0) file migrates on open.
+    let old = lib.dir.path().join("old.sqlite");
+    rusqlite::Connection::open(&old).unwrap();
+    assert_eq!(Store::open(&old).unwrap().schema_version().unwrap(), 1);
+    // A file from the future is refused, untouched.
+    let conn = rusqlite::Connection::open(lib.db()).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = Store::open(&lib.db()).unwrap_err();
+    assert!(
+        matches!(err, Error::SchemaTooNew { found: 99, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("upgrade photolabel"));
+    let conn = rusqlite::Connection::open(lib.db()).unwrap();
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 99);
+}
+
+#[test]
+fn wal_mode_and_a_reader_beside_the_writer() {
+    let lib = TempLib::new();
+    let root = lib.photos();
+    fixtures::generate_library(&root, 5, (16, 16)).unwrap();
+    let mut writer = lib.store();
+    lib.scan(&mut writer, &[&root]);
+    let reader = Store::open_readonly(&lib.db()).unwrap();
+    let mode: String = rusqlite::Connection::open(lib.db())
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert_eq!(reader.stats().unwrap().photos_ok, 5);
+    let id = writer.photos_newest_first(1, 0).unwrap()[0].id;
+    writer
+        .write_photo_results(id, &[label("cat", 0.9)], &[], false)
+        .unwrap();
+    assert_eq!(reader.labels_for(id).unwrap().len(), 1);
+    assert!(reader.integrity_check().unwrap() == vec!["ok".to_string()]);
+}
+
+#[test]
+fn photo_results_replace_model_labels_keep_user_labels_and_log_runs() {
+    let lib = TempLib::new();
+    let root = lib.photos();
+    fixtures::generate_library(&root, 2, (16, 16)).unwrap();
+    let mut store = lib.store();
+    lib.scan(&mut store, &[&root]);
+    let id = store.photos_newest_first(1, 0).unwrap()[0].id;
+    let runs = vec![
+        RunRecord {
+            model: "objects".into(),
+            seq: 0,
+            predicted_value: Some(0.7),
+            actual_value: Some(0.9),
+            start_ms: Some(0.0),
+            duration_ms: Some(12.5),
+            peak_mem_bytes: Some(1 << 20),
+            status: RunStatus::Ran,
+            reason: None,
+        },
+        RunRecord {
+            model: "faces".into(),
+            seq: 1,
+            predicted_value: Some(0.01),
+            actual_value: None,
+            start_ms: None,
+            duration_ms: None,
+            peak_mem_bytes: None,
+            status: RunStatus::Skipped,
+            reason: Some("low value".into()),
+        },
+    ];
+    store
+        .write_photo_results(id, &[label("dog", 0.9), label("grass", 0.6)], &runs, false)
+        .unwrap();
+    store.add_user_label(id, "Rex").unwrap();
+    assert_eq!(store.runs_for(id).unwrap(), runs);
+    store
+        .write_photo_results(id, &[label("cat", 0.8)], &runs[..1], false)
+        .unwrap();
+    let names: Vec<String> = store
+        .labels_for(id)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.label)
+        .collect();
+    assert_eq!(names, vec!["Rex", "cat"]);
+    assert_eq!(store.runs_for(id).unwrap().len(), 1);
+    let find = |q: &str| {
+        store
+            .search(&Query::parse(q).unwrap(), 10, 0)
+            .unwrap()
+            .len()
+    };
+    assert_eq!(find("dog"), 0, "old model labels leave the index");
+    assert_eq!((find("cat"), find("rex")), (1, 1));
+    assert_eq!(store.stats().unwrap().photos_labelled, 1);
+}
+
+/// A library of photos with known labels and dates for search tests. Returns the store and the
+/// ids, oldest photo first.
+fn labelled_library(lib: &TempLib) -> (Store, Vec<i64>) {
+    let root = lib.photos();
+    fixtures::generate_library(&root, 6, (16, 16)).unwrap();
+    let mut store = lib.store();
+    lib.scan(&mut store, &[&root]);
+    let mut photos = store.photos_newest_first(100, 0).unwrap();
+    photos.reverse();
+    let tags: [&[(&str, f32)]; 6] = [
+        &[("dog", 0.95), ("grass", 0.7)],
+        &[("cat", 0.6), ("sofa", 0.9)],
+        &[("traffic light", 0.85), ("car", 0.9), ("person", 0.8)],
+        &[("golden retriever", 0.75), ("person", 0.99)],
+        &[("hot dog", 0.9)],
+        &[("light", 0.5), ("Café", 0.9)],
+    ];
+    for (p, t) in photos.iter().zip(tags) {
+        let labels: Vec<NewLabel> = t.iter().map(|(n, c)| label(n, *c)).collect();
+        store
+            .write_photo_results(p.id, &labels, &[], false)
+            .unwrap();
+    }
+    store
+        .set_label_parents(&[
+            ("dog".into(), "animal".into()),
+            ("cat".into(), "animal".into()),
+            ("golden retriever".into(), "dog".into()),
+            ("car".into(), "vehicle".into()),
+        ])
+        .unwrap();
+    store.rebuild_tag_index().unwrap();
+    (store, photos.iter().map(|p| p.id).collect())
+}
+
+fn ids(store: &Store, q: &str) -> Vec<i64> {
+    let q = Query::parse(q).unwrap();
+    store
+        .search(&q, 100, 0)
+        .unwrap()
+        .iter()
+        .map(|h| h.photo_id)
+        .collect()
+}
+
+#[test]
+fn search_language_end_to_end() {
+    let lib = TempLib::new();
+    let (store, p) = labelled_library(&lib);
+    // Newest first: photos were generated with increasing dates.
+    assert_eq!(ids(&store, "person"), vec![p[3], p[2]]);
+    assert_eq!(ids(&store, "PERS"), vec![p[3], p[2]], "prefix, any case");
+    assert_eq!(ids(&store, "person car"), vec![p[2]]);
+    assert_eq!(ids(&store, "cat OR car"), vec![p[2], p[1]]);
+    assert_eq!(ids(&store, "person -car"), vec![p[3]]);
+    assert_eq!(ids(&store, "person NOT car"), vec![p[3]]);
+    assert_eq!(ids(&store, "\"traffic light\""), vec![p[2]]);
+    assert_eq!(
+        ids(&store, "\"light car\""),
+        Vec::<i64>::new(),
+        "phrases stay in one tag"
+    );
+    assert_eq!(ids(&store, "person conf>0.9"), vec![p[3]]);
+    assert_eq!(ids(&store, "cafe"), vec![p[5]], "accents fold");
+    assert_eq!(ids(&store, "-person -dog"), vec![p[5], p[1]]);
+    assert_eq!(ids(&store, "").len(), 6);
+}
+
+#[test]
+fn search_hierarchy_finds_children_and_reports_the_way() {
+    let lib = TempLib::new();
+    let (store, p) = labelled_library(&lib);
+    assert_eq!(ids(&store, "animal"), vec![p[3], p[1], p[0]]);
+    assert_eq!(
+        ids(&store, "dog"),
+        vec![p[4], p[3], p[0]],
+        "hot dog matches by word too"
+    );
+    assert_eq!(ids(&store, "vehicle"), vec![p[2]]);
+    let hits = store
+        .search(&Query::parse("animal").unwrap(), 10, 0)
+        .unwrap();
+    let retriever = &hits[0].matched[0];
+    assert_eq!(retriever.label, "golden retriever");
+    assert_eq!(retriever.via.as_deref(), Some("animal"));
+    // Paging.
+    let page2 = store
+        .search(&Query::parse("animal").unwrap(), 1, 1)
+        .unwrap();
+    assert_eq!(page2[0].photo_id, p[1]);
+}
+
+#[test]
+fn suggestions_come_from_existing_tags() {
+    let lib = TempLib::new();
+    let (store, _) = labelled_library(&lib);
+    let s = store.suggest_tags("pe", 5).unwrap();
+    assert_eq!(s, vec![("person".to_string(), 2)]);
+}
+
+#[test]
+fn removing_a_folder_forgets_its_photos_but_not_the_files() {
+    let lib = TempLib::new();
+    let (mut store, _) = labelled_library(&lib);
+    let root = lib.photos().canonicalize().unwrap();
+    assert_eq!(store.remove_root(&root).unwrap(), 6);
+    assert_eq!(store.stats().unwrap().photos_ok, 0);
+    assert!(ids(&store, "person").is_empty());
+    assert_eq!(std::fs::read_dir(root.join("album000")).unwrap().count(), 6);
+}
