@@ -43,6 +43,10 @@ pub enum Error {
     #[error("cannot determine a data directory (no home directory?); set PHOTOLABEL_DB")]
     NoDataDir,
 
+    /// A trace file is malformed or of an unknown version.
+    #[error("trace error: {0}")]
+    Trace(String),
+
     /// An image could not be decoded or encoded.
     #[error("image error: {msg}: {}", path.display())]
     Image { msg: String, path: PathBuf },

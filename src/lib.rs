@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod fixtures;
 pub mod scan;
+pub mod sched;
 pub mod store;
 
 pub use error::{Error, Result};

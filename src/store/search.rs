@@ -32,6 +32,8 @@ pub struct SearchHit {
     pub matched: Vec<MatchedTag>,
 }
 
+const ALL_PHOTOS: &str = "SELECT sort_key FROM photos WHERE status = 'ok' ORDER BY sort_key DESC";
+
 /// Label -> its parents.
 pub type ParentMap = HashMap<String, Vec<String>>;
 
@@ -63,29 +65,31 @@ impl Store {
             (found.len() <= MAX_PREFIX_EXPANSION).then_some(found)
         };
         let plan = query.fts_plan_with(&expand);
-        let (sql, arg): (&str, Option<String>) = match plan {
-            FtsPlan::All => (
-                "SELECT sort_key FROM photos WHERE status = 'ok' ORDER BY sort_key DESC",
-                None,
-            ),
+        // Candidates newest first. A negative plan walks all photos and, in step, the matches
+        // to exclude (both in descending key order): an anti-join that reads only as far as
+        // the page needs.
+        let (sql, arg, exclude): (&str, Option<String>, Option<String>) = match plan {
+            FtsPlan::All => (ALL_PHOTOS, None, None),
             FtsPlan::Matching(m) => (
                 "SELECT rowid FROM tag_index WHERE tag_index MATCH ?1 ORDER BY rowid DESC",
                 Some(m),
+                None,
             ),
-            FtsPlan::NotMatching(m) => (
-                // Correlated: each photo is checked by rowid, newest first, so a page costs a
-                // few lookups instead of materialising every match.
-                "SELECT sort_key FROM photos WHERE status = 'ok' AND NOT EXISTS \
-                 (SELECT 1 FROM tag_index WHERE tag_index MATCH ?1 AND rowid = photos.sort_key) \
-                 ORDER BY sort_key DESC",
-                Some(m),
-            ),
+            FtsPlan::NotMatching(m) => (ALL_PHOTOS, None, Some(m)),
         };
         let mut cand = conn.prepare_cached(sql)?;
         let mut rows = match &arg {
             Some(m) => cand.query(params![m])?,
             None => cand.query([])?,
         };
+        let mut excl_stmt = conn.prepare_cached(
+            "SELECT rowid FROM tag_index WHERE tag_index MATCH ?1 ORDER BY rowid DESC",
+        )?;
+        let mut excl_rows = match &exclude {
+            Some(m) => Some(excl_stmt.query(params![m])?),
+            None => None,
+        };
+        let mut excl_head: Option<i64> = None;
         let mut photo_stmt = conn.prepare_cached(
             "SELECT id, path, taken_at FROM photos WHERE sort_key = ?1 AND status = 'ok'",
         )?;
@@ -98,6 +102,21 @@ impl Store {
         let mut skipped = 0;
         while let Some(row) = rows.next()? {
             let key: i64 = row.get(0)?;
+            if let Some(ex) = excl_rows.as_mut() {
+                // Advance the exclusion cursor to the first key <= this photo's.
+                while excl_head.is_none_or(|h| h > key) {
+                    match ex.next()? {
+                        Some(r) => excl_head = Some(r.get(0)?),
+                        None => {
+                            excl_head = Some(i64::MIN);
+                            break;
+                        }
+                    }
+                }
+                if excl_head == Some(key) {
+                    continue;
+                }
+            }
             let Some((id, path, taken_at)) = photo_stmt
                 .query_map([key], |r| {
                     Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get(2)?))
