@@ -43,6 +43,10 @@ pub enum Error {
     #[error("cannot determine a data directory (no home directory?); set PHOTOLABEL_DB")]
     NoDataDir,
 
+    /// A model could not be built, loaded or run.
+    #[error("model error: {0}")]
+    Model(String),
+
     /// A trace file is malformed or of an unknown version.
     #[error("trace error: {0}")]
     Trace(String),

@@ -335,6 +335,112 @@ pub fn write_bad_files(dir: &Path) -> std::io::Result<Vec<(PathBuf, &'static str
     Ok(out)
 }
 
+/// A synthetic trace with the structure real ones have: a cheap scene model whose output
+/// predicts which other models find something (faces and emotions indoors, cars, trees and
+/// dogs outdoors), emotion and age only valuable when a face was found, an expensive OCR model
+/// that rarely finds text, a safety model that almost never does, and EXIF context (flash)
+/// that hints at indoor scenes. Used to test the scheduler and trainer on known ground truth.
+pub fn synthetic_trace(photos: usize, seed: u64) -> crate::sched::trace::Trace {
+    use crate::sched::trace::{
+        Context, ModelRun, Output, PhotoTrace, Trace, TraceHeader, TraceModel, mix,
+    };
+    let models = [
+        ("scene", 5.0),
+        ("objects", 30.0),
+        ("faces", 20.0),
+        ("emotion", 15.0),
+        ("ocr", 80.0),
+        ("pets", 25.0),
+        ("safety", 40.0),
+        ("age", 15.0),
+    ];
+    let header = TraceHeader::new(
+        "synthetic".into(),
+        models
+            .iter()
+            .map(|(id, _)| TraceModel {
+                id: (*id).into(),
+                family: "synthetic".into(),
+                threshold: 0.5,
+            })
+            .collect(),
+    );
+    let mut h = seed;
+    let mut unit = move || {
+        h = mix(h);
+        (h >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let photos = (0..photos)
+        .map(|i| {
+            let indoor = unit() < 0.5;
+            let face = unit() < if indoor { 0.6 } else { 0.15 };
+            let mut outs: Vec<Vec<(&str, f32)>> = vec![Vec::new(); models.len()];
+            outs[0].push((if indoor { "indoor" } else { "outdoor" }, 0.9));
+            if indoor {
+                if unit() < 0.6 {
+                    outs[1].push(("sofa", 0.8));
+                }
+            } else {
+                if unit() < 0.5 {
+                    outs[1].push(("car", 0.85));
+                }
+                if unit() < 0.7 {
+                    outs[1].push(("tree", 0.75));
+                }
+                if unit() < 0.4 {
+                    outs[5].push(("dog", 0.9));
+                }
+            }
+            if face {
+                outs[2].push(("face", 0.95));
+                if unit() < 0.7 {
+                    outs[3].push(("smile", 0.8));
+                }
+                outs[7].push(("adult", 0.7));
+            } else {
+                // Below threshold: found nothing valuable.
+                outs[3].push(("neutral", 0.3));
+            }
+            if unit() < 0.12 {
+                outs[4].push(("text", 0.7));
+            }
+            if unit() < 0.02 {
+                outs[6].push(("explicit", 0.6));
+            }
+            let runs = models
+                .iter()
+                .zip(outs)
+                .map(|((id, ms), o)| ModelRun {
+                    model: (*id).into(),
+                    time_ms: ms * f64::from(0.9 + 0.2 * unit()),
+                    peak_mem_bytes: Some(((ms * 4.0) as u64) << 20),
+                    outputs: o
+                        .into_iter()
+                        .map(|(l, c)| Output {
+                            label: l.into(),
+                            confidence: c,
+                            bbox: None,
+                        })
+                        .collect(),
+                    error: None,
+                })
+                .collect();
+            PhotoTrace {
+                photo: format!("synthetic/{i:05}.jpg"),
+                hash: format!("{:016x}", mix(seed ^ i as u64)),
+                context: Context {
+                    flash: Some(if indoor { unit() < 0.7 } else { unit() < 0.05 }),
+                    width: 4000,
+                    height: 3000,
+                    ..Context::default()
+                },
+                runs,
+            }
+        })
+        .collect();
+    Trace { header, photos }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@
 pub mod config;
 pub mod error;
 pub mod fixtures;
+pub mod rl;
 pub mod scan;
 pub mod sched;
 pub mod store;

@@ -12,7 +12,9 @@ use crate::sched::trace::Output;
 pub struct GreedyConfig {
     /// Rank by value per cost (Cost-Q); otherwise by value alone (Q-greedy).
     pub use_cost: bool,
-    /// Stop when the best predicted value is below this (None: never stop early).
+    /// Stop when the best predicted value is below this (None: never stop early). Values are
+    /// in reward units: -1 means "certainly finds nothing new", so the default -0.8 stops once
+    /// every remaining model is predicted to be close to useless.
     pub stop_below: Option<f32>,
 }
 
@@ -20,7 +22,7 @@ impl Default for GreedyConfig {
     fn default() -> Self {
         GreedyConfig {
             use_cost: true,
-            stop_below: Some(0.0),
+            stop_below: Some(-0.8),
         }
     }
 }

@@ -10,11 +10,13 @@
 //! - [`packing`]: concurrent scheduling under deadline and memory (anchor/fill rule).
 //! - [`eval`]: replays schedulers over traces and measures them against baselines.
 
+pub mod context;
 pub mod eval;
 pub mod greedy;
 pub mod packing;
 pub mod state;
 pub mod trace;
+pub mod valuenet;
 
 use serde::{Deserialize, Serialize};
 

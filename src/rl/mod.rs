@@ -1,0 +1,14 @@
+//! Offline reinforcement learning of the scheduler's value network from recorded executions
+//! (traces, or the store's execution log): photos are replayed as episodes, transitions go to
+//! an experience-replay buffer, and a Dueling Double DQN is fitted with burn's autodiff.
+//! A held-out split decides whether a new network replaces the current one.
+//!
+//! - [`trainer`]: the training loop.
+//! - [`checkpoint`]: versioned value-network files with their metrics.
+
+pub mod bench;
+pub mod checkpoint;
+pub mod trainer;
+
+pub use checkpoint::Checkpoint;
+pub use trainer::{TrainConfig, TrainProgress, train};
