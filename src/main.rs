@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use photolabel::config::Paths;
 use photolabel::scan::{self, ScanEvent, ScanOptions};
 use photolabel::store::{Store, query::Query};
-use photolabel::zoo::{self, Manifest, ModelSpec, Labeler as _, weights};
+use photolabel::zoo::{self, Manifest, ModelSpec, weights};
 
 const EXIT_PARTIAL: u8 = 3;
 const EXIT_NOT_FOUND: u8 = 4;
@@ -253,13 +253,20 @@ fn models_cmd(paths: &Paths, action: ModelsCmd, json: bool) -> anyhow::Result<Ex
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                println!("{:<20} {:<10} {:<5} {:<8} {:>6}  package", "id", "family", "impl", "weights", "MB");
+                println!(
+                    "{:<20} {:<10} {:<5} {:<8} {:>6}  package",
+                    "id", "family", "impl", "weights", "MB"
+                );
                 for (m, r) in manifest.models.iter().zip(&rows) {
                     println!(
                         "{:<20} {:<10} {:<5} {:<8} {:>6.1}  {}=={}",
                         m.id,
                         m.family,
-                        if r["implemented"] == true { "yes" } else { "no" },
+                        if r["implemented"] == true {
+                            "yes"
+                        } else {
+                            "no"
+                        },
                         if r["fetched"] == true { "present" } else { "-" },
                         m.size as f64 / 1e6,
                         m.package,
@@ -280,7 +287,9 @@ fn models_cmd(paths: &Paths, action: ModelsCmd, json: bool) -> anyhow::Result<Ex
             };
             let mut failed = 0;
             for id in &ids {
-                let result = manifest.get(id).and_then(|spec| weights::fetch(cache, spec));
+                let result = manifest
+                    .get(id)
+                    .and_then(|spec| weights::fetch(cache, spec));
                 match result {
                     Ok(path) => println!("{id}\tok\t{}", path.display()),
                     Err(err) => {
@@ -289,7 +298,11 @@ fn models_cmd(paths: &Paths, action: ModelsCmd, json: bool) -> anyhow::Result<Ex
                     }
                 }
             }
-            Ok(if failed > 0 { ExitCode::from(EXIT_PARTIAL) } else { ExitCode::SUCCESS })
+            Ok(if failed > 0 {
+                ExitCode::from(EXIT_PARTIAL)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         ModelsCmd::Verify { ids } => {
             let specs: Vec<&ModelSpec> = if ids.is_empty() {
@@ -299,7 +312,9 @@ fn models_cmd(paths: &Paths, action: ModelsCmd, json: bool) -> anyhow::Result<Ex
                     .filter(|m| weights::weight_path(cache, m).is_file())
                     .collect()
             } else {
-                ids.iter().map(|id| manifest.get(id)).collect::<Result<_, _>>()?
+                ids.iter()
+                    .map(|id| manifest.get(id))
+                    .collect::<Result<_, _>>()?
             };
             let mut failed = 0;
             for spec in specs {
@@ -311,7 +326,11 @@ fn models_cmd(paths: &Paths, action: ModelsCmd, json: bool) -> anyhow::Result<Ex
                     }
                 }
             }
-            Ok(if failed > 0 { ExitCode::from(EXIT_PARTIAL) } else { ExitCode::SUCCESS })
+            Ok(if failed > 0 {
+                ExitCode::from(EXIT_PARTIAL)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }
@@ -335,7 +354,13 @@ fn label_cmd(
     let decode_ms = t.elapsed().as_secs_f64() * 1e3;
     let dev = zoo::device::select()?;
     if !json {
-        println!("{}: {}x{} decoded in {decode_ms:.0} ms; device {}", photo.display(), img.width(), img.height(), dev.describe());
+        println!(
+            "{}: {}x{} decoded in {decode_ms:.0} ms; device {}",
+            photo.display(),
+            img.width(),
+            img.height(),
+            dev.describe()
+        );
     }
     let mut out = Vec::new();
     let mut failed = 0;
@@ -360,7 +385,11 @@ fn label_cmd(
                         .collect();
                     println!(
                         "{id:<20} load {load_ms:>6.0} ms  first {first_ms:>6.0} ms  warm {warm_ms:>6.1} ms  {}",
-                        if labels.is_empty() { "-".to_owned() } else { labels.join(", ") }
+                        if labels.is_empty() {
+                            "-".to_owned()
+                        } else {
+                            labels.join(", ")
+                        }
                     );
                 }
                 out.push(serde_json::json!({
@@ -379,7 +408,11 @@ fn label_cmd(
         let v = serde_json::json!({ "photo": photo, "device": dev.describe(), "models": out });
         println!("{}", serde_json::to_string_pretty(&v)?);
     }
-    Ok(if failed > 0 { ExitCode::from(EXIT_PARTIAL) } else { ExitCode::SUCCESS })
+    Ok(if failed > 0 {
+        ExitCode::from(EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn open_existing(paths: &Paths) -> anyhow::Result<Store> {

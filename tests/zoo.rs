@@ -56,7 +56,12 @@ fn imagenet_sample() -> Vec<(PathBuf, usize)> {
     let dir = photos_dir().join("imagenet-sample");
     let wnids = manifest::imagenet_wnids().unwrap();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("photos missing ({e}); set PHOTOLABEL_PHOTOS: {}", dir.display()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "photos missing ({e}); set PHOTOLABEL_PHOTOS: {}",
+                dir.display()
+            )
+        })
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
@@ -75,7 +80,11 @@ fn imagenet_sample() -> Vec<(PathBuf, usize)> {
 fn top1_accuracy(id: &str) -> f32 {
     let net = classifier(id);
     let photos: Vec<_> = imagenet_sample().into_iter().step_by(STEP).collect();
-    assert!(photos.len() >= 40, "expected ≥ 40 photos, found {}", photos.len());
+    assert!(
+        photos.len() >= 40,
+        "expected ≥ 40 photos, found {}",
+        photos.len()
+    );
     // Warm-up (kernel compilation, allocations) is not latency.
     let first = zoo::load_photo(&photos[0].0).unwrap();
     net.logits(&first).unwrap();
@@ -136,9 +145,17 @@ fn labeler_names_the_tench() {
     let img = zoo::load_photo(&photos_dir().join("imagenet-sample/n01440764_tench.JPEG")).unwrap();
     let preds = net.run(&img).unwrap();
     assert_eq!(net.id(), "mobilenet_v2");
-    assert_eq!(preds.first().map(|p| p.label.as_str()), Some("tench"), "{preds:?}");
+    assert_eq!(
+        preds.first().map(|p| p.label.as_str()),
+        Some("tench"),
+        "{preds:?}"
+    );
     assert!(preds.windows(2).all(|w| w[0].confidence >= w[1].confidence));
-    assert!(preds.iter().all(|p| p.confidence >= 0.2 && p.bbox.is_none()));
+    assert!(
+        preds
+            .iter()
+            .all(|p| p.confidence >= 0.2 && p.bbox.is_none())
+    );
 }
 
 #[test]
@@ -148,18 +165,31 @@ fn corrupt_weights_give_typed_error_and_spare_other_models() {
     let spec = m.get("efficientnet_lite0").unwrap();
     let dev = device::select_with(DeviceChoice::Cpu).unwrap();
 
-    let err = zoo::load("efficientnet_lite0", dir.path(), &dev.device).err().unwrap();
+    let err = zoo::load("efficientnet_lite0", dir.path(), &dev.device)
+        .err()
+        .unwrap();
     assert!(matches!(err, Error::WeightsMissing { .. }), "{err}");
 
     let path = weights::weight_path(dir.path(), spec);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, vec![7u8; 4096]).unwrap();
-    let err = zoo::load("efficientnet_lite0", dir.path(), &dev.device).err().unwrap();
-    assert!(matches!(err, Error::WeightsCorrupt { ref model, .. } if model == "efficientnet_lite0"), "{err}");
-    assert!(err.to_string().contains("photolabel models fetch efficientnet_lite0"), "{err}");
+    let err = zoo::load("efficientnet_lite0", dir.path(), &dev.device)
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, Error::WeightsCorrupt { ref model, .. } if model == "efficientnet_lite0"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("photolabel models fetch efficientnet_lite0"),
+        "{err}"
+    );
 
     // Another model in the same cache is unaffected by the corrupt file.
-    let other = zoo::load("mobilenet_v2", dir.path(), &dev.device).err().unwrap();
+    let other = zoo::load("mobilenet_v2", dir.path(), &dev.device)
+        .err()
+        .unwrap();
     assert!(matches!(other, Error::WeightsMissing { ref model, .. } if model == "mobilenet_v2"));
 }
 
@@ -176,9 +206,13 @@ fn wrong_architecture_is_a_load_error_not_a_panic() {
         weights::verify(&cache_dir(), spec).unwrap()
     };
     let dev = device::select_with(DeviceChoice::Cpu).unwrap();
-    let err = photolabel::zoo::efficientnet_lite::EfficientNetLite::load("efficientnet_lite0", &path, &dev.device)
-        .err()
-        .unwrap();
+    let err = photolabel::zoo::efficientnet_lite::EfficientNetLite::load(
+        "efficientnet_lite0",
+        &path,
+        &dev.device,
+    )
+    .err()
+    .unwrap();
     assert!(matches!(err, Error::WeightsLoad { .. }), "{err}");
 }
 
@@ -224,10 +258,24 @@ fn wgpu_matches_cpu() {
             .zip(&gpu_logits)
             .map(|(a, b)| (a - b).abs())
             .fold(0f32, f32::max);
-        eprintln!("{id} on {}: {ms:.1} ms per forward, max |logit diff| vs CPU {max_diff:.2e}", gpu.describe());
-        assert_eq!(top_k(&cpu_logits, 5).iter().map(|x| x.0).collect::<Vec<_>>(),
-                   top_k(&gpu_logits, 5).iter().map(|x| x.0).collect::<Vec<_>>());
-        assert!(max_diff < 1e-2, "{id}: wgpu and CPU logits differ by {max_diff}");
+        eprintln!(
+            "{id} on {}: {ms:.1} ms per forward, max |logit diff| vs CPU {max_diff:.2e}",
+            gpu.describe()
+        );
+        assert_eq!(
+            top_k(&cpu_logits, 5)
+                .iter()
+                .map(|x| x.0)
+                .collect::<Vec<_>>(),
+            top_k(&gpu_logits, 5)
+                .iter()
+                .map(|x| x.0)
+                .collect::<Vec<_>>()
+        );
+        assert!(
+            max_diff < 1e-2,
+            "{id}: wgpu and CPU logits differ by {max_diff}"
+        );
     }
 }
 
@@ -237,7 +285,10 @@ fn wgpu_matches_cpu() {
 /// the top-1 probability must be within 0.05.
 fn check_reference(id: &str) {
     let net = classifier(id);
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("models/reference/{id}.json"))).unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("models/reference/{id}.json")),
+    )
+    .unwrap();
     let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
     let photos = reference["photos"].as_object().unwrap();
     assert_eq!(photos.len(), 3);
@@ -259,7 +310,11 @@ fn check_reference(id: &str) {
         );
         assert_eq!(ours[0], theirs[0], "{id} {photo}: top-1 differs");
         assert!(shared >= 4, "{id} {photo}: top-5 share only {shared}");
-        assert!((probs[ours[0]] - p_ref).abs() < 0.05, "{id} {photo}: top-1 probability {} vs {p_ref}", probs[ours[0]]);
+        assert!(
+            (probs[ours[0]] - p_ref).abs() < 0.05,
+            "{id} {photo}: top-1 probability {} vs {p_ref}",
+            probs[ours[0]]
+        );
     }
 }
 

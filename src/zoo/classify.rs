@@ -47,7 +47,10 @@ impl ImagenetClassifier {
         };
         let labels = spec.label_list()?;
         if labels.len() != 1000 {
-            return Err(Error::Manifest(format!("{}: expected 1000 labels", spec.id)));
+            return Err(Error::Manifest(format!(
+                "{}: expected 1000 labels",
+                spec.id
+            )));
         }
         Ok(ImagenetClassifier {
             id: spec.id.clone(),
@@ -66,8 +69,11 @@ impl ImagenetClassifier {
             Network::MobileNetV2(n) => n.forward(x),
             Network::EfficientNetLite(n) => n.forward(x),
         }; // [1, 1000]
-        let data = y.try_into_data_as::<f32>().map_err(|e| self.fail(e.to_string()))?;
-        data.try_into_vec::<f32>().map_err(|e| self.fail(format!("{e:?}")))
+        let data = y
+            .try_into_data_as::<f32>()
+            .map_err(|e| self.fail(e.to_string()))?;
+        data.try_into_vec::<f32>()
+            .map_err(|e| self.fail(format!("{e:?}")))
     }
 
     /// Class probabilities (softmax of [`Self::logits`]).
@@ -131,6 +137,9 @@ mod tests {
     fn softmax_and_top_k() {
         let p = softmax(&[1.0, 3.0, 2.0]);
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
-        assert_eq!(top_k(&p, 2).iter().map(|x| x.0).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(
+            top_k(&p, 2).iter().map(|x| x.0).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
     }
 }

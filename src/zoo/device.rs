@@ -128,7 +128,11 @@ fn probe_wgpu() -> WgpuProbe {
         Ok(Ok((device, setup))) => {
             let info = setup.adapter.get_info();
             let software = info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu;
-            Ok((device, format!("{} / {:?}", info.name, info.backend), software))
+            Ok((
+                device,
+                format!("{} / {:?}", info.name, info.backend),
+                software,
+            ))
         }
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("the wgpu runtime panicked while initialising".to_owned()),

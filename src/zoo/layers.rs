@@ -61,13 +61,16 @@ impl ConvBnActConfig {
     /// Builds the layer with zeroed parameters (to be loaded from a file).
     pub fn init(&self, device: &Device) -> ConvBnAct {
         ConvBnAct {
-            conv: Conv2dConfig::new([self.channels_in, self.channels_out], [self.kernel, self.kernel])
-                .with_stride([self.stride, self.stride])
-                .with_groups(self.groups)
-                .with_padding(self.padding.config(self.kernel))
-                .with_bias(false)
-                .with_initializer(Initializer::Zeros)
-                .init(device),
+            conv: Conv2dConfig::new(
+                [self.channels_in, self.channels_out],
+                [self.kernel, self.kernel],
+            )
+            .with_stride([self.stride, self.stride])
+            .with_groups(self.groups)
+            .with_padding(self.padding.config(self.kernel))
+            .with_bias(false)
+            .with_initializer(Initializer::Zeros)
+            .init(device),
             bn: BatchNormConfig::new(self.channels_out)
                 .with_epsilon(self.bn_eps)
                 .init(device),
@@ -122,8 +125,7 @@ impl InvertedResidualConfig {
                 .init(device)
         };
         InvertedResidual {
-            expand: (self.expand_ratio != 1)
-                .then(|| conv(self.channels_in, hidden, 1, 1, 1, true)),
+            expand: (self.expand_ratio != 1).then(|| conv(self.channels_in, hidden, 1, 1, 1, true)),
             depthwise: conv(hidden, hidden, self.kernel, self.stride, hidden, true),
             project: conv(hidden, self.channels_out, 1, 1, 1, false),
             residual: self.stride == 1 && self.channels_in == self.channels_out,

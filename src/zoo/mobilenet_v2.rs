@@ -11,7 +11,9 @@ use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, PytorchStore};
 
-use super::layers::{ConvBnAct, ConvBnActConfig, InvertedResidual, InvertedResidualConfig, global_avg_pool};
+use super::layers::{
+    ConvBnAct, ConvBnActConfig, InvertedResidual, InvertedResidualConfig, global_avg_pool,
+};
 use crate::error::{Error, Result};
 
 /// torchvision's stage table: (expand ratio t, channels c, repeats n, first stride s).
@@ -78,7 +80,12 @@ fn key_remaps() -> Vec<(String, String)> {
     for n in 1..=17 {
         let b = n - 1;
         let parts: &[(&str, &str)] = if n == 1 {
-            &[("0.0", "depthwise.conv"), ("0.1", "depthwise.bn"), ("1", "project.conv"), ("2", "project.bn")]
+            &[
+                ("0.0", "depthwise.conv"),
+                ("0.1", "depthwise.bn"),
+                ("1", "project.conv"),
+                ("2", "project.bn"),
+            ]
         } else {
             &[
                 ("0.0", "expand.conv"),
@@ -91,7 +98,10 @@ fn key_remaps() -> Vec<(String, String)> {
         };
         for (from, to) in parts {
             let from = from.replace('.', r"\.");
-            m.push((format!(r"^features\.{n}\.conv\.{from}\."), format!("blocks.{b}.{to}.")));
+            m.push((
+                format!(r"^features\.{n}\.conv\.{from}\."),
+                format!("blocks.{b}.{to}."),
+            ));
         }
     }
     m

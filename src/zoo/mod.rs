@@ -85,7 +85,9 @@ pub fn load(id: &str, cache_dir: &Path, device: &Device) -> Result<Box<dyn Label
         return Err(Error::ModelNotImplemented(id.to_owned()));
     }
     let path = weights::verify(cache_dir, spec)?;
-    Ok(Box::new(classify::ImagenetClassifier::load(spec, &path, device)?))
+    Ok(Box::new(classify::ImagenetClassifier::load(
+        spec, &path, device,
+    )?))
 }
 
 /// Turns an incomplete or failed weight application into [`Error::WeightsLoad`].
@@ -95,7 +97,12 @@ fn check_apply(model_id: &str, result: &ApplyResult) -> Result<()> {
         msg,
     };
     if !result.errors.is_empty() {
-        let errs: Vec<String> = result.errors.iter().take(3).map(|e| e.to_string()).collect();
+        let errs: Vec<String> = result
+            .errors
+            .iter()
+            .take(3)
+            .map(|e| e.to_string())
+            .collect();
         return Err(fail(format!(
             "{} tensors failed: {}",
             result.errors.len(),
@@ -103,7 +110,12 @@ fn check_apply(model_id: &str, result: &ApplyResult) -> Result<()> {
         )));
     }
     if !result.missing.is_empty() {
-        let miss: Vec<&str> = result.missing.iter().take(5).map(|(p, _)| p.as_str()).collect();
+        let miss: Vec<&str> = result
+            .missing
+            .iter()
+            .take(5)
+            .map(|(p, _)| p.as_str())
+            .collect();
         return Err(fail(format!(
             "{} tensors missing from the file, e.g. {}",
             result.missing.len(),
@@ -121,7 +133,12 @@ fn check_apply(model_id: &str, result: &ApplyResult) -> Result<()> {
         return Err(fail(format!(
             "{} tensors in the file were not used, e.g. {}",
             unused.len(),
-            unused.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+            unused
+                .iter()
+                .take(5)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     Ok(())
@@ -141,11 +158,14 @@ pub fn load_photo(path: &Path) -> Result<RgbImage> {
     };
     let format = match detect::detect(&bytes) {
         detect::Detected::Image(f) => f,
-        detect::Detected::Unsupported(kind) => return Err(image_err(format!("{kind} is not supported"))),
+        detect::Detected::Unsupported(kind) => {
+            return Err(image_err(format!("{kind} is not supported")));
+        }
         detect::Detected::NotImage => return Err(image_err("not an image".to_owned())),
     };
     let mut meta = crate::store::PhotoMeta::default();
     exif::read_exif(&bytes, &mut meta);
-    let img = thumb::decode_upright(&bytes, format, meta.orientation, DECODE_MIN_SIDE).map_err(image_err)?;
+    let img = thumb::decode_upright(&bytes, format, meta.orientation, DECODE_MIN_SIDE)
+        .map_err(image_err)?;
     Ok(img.to_rgb8())
 }

