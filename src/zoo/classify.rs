@@ -1,0 +1,145 @@
+//! ImageNet-1k classifiers as a [`Labeler`]: preprocess the photo as the manifest says, run the
+//! network, softmax the 1000 logits on the host, keep the top classes above the model's
+//! threshold. Main type: [`ImagenetClassifier`].
+
+use std::path::Path;
+
+use burn::tensor::Device;
+use image::RgbImage;
+
+use super::efficientnet_lite::EfficientNetLite;
+use super::manifest::ModelSpec;
+use super::mobilenet_v2::MobileNetV2;
+use super::preprocess::Preprocess;
+use super::{Labeler, Prediction};
+use crate::error::{Error, Result};
+
+/// Most labels one classifier reports per photo.
+pub const TOP_K: usize = 5;
+
+/// The networks behind ImageNet classifiers.
+#[derive(Debug)]
+enum Network {
+    MobileNetV2(MobileNetV2),
+    EfficientNetLite(EfficientNetLite),
+}
+
+/// An ImageNet-1k classifier ready to run.
+#[derive(Debug)]
+pub struct ImagenetClassifier {
+    id: String,
+    net: Network,
+    pre: Preprocess,
+    labels: Vec<String>,
+    threshold: f32,
+    device: Device,
+}
+
+impl ImagenetClassifier {
+    /// Builds the network for `spec` and loads the weight file at `path` onto `device`.
+    pub fn load(spec: &ModelSpec, path: &Path, device: &Device) -> Result<Self> {
+        let net = match spec.id.as_str() {
+            "mobilenet_v2" => Network::MobileNetV2(MobileNetV2::load(&spec.id, path, device)?),
+            id if id.starts_with("efficientnet_lite") => {
+                Network::EfficientNetLite(EfficientNetLite::load(id, path, device)?)
+            }
+            other => return Err(Error::ModelNotImplemented(other.to_owned())),
+        };
+        let labels = spec.label_list()?;
+        if labels.len() != 1000 {
+            return Err(Error::Manifest(format!(
+                "{}: expected 1000 labels",
+                spec.id
+            )));
+        }
+        Ok(ImagenetClassifier {
+            id: spec.id.clone(),
+            net,
+            pre: Preprocess::from_spec(spec)?,
+            labels,
+            threshold: spec.threshold,
+            device: device.clone(),
+        })
+    }
+
+    /// Raw logits for a photo: 1000 floats, ImageNet class order.
+    pub fn logits(&self, img: &RgbImage) -> Result<Vec<f32>> {
+        let x = self.pre.tensor(img, &self.device); // [1, 3, H, W]
+        let y = match &self.net {
+            Network::MobileNetV2(n) => n.forward(x),
+            Network::EfficientNetLite(n) => n.forward(x),
+        }; // [1, 1000]
+        let data = y
+            .try_into_data_as::<f32>()
+            .map_err(|e| self.fail(e.to_string()))?;
+        data.try_into_vec::<f32>()
+            .map_err(|e| self.fail(format!("{e:?}")))
+    }
+
+    /// Class probabilities (softmax of [`Self::logits`]).
+    pub fn probabilities(&self, img: &RgbImage) -> Result<Vec<f32>> {
+        Ok(softmax(&self.logits(img)?))
+    }
+
+    /// The label of class `index`.
+    pub fn label(&self, index: usize) -> Option<&str> {
+        self.labels.get(index).map(String::as_str)
+    }
+
+    fn fail(&self, msg: String) -> Error {
+        Error::Inference {
+            model: self.id.clone(),
+            msg,
+        }
+    }
+}
+
+impl Labeler for ImagenetClassifier {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn run(&self, img: &RgbImage) -> Result<Vec<Prediction>> {
+        let probs = self.probabilities(img)?;
+        Ok(top_k(&probs, TOP_K)
+            .into_iter()
+            .filter(|&(_, p)| p >= self.threshold)
+            .map(|(i, p)| Prediction {
+                label: self.labels[i].clone(),
+                confidence: p,
+                bbox: None,
+            })
+            .collect())
+    }
+}
+
+/// Numerically stable softmax.
+pub fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = logits.iter().map(|&l| (l - max).exp()).collect();
+    let sum: f32 = exp.iter().sum();
+    exp.into_iter().map(|e| e / sum).collect()
+}
+
+/// The `k` highest (index, value) pairs, highest first (ties by lower index).
+pub fn top_k(values: &[f32], k: usize) -> Vec<(usize, f32)> {
+    let mut idx: Vec<(usize, f32)> = values.iter().copied().enumerate().collect();
+    idx.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    idx.truncate(k);
+    idx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_and_top_k() {
+        let p = softmax(&[1.0, 3.0, 2.0]);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert_eq!(
+            top_k(&p, 2).iter().map(|x| x.0).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+    }
+}

