@@ -11,6 +11,7 @@
 pub mod config;
 pub mod error;
 pub mod fixtures;
+pub mod label;
 pub mod rl;
 pub mod scan;
 pub mod sched;

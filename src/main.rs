@@ -17,6 +17,8 @@ use photolabel::scan::{self, ScanEvent, ScanOptions};
 use photolabel::store::{Store, query::Query};
 use photolabel::zoo::{self, Manifest, ModelSpec, weights};
 
+mod cli_sched;
+
 const EXIT_PARTIAL: u8 = 3;
 const EXIT_NOT_FOUND: u8 = 4;
 
@@ -80,14 +82,64 @@ enum Command {
     },
     /// Run models on one photo and print their labels and timings (does not touch the library).
     Label {
-        /// The photo.
+        /// A photo (print its labels), or a folder: scan it into the library and label its
+        /// photos with the adaptive scheduler, writing labels and decisions to the library.
         photo: PathBuf,
-        /// Run every implemented model.
+        /// Run every implemented model (on a folder: skip the scheduler).
         #[arg(long)]
         all: bool,
-        /// Run these models (repeatable).
+        /// Run these models (repeatable; single photos only).
         #[arg(long = "model", value_name = "ID")]
         models: Vec<String>,
+        /// Per-photo deadline in milliseconds (folders).
+        #[arg(long)]
+        deadline_ms: Option<f64>,
+        /// Share of photos that run every model to keep training data unbiased (folders).
+        #[arg(long, default_value_t = 0.05)]
+        exploration: f64,
+        /// Relabel photos that already have labels (folders).
+        #[arg(long)]
+        relabel: bool,
+    },
+    /// Run every model on every photo of a folder and record outputs and times (a trace).
+    Trace {
+        dir: PathBuf,
+        /// The trace file (JSON lines).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Evaluate the scheduler on a recorded trace against run-all, random, static, Q-greedy,
+    /// Cost-Q greedy (paper) and the oracle.
+    BenchSched {
+        /// Trace file(s) from `photolabel trace`.
+        #[arg(long = "traces", required = true)]
+        traces: Vec<PathBuf>,
+        /// Share of photos used for training (the rest is the test set).
+        #[arg(long, default_value_t = 0.2)]
+        train_share: f64,
+        /// Training epochs of each network.
+        #[arg(long)]
+        epochs: Option<usize>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Retrain the scheduler's value network from the library's execution log (or traces);
+    /// installs it only if it beats the current one on held-out photos.
+    Retrain {
+        /// Train on these traces instead of the library's log.
+        #[arg(long = "traces")]
+        traces: Vec<PathBuf>,
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Report only; do not install.
+        #[arg(long)]
+        dry_run: bool,
+        /// Install even if not better.
+        #[arg(long)]
+        force: bool,
+        /// Put the previous network back.
+        #[arg(long)]
+        roll_back: bool,
     },
 }
 
@@ -224,7 +276,40 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Models { action } => models_cmd(&paths, action, cli.json),
-        Command::Label { photo, all, models } => label_cmd(&paths, &photo, all, models, cli.json),
+        Command::Label {
+            photo,
+            all,
+            models,
+            deadline_ms,
+            exploration,
+            relabel,
+        } => {
+            if photo.is_dir() {
+                let opts = cli_sched::LabelDirOptions {
+                    all,
+                    deadline_ms,
+                    exploration,
+                    relabel,
+                };
+                cli_sched::label_dir(&paths, &photo, &opts, cli.json)
+            } else {
+                label_cmd(&paths, &photo, all, models, cli.json)
+            }
+        }
+        Command::Trace { dir, out } => cli_sched::trace(&paths, &dir, &out, cli.json),
+        Command::BenchSched {
+            traces,
+            train_share,
+            epochs,
+            seed,
+        } => cli_sched::bench_sched(&traces, train_share, epochs, seed, cli.json),
+        Command::Retrain {
+            traces,
+            epochs,
+            dry_run,
+            force,
+            roll_back,
+        } => cli_sched::retrain(&paths, &traces, epochs, dry_run, force, roll_back, cli.json),
     }
 }
 

@@ -33,7 +33,10 @@ fn a_newer_schema_is_refused_and_an_older_one_migrates() {
     // An empty (version 0) file migrates on open.
     let old = lib.dir.path().join("old.sqlite");
     rusqlite::Connection::open(&old).unwrap();
-    assert_eq!(Store::open(&old).unwrap().schema_version().unwrap(), 1);
+    assert_eq!(
+        Store::open(&old).unwrap().schema_version().unwrap(),
+        photolabel::store::SCHEMA_VERSION
+    );
     // A file from the future is refused, untouched.
     let conn = rusqlite::Connection::open(lib.db()).unwrap();
     conn.pragma_update(None, "user_version", 99).unwrap();

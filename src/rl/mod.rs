@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod checkpoint;
+pub mod retrain;
 pub mod trainer;
 
 pub use checkpoint::Checkpoint;

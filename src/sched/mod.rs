@@ -14,6 +14,7 @@ pub mod context;
 pub mod eval;
 pub mod greedy;
 pub mod packing;
+pub mod record;
 pub mod state;
 pub mod trace;
 pub mod valuenet;

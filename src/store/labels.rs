@@ -81,6 +81,9 @@ pub struct RunRecord {
     pub reason: Option<String>,
 }
 
+/// (id, path, hash, scheduler context) of a photo in the execution log.
+type LogPhotoRow = (i64, Vec<u8>, Option<String>, Option<String>);
+
 impl Store {
     /// Replaces a photo's model labels and decision log with a new labelling result and marks the
     /// photo labelled (or failed), all in one transaction. User labels are kept.
@@ -265,6 +268,86 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Mean measured duration and run count of each model over the decision log (its cost
+    /// profile on this device).
+    pub fn model_costs(&self) -> Result<Vec<(String, f64, i64)>> {
+        let mut stmt = self.conn().prepare(
+            "SELECT model, avg(duration_ms), count(*) FROM model_runs \
+             WHERE status = 'ran' AND duration_ms IS NOT NULL GROUP BY model ORDER BY model",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Stores the scheduler's context of a photo (JSON).
+    pub fn set_sched_context(&mut self, photo_id: i64, json: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE photos SET sched_context = ?2 WHERE id = ?1",
+            params![photo_id, json],
+        )?;
+        Ok(())
+    }
+
+    /// The execution log as a trace: photos on which every one of `models` ran (exploration
+    /// photos), with each model's stored labels and measured time.
+    pub fn export_trace(
+        &self,
+        models: &[(String, f32)],
+    ) -> Result<Vec<crate::sched::trace::PhotoTrace>> {
+        use crate::sched::trace::{Context, ModelRun, Output, PhotoTrace};
+        let mut photos = self.conn().prepare(
+            "SELECT p.id, p.path, p.hash, p.sched_context FROM photos p WHERE p.status = 'ok' \
+             AND (SELECT count(DISTINCT model) FROM model_runs r WHERE r.photo_id = p.id \
+                  AND r.status = 'ran') >= ?1 ORDER BY p.id",
+        )?;
+        let rows: Vec<LogPhotoRow> = photos
+            .query_map([models.len() as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        for (id, path, hash, ctx) in rows {
+            let runs_log = self.runs_for(id)?;
+            let labels = self.labels_for(id)?;
+            let mut runs = Vec::new();
+            for (m, _) in models {
+                let Some(r) = runs_log
+                    .iter()
+                    .find(|r| &r.model == m && r.status == RunStatus::Ran)
+                else {
+                    break;
+                };
+                runs.push(ModelRun {
+                    model: m.clone(),
+                    time_ms: r.duration_ms.unwrap_or(0.0),
+                    peak_mem_bytes: r.peak_mem_bytes.map(|b| b as u64),
+                    outputs: labels
+                        .iter()
+                        .filter(|l| &l.model == m && l.source == LabelSource::Model)
+                        .map(|l| Output {
+                            label: l.label.clone(),
+                            confidence: l.confidence,
+                            bbox: l.bbox,
+                        })
+                        .collect(),
+                    error: None,
+                });
+            }
+            if runs.len() != models.len() {
+                continue;
+            }
+            out.push(PhotoTrace {
+                photo: super::path_from_bytes(&path).to_string_lossy().into_owned(),
+                hash: hash.unwrap_or_default(),
+                context: ctx
+                    .and_then(|c| serde_json::from_str::<Context>(&c).ok())
+                    .unwrap_or_default(),
+                runs,
+            });
+        }
+        Ok(out)
     }
 
     /// Every (label, parent) pair of the hierarchy.

@@ -251,3 +251,29 @@ pub fn path_from_bytes(bytes: &[u8]) -> PathBuf {
         PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_library_migrates_and_keeps_its_photos() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO photos (path, size, mtime_ns, status, sort_key, added_at, scanned_at) \
+                 VALUES (x'2f612e6a7067', 1, 1, 'ok', 1, 1, 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        let p = store.photo_by_path(Path::new("/a.jpg")).unwrap().unwrap();
+        store.set_sched_context(p.id, "{}").unwrap();
+    }
+}

@@ -101,4 +101,9 @@ CREATE VIRTUAL TABLE tag_index USING fts5(
     tags, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'
 );
 "#,
+    // 2: the scheduler's context of a photo (JSON), kept so the execution log can be replayed
+    // for retraining with the same inputs the scheduler saw.
+    r#"
+ALTER TABLE photos ADD COLUMN sched_context TEXT;
+"#,
 ];
