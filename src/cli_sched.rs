@@ -35,7 +35,10 @@ fn bar(len: u64, json: bool) -> ProgressBar {
 
 /// Loads every implemented model whose weights are present; the others are reported and
 /// skipped (a missing model never stops the rest).
-fn load_models(paths: &Paths) -> anyhow::Result<(Vec<Box<dyn Labeler>>, Vec<TraceModel>, String)> {
+/// Loaded models, their trace metadata, and the device description.
+type LoadedModels = (Vec<Box<dyn Labeler>>, Vec<TraceModel>, String);
+
+fn load_models(paths: &Paths) -> anyhow::Result<LoadedModels> {
     let manifest = Manifest::embedded()?;
     let dev = zoo::device::select()?;
     let mut models = Vec::new();
