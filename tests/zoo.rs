@@ -7,6 +7,8 @@
 //! prints why). Models run on the CPU (flex); `wgpu_matches_cpu` also runs the wgpu path when an
 //! adapter initialises (set `PHOTOLABEL_REQUIRE_WGPU=1` to make a missing adapter a failure).
 
+#![allow(clippy::unwrap_used)] // setup failures should panic with their message
+
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
