@@ -7,7 +7,8 @@
 //! prints why). Models run on the CPU (flex); `wgpu_matches_cpu` also runs the wgpu path when an
 //! adapter initialises (set `PHOTOLABEL_REQUIRE_WGPU=1` to make a missing adapter a failure).
 
-#![allow(clippy::unwrap_used)] // setup failures should panic with their message
+// Test helpers outside #[test] fns: panicking on setup failure is the point.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -334,4 +335,16 @@ fn efficientnet_lite0_matches_numpy_reference() {
         return;
     }
     check_reference("efficientnet_lite0");
+}
+
+#[test]
+fn efficientnet_lite1_and_lite2_top1_and_reference() {
+    if skip("efficientnet_lite1_and_lite2_top1_and_reference") {
+        return;
+    }
+    for id in ["efficientnet_lite1", "efficientnet_lite2"] {
+        check_reference(id);
+        let acc = top1_accuracy(id);
+        assert!(acc >= 0.6, "{id} top-1 {acc:.2} < 0.60");
+    }
 }

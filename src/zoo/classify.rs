@@ -143,3 +143,9 @@ mod tests {
         );
     }
 }
+
+// The engine moves loaded models to worker threads.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ImagenetClassifier>();
+};

@@ -55,8 +55,9 @@ impl Prediction {
     }
 }
 
-/// A loaded model that labels photos.
-pub trait Labeler {
+/// A loaded model that labels photos. `Send + Sync` so the engine can hand models to worker
+/// threads.
+pub trait Labeler: Send + Sync {
     /// The manifest id (`mobilenet_v2`).
     fn id(&self) -> &str;
     /// Labels an upright RGB photo of any size; predictions sorted by confidence, highest first,
