@@ -129,6 +129,12 @@ pub fn top_k(values: &[f32], k: usize) -> Vec<(usize, f32)> {
     idx
 }
 
+// The engine moves loaded models to worker threads.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ImagenetClassifier>();
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,8 +150,3 @@ mod tests {
     }
 }
 
-// The engine moves loaded models to worker threads.
-const _: () = {
-    const fn assert_send_sync<T: Send + Sync>() {}
-    assert_send_sync::<ImagenetClassifier>();
-};
