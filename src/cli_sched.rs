@@ -68,6 +68,7 @@ pub struct LabelDirOptions {
     pub deadline_ms: Option<f64>,
     pub exploration: f64,
     pub relabel: bool,
+    pub memory_budget: Option<u64>,
 }
 
 pub fn label_dir(
@@ -107,10 +108,18 @@ pub fn label_dir(
             }
         );
     }
+    // Peak memory estimate: weights plus activations, about four times the weight file.
+    let manifest = Manifest::embedded()?;
+    let model_memory = meta
+        .iter()
+        .filter_map(|m| manifest.get(&m.id).ok().map(|s| (m.id.clone(), s.size * 4)))
+        .collect();
     let cfg = LabelConfig {
         deadline_ms: opts.deadline_ms,
         exploration: opts.exploration,
         run_all: opts.all,
+        memory_budget: opts.memory_budget,
+        model_memory,
         ..LabelConfig::default()
     };
     let mut labeller = LibraryLabeller::new(models, &thresholds, &store, checkpoint.as_ref(), cfg)?;

@@ -34,6 +34,11 @@ pub struct LabelConfig {
     pub run_all: bool,
     /// Per-model priority theta (default 1).
     pub priority: HashMap<String, f32>,
+    /// Device-memory budget: when set, models run concurrently within it (anchor/fill rule)
+    /// and `deadline_ms` (default 10 s) bounds each photo.
+    pub memory_budget: Option<u64>,
+    /// Estimated peak memory of each model (bytes); unknown models count 256 MiB.
+    pub model_memory: HashMap<String, u64>,
 }
 
 impl Default for LabelConfig {
@@ -44,6 +49,8 @@ impl Default for LabelConfig {
             stop_below: GreedyConfig::default().stop_below,
             run_all: false,
             priority: HashMap::new(),
+            memory_budget: None,
+            model_memory: HashMap::new(),
         }
     }
 }
@@ -100,7 +107,7 @@ impl LibraryLabeller {
                     threshold: thresholds.get(&id).copied().unwrap_or(0.5),
                     theta: cfg.priority.get(&id).copied().unwrap_or(1.0),
                     mean_ms,
-                    mem_bytes: 0,
+                    mem_bytes: cfg.model_memory.get(&id).copied().unwrap_or(256 << 20),
                     enabled: true,
                     id,
                 }
@@ -165,6 +172,10 @@ impl LibraryLabeller {
             )
         };
         let state = self.catalog.new_state(&ctx);
+        if let (Some(budget), false) = (self.cfg.memory_budget, explored) {
+            let result = self.label_concurrent(&decoded.image, state, budget);
+            return Ok((result, ctx));
+        }
         let models = &self.models;
         let image = &decoded.image;
         let mut outputs: Vec<(usize, Vec<NewLabel>)> = Vec::new();
@@ -251,6 +262,133 @@ impl LibraryLabeller {
             },
             ctx,
         ))
+    }
+
+    /// Runs models concurrently within a memory budget: each round plans with the anchor/fill
+    /// rule, starts the chosen models on their own threads, and re-plans when one finishes.
+    fn label_concurrent(
+        &mut self,
+        image: &image::RgbImage,
+        mut state: State,
+        budget: u64,
+    ) -> PhotoResult {
+        use crate::sched::packing::{PackingConfig, Round, plan_round};
+        let deadline = self.cfg.deadline_ms.unwrap_or(10_000.0);
+        let pcfg = PackingConfig {
+            mem_budget: budget,
+            stop_below: self.cfg.stop_below,
+        };
+        let start = std::time::Instant::now();
+        let n = self.catalog.models.len();
+        let mut q = vec![0f32; n];
+        let mut free = budget;
+        let mut running: Vec<(usize, f64, f32)> = Vec::new(); // model, start, predicted
+        let mut runs: Vec<RunRecord> = Vec::new();
+        let mut labels: Vec<NewLabel> = Vec::new();
+        let catalog = &mut self.catalog;
+        let models = &self.models;
+        let value = self.value.as_ref();
+        std::thread::scope(|s| {
+            let (tx, rx) = crossbeam_channel::unbounded::<(usize, crate::sched::trace::ModelRun)>();
+            loop {
+                let now = start.elapsed().as_secs_f64() * 1e3;
+                value.predict(&state, &mut q);
+                let in_flight: Vec<usize> = running.iter().map(|r| r.0).collect();
+                let round = Round {
+                    running: &in_flight,
+                    now_ms: now,
+                    deadline_ms: deadline,
+                    free_mem: free,
+                };
+                for i in plan_round(catalog, &q, &state, round, pcfg) {
+                    free -= catalog.models[i].mem_bytes;
+                    running.push((i, now, q[i]));
+                    let tx = tx.clone();
+                    let model = models[i].as_ref();
+                    s.spawn(move || {
+                        let _ = tx.send((i, run_model(model, image)));
+                    });
+                }
+                if running.is_empty() {
+                    break;
+                }
+                let Ok((i, run)) = rx.recv() else {
+                    break;
+                };
+                let Some(k) = running.iter().position(|r| r.0 == i) else {
+                    continue;
+                };
+                let (_, started, predicted) = running.swap_remove(k);
+                free += catalog.models[i].mem_bytes;
+                let end = start.elapsed().as_secs_f64() * 1e3;
+                let in_time = end <= deadline;
+                let m = &catalog.models[i];
+                let gain = if run.error.is_none() && in_time {
+                    state.apply(&catalog.labels, i, &run.outputs, m.threshold)
+                } else {
+                    state.executed[i] = true;
+                    0.0
+                };
+                if in_time {
+                    labels.extend(run.outputs.iter().map(|o| NewLabel {
+                        label: o.label.clone(),
+                        model: run.model.clone(),
+                        confidence: o.confidence,
+                        bbox: o.bbox,
+                    }));
+                }
+                runs.push(RunRecord {
+                    model: m.id.clone(),
+                    seq: runs.len() as u32,
+                    predicted_value: Some(predicted),
+                    actual_value: Some(gain),
+                    start_ms: Some(started),
+                    duration_ms: Some(end - started),
+                    peak_mem_bytes: Some(m.mem_bytes as i64),
+                    status: match (&run.error, in_time) {
+                        (None, true) => RunStatus::Ran,
+                        _ => RunStatus::Failed,
+                    },
+                    reason: match (&run.error, in_time) {
+                        (Some(e), _) => Some(e.clone()),
+                        (None, false) => Some("finished after the deadline".into()),
+                        _ => None,
+                    },
+                });
+            }
+        });
+        let elapsed_ms = start.elapsed().as_secs_f64() * 1e3;
+        let remaining = deadline - elapsed_ms;
+        for i in 0..n {
+            if state.executed[i] {
+                continue;
+            }
+            let m = &self.catalog.models[i];
+            let why = if m.mem_bytes > budget {
+                crate::sched::SkipReason::Memory
+            } else if m.mean_ms > remaining {
+                crate::sched::SkipReason::Deadline
+            } else {
+                crate::sched::SkipReason::LowValue
+            };
+            runs.push(RunRecord {
+                model: m.id.clone(),
+                seq: runs.len() as u32,
+                predicted_value: Some(q[i]),
+                actual_value: None,
+                start_ms: None,
+                duration_ms: None,
+                peak_mem_bytes: None,
+                status: RunStatus::Skipped,
+                reason: Some(why.as_str().to_string()),
+            });
+        }
+        PhotoResult {
+            labels,
+            runs,
+            explored: false,
+            elapsed_ms,
+        }
     }
 
     /// Labels one photo and writes the result (labels, decision log, context) to the store.

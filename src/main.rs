@@ -100,6 +100,10 @@ enum Command {
         /// Relabel photos that already have labels (folders).
         #[arg(long)]
         relabel: bool,
+        /// Run models concurrently within this much device memory (MiB), with the anchor/fill
+        /// rule (folders).
+        #[arg(long)]
+        memory_budget_mb: Option<u64>,
     },
     /// Run every model on every photo of a folder and record outputs and times (a trace).
     Trace {
@@ -283,6 +287,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             deadline_ms,
             exploration,
             relabel,
+            memory_budget_mb,
         } => {
             if photo.is_dir() {
                 let opts = cli_sched::LabelDirOptions {
@@ -290,6 +295,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     deadline_ms,
                     exploration,
                     relabel,
+                    memory_budget: memory_budget_mb.map(|m| m << 20),
                 };
                 cli_sched::label_dir(&paths, &photo, &opts, cli.json)
             } else {
