@@ -359,7 +359,7 @@ impl LibraryLabeller {
         });
         let elapsed_ms = start.elapsed().as_secs_f64() * 1e3;
         let remaining = deadline - elapsed_ms;
-        for i in 0..n {
+        for (i, qi) in q.iter().enumerate().take(n) {
             if state.executed[i] {
                 continue;
             }
@@ -374,7 +374,7 @@ impl LibraryLabeller {
             runs.push(RunRecord {
                 model: m.id.clone(),
                 seq: runs.len() as u32,
-                predicted_value: Some(q[i]),
+                predicted_value: Some(*qi),
                 actual_value: None,
                 start_ms: None,
                 duration_ms: None,
