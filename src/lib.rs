@@ -4,12 +4,17 @@
 //! - [`scan`]: walk folders, detect images by content, read EXIF, make thumbnails.
 //! - [`store`]: the library database (photos, labels, model runs, tag index) and search.
 //! - [`config`]: where the database and caches live.
+//! - [`engine`]: background workers between a GUI and the core (commands in, events out).
+//! - `gui` (feature `gui`): the eframe/egui desktop app over the engine.
 //! - [`fixtures`]: generated test libraries (JPEGs with EXIF, broken files) for tests and
 //!   benchmarks.
 
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod fixtures;
+#[cfg(feature = "gui")]
+pub mod gui;
 pub mod scan;
 pub mod store;
 
