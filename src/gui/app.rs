@@ -350,7 +350,7 @@ impl App {
             }
             ui.separator();
             let order = self.settings.order;
-            egui::ComboBox::from_id_salt("order")
+            egui::ComboBox::from_label("Sort")
                 .selected_text(LibraryView::order_name(order))
                 .show_ui(ui, |ui| {
                     for o in [

@@ -166,10 +166,10 @@ fn labels_ui(labels: &[Label], photo_id: i64, out: &mut Vec<Command>, ui: &mut U
                 }
                 ui.label(&l.label);
                 if l.bbox.is_some() {
-                    ui.weak("▭");
+                    ui.weak("[box]");
                 }
                 if ui
-                    .small_button("✕")
+                    .small_button("×")
                     .on_hover_text(format!("Remove the tag \"{}\"", l.label))
                     .clicked()
                 {

@@ -96,7 +96,7 @@ impl FoldersPanel {
         for root in &self.roots {
             ui.horizontal(|ui| {
                 let remove = ui
-                    .small_button("✕")
+                    .small_button("×")
                     .on_hover_text("Remove from the library (files stay on disk)");
                 if remove.clicked() {
                     self.confirm_remove = Some(root.clone());

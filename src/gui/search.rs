@@ -70,7 +70,7 @@ impl SearchBox {
         }
         if !self.text.is_empty()
             && ui
-                .small_button("✕")
+                .small_button("×")
                 .on_hover_text("Clear the search")
                 .clicked()
         {

@@ -212,7 +212,8 @@ pub fn library_timeline_ui(summary: &RunSummary, ui: &mut Ui) {
     ));
     ui.label(format!(
         "Time running models: {:.1} s. Running every model would have taken about {:.1} s: \
-         skipping saved {:.1} s ({:.0}%).",
+         skipping saved {:.1} s ({:.0}%). Skips of models that never ran count \
+         nothing, so this is a lower bound.",
         ran / 1000.0,
         (ran + saved) / 1000.0,
         saved / 1000.0,
@@ -234,7 +235,7 @@ pub fn library_timeline_ui(summary: &RunSummary, ui: &mut Ui) {
                 let total = (m.ran + m.skipped + m.failed).max(1) as f32;
                 ui.label(&m.model);
                 ui.label(format!("{} / {} / {}", m.ran, m.skipped, m.failed));
-                let (rect, _) = ui.allocate_exact_size(vec2(200.0, 14.0), Sense::hover());
+                let (rect, _) = ui.allocate_exact_size(vec2(140.0, 14.0), Sense::hover());
                 let mut x = rect.left();
                 for (n, s) in [
                     (m.ran, RunStatus::Ran),
