@@ -3,7 +3,8 @@
 //! ImageMagick's `import -window root` and checked not to be blank. Needs `Xvfb`, `import`
 //! and `xdotool` (Debian: xvfb imagemagick xdotool; Mesa for rendering). Without them the test
 //! is skipped with a message, except under CI (`CI` set), where it fails.
-//! The screenshot is kept at `target/e2e/photolabel.png`.
+//! The screenshots are kept at `target/e2e/photolabel.png` (the grid after the scan) and
+//! `target/e2e/photolabel-detail.png` (after clicking the first photo).
 
 #![allow(clippy::unwrap_used)]
 
@@ -93,6 +94,9 @@ fn the_binary_opens_a_window_and_scans_a_folder_under_xvfb() {
             .env_remove("WAYLAND_DISPLAY")
             .env("PHOTOLABEL_DB", &db)
             .env("PHOTOLABEL_DATA_DIR", dir.path())
+            .env("XDG_DATA_HOME", dir.path().join("xdg-data"))
+            .env("XDG_CONFIG_HOME", dir.path().join("xdg-config"))
+            .env("XDG_CACHE_HOME", dir.path().join("xdg-cache"))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log)
@@ -139,6 +143,44 @@ fn the_binary_opens_a_window_and_scans_a_folder_under_xvfb() {
         .status()
         .unwrap();
     assert!(status.success(), "import failed");
+    assert!(
+        app.0.try_wait().unwrap().is_none(),
+        "photolabel crashed: {}",
+        log_text()
+    );
+
+    // Click the first photo of the grid: the detail panel opens.
+    let xdo = |args: &[&str]| {
+        let ok = Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", &display)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "xdotool {args:?} failed");
+    };
+    xdo(&["mousemove", "330", "120", "click", "1"]);
+    std::thread::sleep(Duration::from_secs(3));
+    let detail = out.join("photolabel-detail.png");
+    let ok = Command::new("import")
+        .args(["-window", "root"])
+        .arg(&detail)
+        .env("DISPLAY", &display)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "import failed");
+    let after = image::open(&detail).unwrap().to_rgb8();
+    let before = image::open(&shot).unwrap().to_rgb8();
+    let changed = before
+        .pixels()
+        .zip(after.pixels())
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(
+        changed > 10_000,
+        "clicking a photo changed only {changed} pixels: {}",
+        detail.display()
+    );
     assert!(
         app.0.try_wait().unwrap().is_none(),
         "photolabel crashed: {}",

@@ -43,6 +43,9 @@ pub fn run(paths: Paths, open: Vec<PathBuf>) -> anyhow::Result<()> {
             .with_min_inner_size([640.0, 400.0])
             .with_drag_and_drop(true),
         persist_window: true,
+        // Window state and settings live with the library's other data (and follow
+        // PHOTOLABEL_DATA_DIR), not in a second, eframe-chosen folder.
+        persistence_path: Some(paths.data_dir.join("gui")),
         ..Default::default()
     };
     let engine = Engine::start(paths, Plugins::default())?;
