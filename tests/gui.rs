@@ -75,7 +75,8 @@ fn labelled_library(lib: &TempLib, n: usize) -> Vec<i64> {
     opts.thumbs_dir = thumbs(lib);
     photolabel::scan::scan(&mut store, &[photos], &opts, None, &Default::default()).unwrap();
     // In file-name order, so that the same files get labels on every run.
-    let mut photos = store.photos_newest_first(n, 0).unwrap();
+    let mut photos = store.photos_newest_first(10_000, 0).unwrap();
+    photos.retain(|p| p.status == photolabel::store::PhotoStatus::Ok);
     photos.sort_by(|a, b| a.path.cmp(&b.path));
     let ids: Vec<i64> = photos.iter().map(|p| p.id).collect();
     for (i, id) in ids.iter().enumerate() {
@@ -260,7 +261,14 @@ fn retrain_is_disabled_without_a_trainer() {
     h.step();
     let button = h.get_by_label("Retrain");
     assert!(button.accesskit_node().is_disabled());
-    button.click();
+    button.hover();
+    // Past the tooltip delay.
+    for _ in 0..10 {
+        h.step();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    h.get_by_label_contains("not installed in this build");
+    h.get_by_label("Retrain").click();
     h.run_steps(2);
     assert!(!sent(h.state(), |c| *c == Command::Retrain));
     assert!(!h.state().engine().info().can_retrain);
@@ -346,4 +354,57 @@ fn snapshots_of_the_main_views() {
     h.get_by_label("Library timeline").click();
     h.run_steps(5);
     h.snapshot("library_timeline");
+}
+
+#[test]
+fn an_unreadable_file_shows_its_error_and_a_failed_labelling_its_reason() {
+    let lib = TempLib::new();
+    photolabel::fixtures::write_bad_files(&lib.photos()).unwrap();
+    let ids = labelled_library(&lib, 2);
+    let mut store = Store::open(&lib.db()).unwrap();
+    let failed_run = RunRecord {
+        reason: Some("out of memory".into()),
+        ..run("detector", 0, RunStatus::Failed, None, None)
+    };
+    store
+        .write_photo_results(ids[1], &[], &[failed_run], true)
+        .unwrap();
+    let broken = store.photos_with_errors().unwrap();
+    assert!(!broken.is_empty());
+    let mut h = harness(app(&lib, Vec::new()));
+    step_until(&mut h, "rows", |a| {
+        a.library.photo(broken[0].id).is_some() && a.library.photo(ids[1]).is_some()
+    });
+    let name = broken[0]
+        .path
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    h.get_by_label(&name).click();
+    step_until(&mut h, "the broken file's detail", |a| {
+        a.detail
+            .detail
+            .as_ref()
+            .is_some_and(|d| d.photo.id == broken[0].id)
+    });
+    h.get_by_label_contains("This file cannot be used:");
+    let name = h
+        .state()
+        .library
+        .photo(ids[1])
+        .unwrap()
+        .path
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    h.get_by_label(&name).click();
+    step_until(&mut h, "the failed photo's detail", |a| {
+        a.detail
+            .detail
+            .as_ref()
+            .is_some_and(|d| d.photo.id == ids[1])
+    });
+    h.get_by_label("Labelling failed: out of memory");
 }

@@ -11,7 +11,7 @@ use egui::{
 use super::textures::color_image;
 use super::timeline::photo_timeline_ui;
 use crate::engine::{Command, DecodedImage, PhotoDetail};
-use crate::store::{Label, LabelSource, PhotoStatus};
+use crate::store::{Label, LabelSource, LabelStatus, PhotoStatus, RunStatus};
 
 /// What the detail panel shows and edits.
 #[derive(Default)]
@@ -94,6 +94,8 @@ impl DetailView {
                 ui.visuals().warn_fg_color,
                 format!("This file cannot be used: {err}"),
             );
+        } else {
+            status_ui(d, ui);
         }
         match &self.image {
             Some(Ok(tex)) => image_with_boxes_ui(tex, &d.labels, ui),
@@ -137,6 +139,30 @@ impl DetailView {
         ui.separator();
         ui.strong("Scheduling");
         photo_timeline_ui(&d.runs, deadline_ms, ui);
+    }
+}
+
+/// One line on where labelling of this photo stands, with the reason when it failed.
+fn status_ui(d: &PhotoDetail, ui: &mut Ui) {
+    match d.photo.label_status {
+        LabelStatus::Pending => {
+            ui.weak("Queued for labelling (it starts once models are installed).");
+        }
+        LabelStatus::Labelled => {
+            ui.weak(format!("Labelled: {} labels.", d.labels.len()));
+        }
+        LabelStatus::Failed => {
+            let why = d
+                .runs
+                .iter()
+                .find(|r| r.status == RunStatus::Failed)
+                .and_then(|r| r.reason.as_deref())
+                .unwrap_or("no reason recorded");
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("Labelling failed: {why}"),
+            );
+        }
     }
 }
 
