@@ -408,3 +408,35 @@ fn an_unreadable_file_shows_its_error_and_a_failed_labelling_its_reason() {
     });
     h.get_by_label("Labelling failed: out of memory");
 }
+
+#[test]
+fn the_scan_bar_pauses_and_resumes() {
+    use photolabel::gui::ScanState;
+    let lib = TempLib::new();
+    let photos = lib.photos();
+    generate_library(&photos, 1000, (320, 240)).unwrap();
+    let engine = Engine::start(paths(&lib), Plugins::default()).unwrap();
+    let app = App::new(
+        engine,
+        Box::new(FixedPicker::default()),
+        Settings::default(),
+        vec![photos.clone()],
+    );
+    let mut h = harness(app);
+    step_until(&mut h, "the scan", |a| {
+        matches!(a.folders.scan, ScanState::Running(_))
+    });
+    h.get_by_label("Pause scan").click();
+    step_until(&mut h, "the pause", |a| {
+        matches!(a.folders.scan, ScanState::Paused(_))
+    });
+    assert!(sent(h.state(), |c| *c == Command::PauseScan));
+    h.get_by_label("Resume scan").click();
+    step_until(
+        &mut h,
+        "the end of the scan",
+        |a| matches!(&a.folders.scan, ScanState::Finished(s) if !s.cancelled),
+    );
+    assert!(sent(h.state(), |c| *c == Command::ResumeScan));
+    step_until(&mut h, "1000 photos", |a| a.library.ids().len() == 1000);
+}

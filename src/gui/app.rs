@@ -255,21 +255,29 @@ impl App {
         }
     }
 
-    /// The whole window's UI (eframe calls this through [`eframe::App::ui`]; tests call it
-    /// through a kittest harness).
-    pub fn root_ui(&mut self, ui: &mut Ui) {
-        let ctx = ui.ctx().clone();
+    /// Work done every frame, and also while the window is hidden (eframe's `logic`): install
+    /// the waker, drain engine events (so workers never wait on a minimised window), collect
+    /// the folder dialog's answer, send queued commands.
+    pub fn logic(&mut self, ctx: &egui::Context) {
         if !self.waker_installed {
             let c = ctx.clone();
             self.engine.set_waker(Arc::new(move || c.request_repaint()));
             self.waker_installed = true;
         }
-        self.drain_events(&ctx);
+        self.drain_events(ctx);
         if let Some(paths) = self.picker.poll()
             && !paths.is_empty()
         {
             self.outbox.push(Command::AddPaths(paths));
         }
+        self.flush();
+    }
+
+    /// The whole window's UI (eframe calls this through [`eframe::App::ui`]; tests call it
+    /// through a kittest harness).
+    pub fn root_ui(&mut self, ui: &mut Ui) {
+        let ctx = ui.ctx().clone();
+        self.logic(&ctx);
         self.dropped_files_ui(ui);
 
         let mut out = std::mem::take(&mut self.outbox);
@@ -302,6 +310,12 @@ impl App {
         }
         egui::CentralPanel::default_margins().show(ui, |ui| match self.ui_state.central {
             CentralView::Grid => {
+                let n = self.library.ids().len();
+                ui.weak(if self.library.searching {
+                    format!("{n} found")
+                } else {
+                    format!("{n} photos")
+                });
                 let before = self.ui_state.selected;
                 self.library.grid_ui(
                     self.settings.tile_size,
@@ -345,8 +359,8 @@ impl App {
             let before_applied = self.search.applied.clone();
             self.search.search_ui(out, ui);
             if self.search.applied != before_applied && self.search.applied.is_empty() {
+                // The results stay on screen until the library's ids arrive.
                 out.push(Command::ListPhotos(self.settings.order));
-                self.library.set_ids(Vec::new(), false);
             }
             ui.separator();
             let order = self.settings.order;
@@ -439,6 +453,10 @@ impl App {
 }
 
 impl eframe::App for App {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.logic(ctx);
+    }
+
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         self.root_ui(ui);
     }

@@ -73,7 +73,10 @@ pub struct LibraryView {
     ids: Vec<i64>,
     /// Whether `ids` are search results rather than the library.
     pub searching: bool,
-    rows: HashMap<i64, Photo>,
+    /// Loaded rows with the generation they were fetched in.
+    rows: HashMap<i64, (Photo, u64)>,
+    /// Rows older than this generation are shown but fetched again.
+    generation: u64,
     requested_rows: HashSet<i64>,
     textures: TextureCache,
     /// Photos whose thumbnail failed to load (not asked for again).
@@ -91,6 +94,7 @@ impl LibraryView {
             ids: Vec::new(),
             searching: false,
             rows: HashMap::new(),
+            generation: 0,
             requested_rows: HashSet::new(),
             textures: TextureCache::new(TEXTURE_LIMIT),
             thumb_failed: HashSet::new(),
@@ -114,7 +118,7 @@ impl LibraryView {
 
     /// A loaded photo row.
     pub fn photo(&self, id: i64) -> Option<&Photo> {
-        self.rows.get(&id)
+        self.rows.get(&id).map(|(p, _)| p)
     }
 
     /// Stores fetched rows (replacing stale ones).
@@ -125,25 +129,23 @@ impl LibraryView {
         }
         for p in photos {
             self.requested_rows.remove(&p.id);
-            if let Some(old) = self.rows.get(&p.id)
+            if let Some((old, _)) = self.rows.get(&p.id)
                 && (old.hash != p.hash || old.thumb != p.thumb)
             {
                 self.textures.remove(p.id);
                 self.thumb_failed.remove(&p.id);
                 self.last_wanted.clear();
             }
-            self.rows.insert(p.id, p);
+            self.rows.insert(p.id, (p, self.generation));
         }
     }
 
     /// Forgets loaded rows so that visible ones are fetched again (after a scan batch or edits),
     /// keeping textures.
     pub fn invalidate_rows(&mut self) {
+        // Stale rows are still drawn until the fresh ones arrive.
         self.requested_rows.clear();
-        for p in self.rows.values_mut() {
-            // Keep the row for drawing until the fresh one arrives; mark it stale.
-            p.sort_key = i64::MIN;
-        }
+        self.generation += 1;
     }
 
     /// Uploads a decoded thumbnail.
@@ -212,7 +214,7 @@ impl LibraryView {
 
     fn tile_ui(&mut self, id: i64, tile: f32, selected: &mut Option<i64>, ui: &mut Ui) {
         let (rect, resp) = ui.allocate_exact_size(vec2(tile, tile), Sense::click());
-        let photo = self.rows.get(&id);
+        let photo = self.rows.get(&id).map(|(p, _)| p);
         let name = photo
             .and_then(|p| p.path.file_name())
             .map(|n| n.to_string_lossy().into_owned())
@@ -287,7 +289,10 @@ impl LibraryView {
             .iter()
             .copied()
             .filter(|id| {
-                let stale = self.rows.get(id).is_none_or(|p| p.sort_key == i64::MIN);
+                let stale = self
+                    .rows
+                    .get(id)
+                    .is_none_or(|(_, generation)| *generation < self.generation);
                 stale && !self.requested_rows.contains(id)
             })
             .collect();
@@ -301,7 +306,9 @@ impl LibraryView {
             if self.textures.contains(*id) || self.thumb_failed.contains(id) {
                 continue;
             }
-            let Some(p) = self.rows.get(id) else { continue };
+            let Some((p, _)) = self.rows.get(id) else {
+                continue;
+            };
             let (true, Some(hash)) = (p.thumb, p.hash.as_deref()) else {
                 continue;
             };
