@@ -120,6 +120,10 @@ fn run(
     }
 }
 
+fn ids_in_grid_order(h: &Harness<'_, App>) -> Vec<i64> {
+    h.state().library.ids().to_vec()
+}
+
 fn sent(app: &App, f: impl Fn(&Command) -> bool) -> bool {
     app.recent_commands().any(f)
 }
@@ -203,6 +207,25 @@ fn clicking_a_photo_shows_its_labels_and_timeline() {
     });
     assert_eq!(h.state().ui_state.selected, Some(target));
     assert!(sent(h.state(), |c| *c == Command::LoadDetail(target)));
+    // Arrow keys move through the grid; the detail follows.
+    let grid = ids_in_grid_order(&h);
+    let pos = grid.iter().position(|&id| id == target).unwrap();
+    let (there, back, next) = if pos + 1 < grid.len() {
+        (egui::Key::ArrowRight, egui::Key::ArrowLeft, grid[pos + 1])
+    } else {
+        (egui::Key::ArrowLeft, egui::Key::ArrowRight, grid[pos - 1])
+    };
+    h.key_press(there);
+    step_until(&mut h, "the next photo", |a| {
+        a.detail.detail.as_ref().is_some_and(|d| d.photo.id == next)
+    });
+    h.key_press(back);
+    step_until(&mut h, "back to the first", |a| {
+        a.detail
+            .detail
+            .as_ref()
+            .is_some_and(|d| d.photo.id == target)
+    });
     h.run_steps(3);
     // The detector's group heading and its timeline row.
     assert_eq!(h.query_all_by_label("detector").count(), 2);

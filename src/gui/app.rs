@@ -292,6 +292,13 @@ impl App {
         if !self.ui_state.errors.is_empty() {
             egui::Panel::bottom("errors").show(ui, |ui| self.errors_ui(ui));
         }
+        if self.ui_state.selected.is_some()
+            && !ctx.text_edit_focused()
+            && ui.input(|i| i.key_pressed(egui::Key::Escape))
+        {
+            self.ui_state.selected = None;
+            self.detail = DetailView::default();
+        }
         if self.ui_state.selected.is_some() {
             egui::Panel::right("detail")
                 .default_size(420.0)

@@ -15,8 +15,8 @@ use crate::store::{LabelStatus, Photo, PhotoOrder, PhotoStatus};
 
 /// Most photo rows kept in memory; the cache is emptied when it grows past this.
 const ROW_CACHE_LIMIT: usize = 20_000;
-/// Most thumbnail textures kept.
-const TEXTURE_LIMIT: usize = 800;
+/// Most thumbnail textures kept (about 80 MB of 256-pixel RGBA; a large screen shows ~150).
+const TEXTURE_LIMIT: usize = 400;
 const GAP: f32 = 6.0;
 
 /// What a tile shows about a photo.
@@ -85,6 +85,10 @@ pub struct LibraryView {
     last_wanted: Vec<i64>,
     /// The photo the labeller is working on.
     pub labelling: Option<i64>,
+    /// Columns of the last frame, for keyboard navigation.
+    cols: usize,
+    /// The selection moved by keyboard this frame: scroll it into view.
+    scroll_to_selected: bool,
     thumbs_dir: std::path::PathBuf,
 }
 
@@ -100,6 +104,8 @@ impl LibraryView {
             thumb_failed: HashSet::new(),
             last_wanted: Vec::new(),
             labelling: None,
+            cols: 1,
+            scroll_to_selected: false,
             thumbs_dir,
         }
     }
@@ -191,6 +197,8 @@ impl LibraryView {
         }
         let cell = tile + GAP;
         let cols = ((ui.available_width() + GAP) / cell).floor().max(1.0) as usize;
+        self.cols = cols;
+        self.keys(selected, ui);
         let n_rows = self.ids.len().div_ceil(cols);
         let mut visible: Vec<i64> = Vec::new();
         egui::ScrollArea::vertical()
@@ -281,6 +289,38 @@ impl LibraryView {
         if resp.clicked() {
             *selected = Some(id);
         }
+        if *selected == Some(id) && std::mem::take(&mut self.scroll_to_selected) {
+            resp.scroll_to_me(None);
+        }
+    }
+
+    /// Arrow keys move the selection through the grid (unless a text field has focus).
+    fn keys(&mut self, selected: &mut Option<i64>, ui: &Ui) {
+        if ui.ctx().text_edit_focused() {
+            return;
+        }
+        let step: isize = ui.input(|i| {
+            let cols = self.cols as isize;
+            [
+                (egui::Key::ArrowRight, 1),
+                (egui::Key::ArrowLeft, -1),
+                (egui::Key::ArrowDown, cols),
+                (egui::Key::ArrowUp, -cols),
+            ]
+            .into_iter()
+            .filter(|(k, _)| i.key_pressed(*k))
+            .map(|(_, d)| d)
+            .sum()
+        });
+        if step == 0 || self.ids.is_empty() {
+            return;
+        }
+        let at = selected
+            .and_then(|s| self.ids.iter().position(|&id| id == s))
+            .map_or(0, |p| p as isize + step);
+        let at = at.clamp(0, self.ids.len() as isize - 1) as usize;
+        *selected = self.ids.get(at).copied();
+        self.scroll_to_selected = true;
     }
 
     /// Asks for the rows and thumbnails of the visible photos that are not loaded yet.

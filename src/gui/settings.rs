@@ -100,3 +100,18 @@ impl Settings {
         self.label != before
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Settings;
+
+    #[test]
+    fn settings_from_an_older_build_load_with_defaults() {
+        let s: Settings = serde_json::from_str(r#"{"tile_size": 96.0}"#).expect("parse");
+        assert_eq!(s.tile_size, 96.0);
+        assert_eq!(s.label, Default::default());
+        let back: Settings =
+            serde_json::from_str(&serde_json::to_string(&s).expect("json")).expect("parse");
+        assert_eq!(back, s);
+    }
+}
