@@ -16,6 +16,9 @@ use super::labelling::LabelMsg;
 use crate::scan::{self, Examined, ScanEvent, ScanOptions, ScanSummary};
 use crate::store::Store;
 
+/// Files per scan transaction (the CLI uses 256; the GUI wants photos to show up quickly).
+const GUI_SCAN_BATCH: usize = 32;
+
 struct Writer {
     store: Store,
     thumbs_dir: PathBuf,
@@ -222,7 +225,9 @@ impl Writer {
         self.rescan = false;
         self.sink.send(Event::ScanStarted(present.clone()));
         let db = self.store.path().to_path_buf();
-        let opts = ScanOptions::new(self.thumbs_dir.clone());
+        let mut opts = ScanOptions::new(self.thumbs_dir.clone());
+        // Small batches: photos appear in the window within a second of being read.
+        opts.batch = GUI_SCAN_BATCH;
         let sink = self.sink.clone();
         let cancel = Arc::clone(&self.cancel);
         let done = self.done_tx.clone();

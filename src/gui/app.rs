@@ -60,7 +60,9 @@ pub struct App {
     recent: VecDeque<Command>,
     outbox: Vec<Command>,
     waker_installed: bool,
-    ids_dirty_since: Option<Instant>,
+    /// The list needs reloading (set when a refresh was done less than a second ago).
+    ids_dirty: bool,
+    last_refresh: Option<Instant>,
 }
 
 impl App {
@@ -91,7 +93,8 @@ impl App {
             recent: VecDeque::new(),
             outbox: Vec::new(),
             waker_installed: false,
-            ids_dirty_since: None,
+            ids_dirty: false,
+            last_refresh: None,
             settings,
         };
         app.outbox
@@ -138,6 +141,21 @@ impl App {
         self.ui_state.errors.push_back(msg);
     }
 
+    fn refresh_due(&self) -> bool {
+        self.last_refresh
+            .is_none_or(|t| t.elapsed() >= REFRESH_EVERY)
+    }
+
+    /// Reloads the list at once, or within a second when it was just reloaded (a scan reports
+    /// changes continuously).
+    fn library_changed(&mut self) {
+        if self.refresh_due() {
+            self.refresh_ids();
+        } else {
+            self.ids_dirty = true;
+        }
+    }
+
     fn refresh_ids(&mut self) {
         if self.search.applied.is_empty() {
             self.outbox.push(Command::ListPhotos(self.settings.order));
@@ -147,7 +165,8 @@ impl App {
         }
         self.outbox.push(Command::LoadLibrary);
         self.library.invalidate_rows();
-        self.ids_dirty_since = None;
+        self.ids_dirty = false;
+        self.last_refresh = Some(Instant::now());
     }
 
     /// Handles every waiting engine event.
@@ -158,10 +177,13 @@ impl App {
             };
             self.handle(ctx, ev);
         }
-        if let Some(t) = self.ids_dirty_since
-            && t.elapsed() >= REFRESH_EVERY
-        {
-            self.refresh_ids();
+        if self.ids_dirty {
+            if self.refresh_due() {
+                self.refresh_ids();
+            } else {
+                // No event may come to wake us: come back when the refresh is due.
+                ctx.request_repaint_after(REFRESH_EVERY);
+            }
         }
     }
 
@@ -228,9 +250,7 @@ impl App {
                 self.photos_changed(&[photo_id]);
             }
             Event::PhotosChanged(ids) => self.photos_changed(&ids),
-            Event::LibraryChanged => {
-                self.ids_dirty_since.get_or_insert_with(Instant::now);
-            }
+            Event::LibraryChanged => self.library_changed(),
             Event::TrainProgress(p) => self.retrain.state = RetrainState::Running(Some(p)),
             Event::TrainFinished(r) => {
                 self.retrain.state = match r {
@@ -251,7 +271,7 @@ impl App {
             self.outbox.push(Command::LoadDetail(sel));
         }
         if !self.search.applied.is_empty() {
-            self.ids_dirty_since.get_or_insert_with(Instant::now);
+            self.library_changed();
         }
     }
 
