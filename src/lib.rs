@@ -5,14 +5,19 @@
 //! - [`store`]: the library database (photos, labels, model runs, tag index) and search.
 //! - [`zoo`]: pretrained models on burn (wgpu GPU, or CPU fallback), their weights and labels.
 //! - [`config`]: where the database and caches live.
+//! - [`engine`]: background workers between a GUI and the core (commands in, events out).
+//! - `gui` (feature `gui`): the eframe/egui desktop app over the engine.
 //! - [`fixtures`]: generated test libraries (JPEGs with EXIF, broken files) for tests and
 //!   benchmarks.
 
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod fixtures;
 pub mod label;
 pub mod rl;
+#[cfg(feature = "gui")]
+pub mod gui;
 pub mod scan;
 pub mod sched;
 pub mod store;

@@ -1,5 +1,7 @@
-//! The `photolabel` binary: the command-line interface over the core (scan, search, show,
-//! stats, models, label). Exit codes: 0 success, 1 error, 2 bad usage, 3 finished but some files failed,
+//! The `photolabel` binary: with no subcommand it opens the desktop GUI (feature `gui`; a
+//! double-click starts it this way), otherwise the command-line interface over the core
+//! (scan, label, search, show, stats, models, trace, bench-sched, retrain). Exit codes:
+//! 0 success, 1 error, 2 bad usage, 3 finished but some files failed,
 //! 4 nothing found (search without hits, show of an unknown path).
 
 use std::io::Write;
@@ -35,6 +37,10 @@ struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Folders to add to the library when the window opens (env PHOTOLABEL_OPEN, paths
+    /// separated like PATH).
+    #[arg(long, value_name = "DIR")]
+    open: Vec<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -182,9 +188,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let paths = Paths::resolve(cli.db.clone())?;
     let Some(command) = cli.command else {
-        use clap::CommandFactory;
-        Cli::command().print_help()?;
-        return Ok(ExitCode::SUCCESS);
+        return open_gui(paths, cli.open);
     };
     match command {
         Command::Scan {
@@ -504,6 +508,22 @@ fn label_cmd(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(feature = "gui")]
+fn open_gui(paths: Paths, mut open: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+    if let Some(env) = std::env::var_os("PHOTOLABEL_OPEN") {
+        open.extend(std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()));
+    }
+    photolabel::gui::run(paths, open)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "gui"))]
+fn open_gui(_paths: Paths, _open: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+    use clap::CommandFactory;
+    Cli::command().print_help()?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn open_existing(paths: &Paths) -> anyhow::Result<Store> {

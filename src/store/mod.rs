@@ -3,8 +3,10 @@
 //! the single writer (scanner or engine) holds one, readers open their own.
 //!
 //! Submodules split the tables by responsibility: [`photos`] (scan results), [`labels`] (labels,
-//! model runs and the tag index they feed), [`query`] (the search language) and [`search`].
+//! model runs and the tag index they feed), [`query`] (the search language), [`search`] and
+//! [`browse`] (what the GUI pages through: ordered ids, rows by id, run summaries).
 
+pub mod browse;
 pub mod labels;
 pub mod photos;
 pub mod query;
@@ -18,6 +20,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
 
+pub use browse::{ModelRunSummary, PhotoOrder, RunSummary};
 pub use labels::{Label, LabelSource, NewLabel, RunRecord, RunStatus};
 pub use photos::{LabelStatus, Photo, PhotoMeta, PhotoStatus, ScanRecord};
 pub use search::{MatchedTag, SearchHit};

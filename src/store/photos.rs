@@ -126,11 +126,11 @@ pub enum RecordOutcome {
     Moved,
 }
 
-const PHOTO_COLUMNS: &str = "id, path, size, mtime_ns, hash, status, error, label_status, thumb, \
+pub(crate) const PHOTO_COLUMNS: &str = "id, path, size, mtime_ns, hash, status, error, label_status, thumb, \
      sort_key, format, width, height, taken_at, taken_ts, camera_make, camera_model, orientation, \
      exposure_s, f_number, flash, focal_mm, iso, gps";
 
-fn photo_from_row(r: &Row<'_>) -> rusqlite::Result<Photo> {
+pub(crate) fn photo_from_row(r: &Row<'_>) -> rusqlite::Result<Photo> {
     Ok(Photo {
         id: r.get(0)?,
         path: path_from_bytes(&r.get::<_, Vec<u8>>(1)?),

@@ -1,0 +1,155 @@
+//! The engine's vocabulary: [`Command`]s the GUI sends and [`Event`]s the engine answers with,
+//! plus the plain data they carry. No egui types here: images travel as [`DecodedImage`] RGBA
+//! buffers that the GUI turns into textures.
+
+use std::path::PathBuf;
+
+use crate::scan::{ScanProgress, ScanSummary};
+use crate::store::{Label, Photo, PhotoOrder, RunRecord, RunSummary, SearchHit, Stats};
+
+use super::plugins::{TrainProgress, TrainReport};
+use super::settings::LabelSettings;
+
+/// Requests from the GUI to the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Add folders (and single image files) to the library and start scanning at once.
+    AddPaths(Vec<PathBuf>),
+    /// Forget a library folder and its photos; the files on disk are never touched.
+    RemoveFolder(PathBuf),
+    /// Pause the running scan (it stops after the files in flight; resuming rescans).
+    PauseScan,
+    /// Resume scanning: an incremental rescan of every library folder.
+    ResumeScan,
+    /// List photo ids in this order; answered by [`Event::PhotoIds`].
+    ListPhotos(PhotoOrder),
+    /// Run a query in the search language; answered by [`Event::SearchResults`].
+    Search(String),
+    /// Tags starting with a prefix; answered by [`Event::Suggestions`].
+    Suggest(String),
+    /// Fetch photo rows by id; answered by [`Event::Photos`].
+    FetchPhotos(Vec<i64>),
+    /// Load one photo's row, labels and decision log; answered by [`Event::Detail`].
+    LoadDetail(i64),
+    /// Load folders, counts and the run summary; answered by [`Event::Library`].
+    LoadLibrary,
+    /// The thumbnails wanted now, most wanted first; replaces every earlier want.
+    WantThumbnails(Vec<ThumbRequest>),
+    /// Decode a photo's full image upright; answered by [`Event::Image`].
+    LoadImage {
+        photo_id: i64,
+        path: PathBuf,
+        /// EXIF orientation to apply (1..=8).
+        orientation: Option<u16>,
+    },
+    /// Add a user tag to a photo.
+    AddTag { photo_id: i64, label: String },
+    /// Remove one label (user tag or model label) from a photo.
+    RemoveLabel { photo_id: i64, label_id: i64 },
+    /// Use these labelling settings from now on.
+    ApplySettings(LabelSettings),
+    /// Retrain the scheduler on this library (needs an installed trainer).
+    Retrain,
+    /// Keep the scheduler the last retraining produced.
+    KeepTrained,
+    /// Discard the scheduler the last retraining produced and restore the previous one.
+    RollBackTrained,
+}
+
+/// One thumbnail the grid wants decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThumbRequest {
+    pub photo_id: i64,
+    /// The cached thumbnail file.
+    pub path: PathBuf,
+}
+
+/// An image decoded off the UI thread: RGBA8, row-major, `width * height * 4` bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DecodedImage {
+    pub width: u32,
+    pub height: u32,
+    pub rgba: Vec<u8>,
+}
+
+impl std::fmt::Debug for DecodedImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DecodedImage({}x{})", self.width, self.height)
+    }
+}
+
+/// Everything the detail view shows about one photo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhotoDetail {
+    pub photo: Photo,
+    pub labels: Vec<Label>,
+    pub runs: Vec<RunRecord>,
+}
+
+/// Library-wide state for the folders panel and the library timeline.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LibrarySnapshot {
+    pub roots: Vec<PathBuf>,
+    pub stats: Stats,
+    pub runs: RunSummary,
+}
+
+/// What the engine reports back.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A scan started over these folders.
+    ScanStarted(Vec<PathBuf>),
+    /// Scan counters (about ten a second while scanning).
+    ScanProgress(ScanProgress),
+    /// A file or folder could not be used (also recorded in the library).
+    ScanFailed { path: PathBuf, message: String },
+    /// The scan ended, finished or paused (`summary.cancelled`).
+    ScanFinished(ScanSummary),
+    /// Folders, counts and run summary.
+    Library(Box<LibrarySnapshot>),
+    /// Photo ids in the requested order.
+    PhotoIds { order: PhotoOrder, ids: Vec<i64> },
+    /// Results of a search (or why the query is invalid).
+    SearchResults {
+        query: String,
+        result: Result<Vec<SearchHit>, String>,
+    },
+    /// Tag suggestions for a prefix, most used first.
+    Suggestions {
+        prefix: String,
+        tags: Vec<(String, i64)>,
+    },
+    /// Photo rows that were asked for.
+    Photos(Vec<Photo>),
+    /// One photo's detail.
+    Detail(Box<PhotoDetail>),
+    /// A decoded thumbnail (or why it could not be read).
+    Thumbnail {
+        photo_id: i64,
+        image: Result<DecodedImage, String>,
+    },
+    /// A decoded full image (or why it could not be read).
+    Image {
+        photo_id: i64,
+        image: Result<DecodedImage, String>,
+    },
+    /// The labeller started on a photo.
+    LabellingStarted(i64),
+    /// The labeller finished a photo (`error` when it failed).
+    LabellingDone {
+        photo_id: i64,
+        error: Option<String>,
+    },
+    /// These photos' labels changed (tag edits); views showing them should reload.
+    PhotosChanged(Vec<i64>),
+    /// The library's photo list changed (folder added or removed, scan batch written).
+    LibraryChanged,
+    /// Retraining progress.
+    TrainProgress(TrainProgress),
+    /// Retraining ended with before/after figures, or failed.
+    TrainFinished(Result<TrainReport, String>),
+    /// The retrained scheduler was kept (`true`) or rolled back (`false`).
+    TrainDecided(bool),
+    /// Something failed; the GUI shows it calmly and carries on.
+    Error(String),
+}

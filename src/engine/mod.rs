@@ -1,0 +1,235 @@
+//! The background engine between the GUI and the core: every database read and write, scan,
+//! image decode, labelling and retraining happens on its threads, so the GUI never waits on
+//! I/O. The GUI sends [`Command`]s through [`Engine::send`] (never blocks) and drains
+//! [`Event`]s with [`Engine::try_recv`] each frame; every event sent calls the installed
+//! [`Waker`] (the GUI's `request_repaint`).
+//!
+//! Threads, each with its own bounded command channel:
+//! - `reader`: a read-only connection answering queries (ids, rows, search, detail, summary);
+//! - `writer`: the connection for edits (folders, tags) that also starts and pauses scans;
+//!   the scan itself runs on its own thread with its own connection;
+//! - `images`: decodes thumbnails (latest wants first) and full images;
+//! - `labelling` and `trainer`: only when a [`Labeller`] / [`Trainer`] is plugged in.
+//!
+//! Design note: the architecture asks for one SQLite writer. Scans, tag edits and labelling
+//! each hold a write connection here, because a 100,000-photo scan must not hold a tag edit
+//! back for minutes; SQLite serialises their short transactions (busy timeout 10 s, scans
+//! commit every 256 files), so each write waits at most one batch.
+
+pub mod command;
+mod images;
+mod labelling;
+pub mod plugins;
+mod reader;
+pub mod settings;
+mod train;
+mod writer;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+
+use crate::config::Paths;
+use crate::error::Result;
+use crate::store::Store;
+
+pub use command::{Command, DecodedImage, Event, LibrarySnapshot, PhotoDetail, ThumbRequest};
+pub use plugins::{Figure, LabelOutcome, Labeller, Plugins, TrainProgress, TrainReport, Trainer};
+pub use settings::{LabelSettings, ModelSetting};
+
+/// Called after every event so the GUI wakes up and drains it.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// Capacity of the event channel; progress events are dropped rather than wait when it is full.
+const EVENT_CAPACITY: usize = 4096;
+/// Capacity of each command channel.
+const COMMAND_CAPACITY: usize = 256;
+
+/// The engine's end of the event channel, shared by its threads.
+#[derive(Clone)]
+pub(crate) struct EventSink {
+    tx: Sender<Event>,
+    waker: Arc<RwLock<Option<Waker>>>,
+}
+
+impl EventSink {
+    /// Sends an event, waiting while the GUI catches up. Fails only when the GUI is gone.
+    pub(crate) fn send(&self, ev: Event) -> bool {
+        let ok = self.tx.send(ev).is_ok();
+        self.wake();
+        ok
+    }
+
+    /// Sends an event unless the channel is full (for progress, which the next one replaces).
+    pub(crate) fn offer(&self, ev: Event) {
+        if self.tx.try_send(ev).is_ok() {
+            self.wake();
+        }
+    }
+
+    fn wake(&self) {
+        if let Ok(w) = self.waker.read()
+            && let Some(w) = w.as_ref()
+        {
+            w();
+        }
+    }
+}
+
+/// Why [`Engine::send`] did not accept a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The worker's queue is full; try again shortly.
+    #[error("photolabel is busy; try again in a moment")]
+    Busy,
+    /// The worker stopped (it reported why as an event).
+    #[error("a background worker has stopped")]
+    Stopped,
+    /// No worker can do this in this build.
+    #[error("{0}")]
+    Unavailable(&'static str),
+}
+
+/// What the engine runs with, for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineInfo {
+    pub paths: Paths,
+    /// The labeller's backend, when one is installed.
+    pub backend: Option<String>,
+    /// Whether a trainer is installed.
+    pub can_retrain: bool,
+}
+
+/// A handle on the running engine. Dropping it stops the workers (a running scan stops after
+/// the files in flight; everything written so far stays).
+pub struct Engine {
+    reader: Sender<Command>,
+    writer: Sender<Command>,
+    images: Sender<Command>,
+    trainer: Option<Sender<Command>>,
+    events: Receiver<Event>,
+    waker: Arc<RwLock<Option<Waker>>>,
+    cancel_scan: Arc<AtomicBool>,
+    info: EngineInfo,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("info", &self.info).finish()
+    }
+}
+
+impl Engine {
+    /// Opens (creating if needed) the library at `paths.db` and starts the workers.
+    pub fn start(paths: Paths, plugins: Plugins) -> Result<Engine> {
+        // Create and migrate the database before the read-only reader opens it (each thread
+        // then opens its own connection: a Store is not Send).
+        drop(Store::open(&paths.db)?);
+        let (ev_tx, ev_rx) = bounded(EVENT_CAPACITY);
+        let waker: Arc<RwLock<Option<Waker>>> = Arc::new(RwLock::new(None));
+        let sink = EventSink {
+            tx: ev_tx,
+            waker: Arc::clone(&waker),
+        };
+        let cancel_scan = Arc::new(AtomicBool::new(false));
+        let info = EngineInfo {
+            paths: paths.clone(),
+            backend: plugins.labeller.as_ref().map(|l| l.backend()),
+            can_retrain: plugins.trainer.is_some(),
+        };
+
+        let label_tx = plugins
+            .labeller
+            .map(|l| labelling::spawn(paths.db.clone(), l, sink.clone()));
+        let trainer = plugins
+            .trainer
+            .map(|t| train::spawn(paths.db.clone(), t, sink.clone()));
+
+        let (reader, reader_rx) = bounded(COMMAND_CAPACITY);
+        reader::spawn(paths.db.clone(), reader_rx, sink.clone());
+        let (writer, writer_rx) = bounded(COMMAND_CAPACITY);
+        writer::spawn(
+            paths.db.clone(),
+            paths.thumbs_dir(),
+            writer_rx,
+            sink.clone(),
+            Arc::clone(&cancel_scan),
+            label_tx,
+        );
+        let (images, images_rx) = bounded(COMMAND_CAPACITY);
+        images::spawn(images_rx, sink);
+
+        Ok(Engine {
+            reader,
+            writer,
+            images,
+            trainer,
+            events: ev_rx,
+            waker,
+            cancel_scan,
+            info,
+        })
+    }
+
+    /// Installs the function called after every event (the GUI's `request_repaint`).
+    pub fn set_waker(&self, waker: Waker) {
+        if let Ok(mut w) = self.waker.write() {
+            *w = Some(waker);
+        }
+    }
+
+    /// What the engine runs with.
+    pub fn info(&self) -> &EngineInfo {
+        &self.info
+    }
+
+    /// Hands a command to the worker that does it. Never blocks.
+    pub fn send(&self, cmd: Command) -> std::result::Result<(), SendError> {
+        let tx = match &cmd {
+            Command::ListPhotos(_)
+            | Command::Search(_)
+            | Command::Suggest(_)
+            | Command::FetchPhotos(_)
+            | Command::LoadDetail(_)
+            | Command::LoadLibrary => &self.reader,
+            Command::WantThumbnails(_) | Command::LoadImage { .. } => &self.images,
+            Command::Retrain | Command::KeepTrained | Command::RollBackTrained => {
+                match &self.trainer {
+                    Some(t) => t,
+                    None => {
+                        return Err(SendError::Unavailable(
+                            "no scheduler trainer is installed in this build",
+                        ));
+                    }
+                }
+            }
+            Command::PauseScan => {
+                // Takes effect at once, even while the writer is busy.
+                self.cancel_scan.store(true, Ordering::SeqCst);
+                &self.writer
+            }
+            Command::AddPaths(_)
+            | Command::RemoveFolder(_)
+            | Command::ResumeScan
+            | Command::AddTag { .. }
+            | Command::RemoveLabel { .. }
+            | Command::ApplySettings(_) => &self.writer,
+        };
+        tx.try_send(cmd).map_err(|e| match e {
+            TrySendError::Full(_) => SendError::Busy,
+            TrySendError::Disconnected(_) => SendError::Stopped,
+        })
+    }
+
+    /// The next event, if one is waiting.
+    pub fn try_recv(&self) -> Option<Event> {
+        self.events.try_recv().ok()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.cancel_scan.store(true, Ordering::SeqCst);
+    }
+}

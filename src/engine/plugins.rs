@@ -1,0 +1,96 @@
+//! The two places where work from other parts of photolabel plugs into the engine: a
+//! [`Labeller`] (model zoo + scheduler) that labels one photo at a time, and a [`Trainer`] (the
+//! RL trainer) that retrains the scheduler on the library's decision log. Neither exists in
+//! this build; the engine runs without them (photos stay queued, Retrain is unavailable) and
+//! never invents labels or training results.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use crate::store::{NewLabel, Photo, RunRecord};
+
+use super::settings::LabelSettings;
+
+/// What labelling one photo produced: the labels kept and the scheduler's decision log (runs
+/// and skips), written together with `Store::write_photo_results`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LabelOutcome {
+    pub labels: Vec<NewLabel>,
+    pub runs: Vec<RunRecord>,
+}
+
+/// Labels photos: the scheduler picks models within the deadline and memory budget, the zoo
+/// runs them. Called from the engine's labelling thread, one photo at a time.
+pub trait Labeller: Send {
+    /// A short description of the inference backend, for the settings panel (e.g. "wgpu").
+    fn backend(&self) -> String;
+
+    /// Labels one photo. An error marks the photo failed with that message; the run goes on.
+    fn label(&mut self, photo: &Photo, settings: &LabelSettings) -> anyhow::Result<LabelOutcome>;
+}
+
+/// A figure compared before and after retraining (e.g. "mean value per photo").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    pub name: String,
+    pub before: f64,
+    pub after: f64,
+    /// Unit shown after the numbers ("ms", "%", "").
+    pub unit: String,
+    /// Whether a larger number is better (for colouring the change).
+    pub higher_is_better: bool,
+}
+
+/// Where retraining is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainProgress {
+    /// Steps done and planned.
+    pub step: u64,
+    pub total: u64,
+    /// The training loss at this step, if the trainer reports one.
+    pub loss: Option<f64>,
+    /// A short phrase ("replaying decisions", "training", "evaluating").
+    pub phase: String,
+}
+
+/// What a retraining produced, waiting for the user to keep it or roll it back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainReport {
+    pub figures: Vec<Figure>,
+    /// Decisions the training learnt from.
+    pub decisions: u64,
+}
+
+/// Retrains the scheduler's value net on the library's own decision log.
+pub trait Trainer: Send {
+    /// Trains a candidate scheduler from the database at `db`, reporting progress; stops early
+    /// when `cancel` is set. The candidate is not active until [`Trainer::keep`].
+    fn train(
+        &mut self,
+        db: &Path,
+        progress: &mut dyn FnMut(TrainProgress),
+        cancel: &AtomicBool,
+    ) -> anyhow::Result<TrainReport>;
+
+    /// Makes the candidate the active scheduler.
+    fn keep(&mut self) -> anyhow::Result<()>;
+
+    /// Discards the candidate, leaving the previous scheduler active.
+    fn roll_back(&mut self) -> anyhow::Result<()>;
+}
+
+/// The labeller and trainer an engine runs with (both optional).
+#[derive(Default)]
+pub struct Plugins {
+    pub labeller: Option<Box<dyn Labeller>>,
+    pub trainer: Option<Box<dyn Trainer>>,
+}
+
+impl std::fmt::Debug for Plugins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugins")
+            .field("labeller", &self.labeller.as_ref().map(|l| l.backend()))
+            .field("trainer", &self.trainer.is_some())
+            .finish()
+    }
+}

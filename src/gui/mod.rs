@@ -1,0 +1,66 @@
+//! The desktop GUI (feature `gui`): an eframe/egui window over the [`crate::engine`]. The user
+//! drops photo folders on the window and browses them in a virtualised grid, searches by tags,
+//! inspects a photo's labels and its scheduling timeline, edits tags, and (when a trainer is
+//! installed) retrains the scheduler. All work happens on engine threads; the GUI drains
+//! events each frame and is woken by the engine.
+//!
+//! Main types: [`App`] (the window), [`LibraryView`] (the grid), [`FolderPicker`] (the folder
+//! dialog, swappable in tests), [`Settings`] (persisted with the window state).
+
+mod app;
+mod detail;
+mod folders;
+mod library;
+mod picker;
+mod retrain;
+mod search;
+mod settings;
+mod textures;
+mod timeline;
+
+use std::path::PathBuf;
+
+pub use app::{App, CentralView, UiState};
+pub use detail::DetailView;
+pub use folders::{FoldersPanel, ScanState};
+pub use library::{LibraryView, TileStatus};
+pub use picker::{FixedPicker, FolderPicker, NativePicker};
+pub use retrain::{NO_TRAINER, RetrainPanel, RetrainState};
+pub use search::SearchBox;
+pub use settings::Settings;
+pub use timeline::stack_lanes;
+
+use crate::config::Paths;
+use crate::engine::{Engine, Plugins};
+
+/// Opens the window and runs until it is closed. `open` are folders added at start.
+pub fn run(paths: Paths, open: Vec<PathBuf>) -> anyhow::Result<()> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("photolabel")
+            .with_app_id("photolabel")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([640.0, 400.0])
+            .with_drag_and_drop(true),
+        persist_window: true,
+        // Window state and settings live with the library's other data (and follow
+        // PHOTOLABEL_DATA_DIR), not in a second, eframe-chosen folder.
+        persistence_path: Some(paths.data_dir.join("gui")),
+        ..Default::default()
+    };
+    let engine = Engine::start(paths, Plugins::default())?;
+    eframe::run_native(
+        "photolabel",
+        options,
+        Box::new(move |cc| {
+            cc.egui_ctx.set_theme(egui::ThemePreference::System);
+            let settings: Settings = cc
+                .storage
+                .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+                .unwrap_or_default();
+            let picker = NativePicker::new(cc.egui_ctx.clone());
+            Ok(Box::new(App::new(engine, Box::new(picker), settings, open)))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}

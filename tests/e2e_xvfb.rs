@@ -1,0 +1,206 @@
+//! End to end: the real `photolabel` binary opens its window on a virtual X server (Xvfb) with
+//! a generated folder passed through `--open`, scans it, and the screen is captured with
+//! ImageMagick's `import -window root` and checked not to be blank. Needs `Xvfb`, `import`
+//! and `xdotool` (Debian: xvfb imagemagick xdotool; Mesa for rendering). Without them the test
+//! is skipped with a message, except under CI (`CI` set), where it fails.
+//! The screenshots are kept at `target/e2e/photolabel.png` (the grid after the scan) and
+//! `target/e2e/photolabel-detail.png` (after clicking the first photo).
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use photolabel::fixtures::generate_library;
+use photolabel::store::Store;
+
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("e2e")
+}
+
+#[test]
+fn the_binary_opens_a_window_and_scans_a_folder_under_xvfb() {
+    let missing: Vec<&str> = ["Xvfb", "import", "xdotool"]
+        .into_iter()
+        .filter(|t| !have(t))
+        .collect();
+    if !missing.is_empty() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI lacks {missing:?} (apt-get install xvfb imagemagick xdotool)"
+        );
+        eprintln!("skipped: {missing:?} not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    generate_library(&photos, 24, (320, 240)).unwrap();
+    let db = dir.path().join("library.sqlite");
+
+    let display = format!(":{}", 90 + std::process::id() % 100);
+    let _xvfb = Kill(
+        Command::new("Xvfb")
+            .args([
+                display.as_str(),
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let socket = PathBuf::from(format!("/tmp/.X11-unix/X{}", &display[1..]));
+    wait_for("Xvfb", Duration::from_secs(20), || socket.exists());
+
+    let log = std::fs::File::create(dir.path().join("photolabel.log")).unwrap();
+    let mut app = Kill(
+        Command::new(env!("CARGO_BIN_EXE_photolabel"))
+            .arg("--open")
+            .arg(&photos)
+            .env("DISPLAY", &display)
+            .env_remove("WAYLAND_DISPLAY")
+            .env("PHOTOLABEL_DB", &db)
+            .env("PHOTOLABEL_DATA_DIR", dir.path())
+            .env("XDG_DATA_HOME", dir.path().join("xdg-data"))
+            .env("XDG_CONFIG_HOME", dir.path().join("xdg-config"))
+            .env("XDG_CACHE_HOME", dir.path().join("xdg-cache"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let window_up = || {
+        Command::new("xdotool")
+            .args(["search", "--name", "photolabel"])
+            .env("DISPLAY", &display)
+            .output()
+            .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
+    };
+    let log_text =
+        || std::fs::read_to_string(dir.path().join("photolabel.log")).unwrap_or_default();
+    let start = Instant::now();
+    while !window_up() {
+        if let Ok(Some(status)) = app.0.try_wait() {
+            panic!("photolabel exited with {status}: {}", log_text());
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no window: {}",
+            log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The scan of --open runs in the background: wait for the library to hold the photos.
+    wait_for("the scan", Duration::from_secs(60), || {
+        Store::open_readonly(&db)
+            .ok()
+            .and_then(|s| s.stats().ok())
+            .is_some_and(|s| s.thumbnails == 24)
+    });
+    std::thread::sleep(Duration::from_secs(3));
+
+    let out = screenshot_dir();
+    std::fs::create_dir_all(&out).unwrap();
+    let shot = out.join("photolabel.png");
+    let status = Command::new("import")
+        .args(["-window", "root"])
+        .arg(&shot)
+        .env("DISPLAY", &display)
+        .status()
+        .unwrap();
+    assert!(status.success(), "import failed");
+    assert!(
+        app.0.try_wait().unwrap().is_none(),
+        "photolabel crashed: {}",
+        log_text()
+    );
+
+    // Click the first photo of the grid: the detail panel opens.
+    let xdo = |args: &[&str]| {
+        let ok = Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", &display)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "xdotool {args:?} failed");
+    };
+    xdo(&["mousemove", "330", "120", "click", "1"]);
+    std::thread::sleep(Duration::from_secs(3));
+    let detail = out.join("photolabel-detail.png");
+    let ok = Command::new("import")
+        .args(["-window", "root"])
+        .arg(&detail)
+        .env("DISPLAY", &display)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "import failed");
+    let after = image::open(&detail).unwrap().to_rgb8();
+    let before = image::open(&shot).unwrap().to_rgb8();
+    let changed = before
+        .pixels()
+        .zip(after.pixels())
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(
+        changed > 10_000,
+        "clicking a photo changed only {changed} pixels: {}",
+        detail.display()
+    );
+    assert!(
+        app.0.try_wait().unwrap().is_none(),
+        "photolabel crashed: {}",
+        log_text()
+    );
+
+    let img = image::open(&shot).unwrap().to_rgb8();
+    let mut colors = std::collections::HashSet::new();
+    for p in img.pixels().step_by(7) {
+        colors.insert(p.0);
+    }
+    assert!(
+        colors.len() > 50,
+        "the screen looks blank ({} colours): {}",
+        colors.len(),
+        shot.display()
+    );
+    let store = Store::open_readonly(&db).unwrap();
+    assert_eq!(
+        store.roots().unwrap(),
+        vec![std::fs::canonicalize(&photos).unwrap()]
+    );
+}
