@@ -348,3 +348,91 @@ fn efficientnet_lite1_and_lite2_top1_and_reference() {
         assert!(acc >= 0.6, "{id} top-1 {acc:.2} < 0.60");
     }
 }
+
+/// Fetches (once per process) the weights of `id` into the shared test cache.
+fn fetched(id: &str) -> PathBuf {
+    static FETCH: Mutex<()> = Mutex::new(());
+    let spec = Manifest::embedded().unwrap().get(id).unwrap();
+    let _guard = FETCH.lock().unwrap();
+    weights::fetch(&cache_dir(), spec).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+fn reference(id: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("models/reference/{id}.json")),
+    )
+    .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn f32s(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+/// NudeNet against onnxruntime on the reference photos: raw output mean close, same
+/// detections (label, score within 0.05, box within 3 % of the photo side).
+#[test]
+fn nudenet_matches_onnxruntime_reference() {
+    if skip("nudenet_matches_onnxruntime_reference") {
+        return;
+    }
+    use photolabel::zoo::nudenet::NudeNet;
+    let spec = Manifest::embedded().unwrap().get("nudenet_320n").unwrap();
+    let path = fetched("nudenet_320n");
+    let dev = device::select_with(DeviceChoice::Cpu).unwrap();
+    let net = NudeNet::load(spec, &path, &dev.device).unwrap_or_else(|e| panic!("{e:#}"));
+    let r = reference("nudenet_320n");
+    for (photo, r) in r["photos"].as_object().unwrap() {
+        let img = zoo::load_photo(&photos_dir().join(photo)).unwrap();
+        let t = Instant::now();
+        let (out, a) = net.raw_output(&img).unwrap();
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        let raw = &r["raw_outputs"]["output0"];
+        let mean = out.iter().map(|&v| v as f64).sum::<f64>() / out.len() as f64;
+        let ref_mean = raw["mean"].as_f64().unwrap();
+        let first8 = f32s(&raw["first8"]);
+        let dets = net.detect(&img).unwrap();
+        let expected = r["decoded"]["detections"].as_array().unwrap();
+        eprintln!(
+            "nudenet {photo}: {ms:.0} ms; mean {mean:.4} vs {ref_mean:.4}; first8 {:?} vs {first8:?}; ours {:?}; reference {expected:?}",
+            &out[..8],
+            dets.iter()
+                .map(|d| (net.label(d.class).unwrap(), d.score, d.xyxy))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(a, 2100);
+        assert!((mean - ref_mean).abs() / ref_mean < 0.01, "{photo}: mean");
+        for (o, e) in out.iter().zip(&first8) {
+            assert!((o - e).abs() < 1.0, "{photo}: first8 {o} vs {e}");
+        }
+        let side = img.width().max(img.height()) as f32;
+        // Borderline detections (score within 0.03 of the 0.25 threshold) may flip.
+        let strong = |s: f32| s >= 0.28;
+        for e in expected {
+            let (label, score) = (
+                e["label"].as_str().unwrap(),
+                e["score"].as_f64().unwrap() as f32,
+            );
+            let b = f32s(&e["box_xyxy"]);
+            let found = dets.iter().find(|d| {
+                net.label(d.class) == Some(label)
+                    && (d.score - score).abs() < 0.05
+                    && d.xyxy
+                        .iter()
+                        .zip(&b)
+                        .all(|(x, y)| (x - y).abs() < 0.03 * side)
+            });
+            assert!(found.is_some() || !strong(score), "{photo}: missing {e}");
+        }
+        for d in &dets {
+            let matched = expected
+                .iter()
+                .any(|e| e["label"].as_str() == net.label(d.class));
+            assert!(matched || !strong(d.score), "{photo}: extra {d:?}");
+        }
+    }
+}
