@@ -378,7 +378,11 @@ fn models_cmd(paths: &Paths, action: ModelsCmd, json: bool) -> anyhow::Result<Ex
             } else if all {
                 manifest.models.iter().map(|m| m.id.clone()).collect()
             } else {
-                zoo::IMPLEMENTED.iter().map(|s| s.to_string()).collect()
+                zoo::IMPLEMENTED
+                    .iter()
+                    .flat_map(|id| zoo::weight_ids(id))
+                    .map(str::to_owned)
+                    .collect()
             };
             let mut failed = 0;
             for id in &ids {

@@ -48,7 +48,7 @@ fn label_trace_retrain_and_schedule_under_a_deadline() {
         return;
     }
     let manifest = Manifest::embedded().unwrap();
-    for id in zoo::IMPLEMENTED {
+    for id in zoo::IMPLEMENTED.iter().flat_map(|id| zoo::weight_ids(id)) {
         weights::fetch(&cache_dir(), manifest.get(id).unwrap()).unwrap();
     }
     let lib = TempLib::new();

@@ -348,3 +348,188 @@ fn efficientnet_lite1_and_lite2_top1_and_reference() {
         assert!(acc >= 0.6, "{id} top-1 {acc:.2} < 0.60");
     }
 }
+
+/// Fetches (once per process) the weights of `id` into the shared test cache.
+fn fetched(id: &str) -> PathBuf {
+    static FETCH: Mutex<()> = Mutex::new(());
+    let spec = Manifest::embedded().unwrap().get(id).unwrap();
+    let _guard = FETCH.lock().unwrap();
+    weights::fetch(&cache_dir(), spec).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+fn reference(id: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("models/reference/{id}.json")),
+    )
+    .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn f32s(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+/// NudeNet against onnxruntime on the reference photos: raw output mean close, same
+/// detections (label, score within 0.05, box within 3 % of the photo side).
+#[test]
+fn nudenet_matches_onnxruntime_reference() {
+    if skip("nudenet_matches_onnxruntime_reference") {
+        return;
+    }
+    use photolabel::zoo::nudenet::NudeNet;
+    let spec = Manifest::embedded().unwrap().get("nudenet_320n").unwrap();
+    let path = fetched("nudenet_320n");
+    let dev = device::select_with(DeviceChoice::Cpu).unwrap();
+    let net = NudeNet::load(spec, &path, &dev.device).unwrap_or_else(|e| panic!("{e:#}"));
+    let r = reference("nudenet_320n");
+    for (photo, r) in r["photos"].as_object().unwrap() {
+        let img = zoo::load_photo(&photos_dir().join(photo)).unwrap();
+        let t = Instant::now();
+        let (out, a) = net.raw_output(&img).unwrap();
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        let raw = &r["raw_outputs"]["output0"];
+        let mean = out.iter().map(|&v| v as f64).sum::<f64>() / out.len() as f64;
+        let ref_mean = raw["mean"].as_f64().unwrap();
+        let first8 = f32s(&raw["first8"]);
+        let dets = net.detect(&img).unwrap();
+        let expected = r["decoded"]["detections"].as_array().unwrap();
+        eprintln!(
+            "nudenet {photo}: {ms:.0} ms; mean {mean:.4} vs {ref_mean:.4}; first8 {:?} vs {first8:?}; ours {:?}; reference {expected:?}",
+            &out[..8],
+            dets.iter()
+                .map(|d| (net.label(d.class).unwrap(), d.score, d.xyxy))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(a, 2100);
+        assert!((mean - ref_mean).abs() / ref_mean < 0.01, "{photo}: mean");
+        for (o, e) in out.iter().zip(&first8) {
+            assert!((o - e).abs() < 1.0, "{photo}: first8 {o} vs {e}");
+        }
+        let side = img.width().max(img.height()) as f32;
+        // Borderline detections (score within 0.03 of the 0.25 threshold) may flip.
+        let strong = |s: f32| s >= 0.28;
+        for e in expected {
+            let (label, score) = (
+                e["label"].as_str().unwrap(),
+                e["score"].as_f64().unwrap() as f32,
+            );
+            let b = f32s(&e["box_xyxy"]);
+            let found = dets.iter().find(|d| {
+                net.label(d.class) == Some(label)
+                    && (d.score - score).abs() < 0.05
+                    && d.xyxy
+                        .iter()
+                        .zip(&b)
+                        .all(|(x, y)| (x - y).abs() < 0.03 * side)
+            });
+            assert!(found.is_some() || !strong(score), "{photo}: missing {e}");
+        }
+        for d in &dets {
+            let matched = expected
+                .iter()
+                .any(|e| e["label"].as_str() == net.label(d.class));
+            assert!(matched || !strong(d.score), "{photo}: extra {d:?}");
+        }
+    }
+}
+
+/// MTCNN's three stages against onnxruntime on the reference inputs (P-Net at one pyramid
+/// level; R/O-Net on the BlazeFace face crop + 20 %), then the whole detector on the photos.
+#[test]
+fn mtcnn_matches_onnxruntime_reference() {
+    if skip("mtcnn_matches_onnxruntime_reference") {
+        return;
+    }
+    use image::imageops::{FilterType, resize};
+    use photolabel::zoo::mtcnn::{Mtcnn, crop_padded, mtcnn_input};
+    for id in ["mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"] {
+        fetched(id);
+    }
+    let dev = device::select_with(DeviceChoice::Cpu).unwrap();
+    let mtcnn = Mtcnn::load(&cache_dir(), &dev.device).unwrap_or_else(|e| panic!("{e:#}"));
+    let (pnet, rnet, onet) = mtcnn.nets();
+    let host = |t: Vec<f32>| t;
+    let blaze = reference("blazeface_short");
+    for (photo, r) in reference("mtcnn_pnet")["photos"].as_object().unwrap() {
+        let img = zoo::load_photo(&photos_dir().join(photo)).unwrap();
+        let s = r["decoded"]["pyramid_scale"].as_f64().unwrap();
+        let (w, h) = (
+            (img.width() as f64 * s).ceil() as u32,
+            (img.height() as f64 * s).ceil() as u32,
+        );
+        let (prob, reg) = pnet.forward(mtcnn_input(
+            &resize(&img, w, h, FilterType::Triangle),
+            &dev.device,
+        ));
+        let prob = host(prob.into_data().try_to_vec::<f32>().unwrap());
+        let reg_sum: f32 = reg.sum().into_scalar();
+        let max = prob.iter().copied().fold(0f32, f32::max);
+        let over = prob.iter().filter(|&&p| p > 0.6).count() as i64;
+        let d = &r["decoded"];
+        let (ref_max, ref_over) = (
+            d["max_face_prob"].as_f64().unwrap() as f32,
+            d["cells_over_0.6"].as_i64().unwrap(),
+        );
+        let ref_reg = r["raw_outputs"]["conv2d_4"]["sum"].as_f64().unwrap() as f32;
+        eprintln!(
+            "mtcnn_pnet {photo}: max p {max:.4} vs {ref_max:.4}; cells>0.6 {over} vs {ref_over}; reg sum {reg_sum:.2} vs {ref_reg:.2}"
+        );
+        assert!((max - ref_max).abs() < 0.05, "{photo}");
+        assert!((over - ref_over).abs() <= 2 + ref_over / 5, "{photo}");
+    }
+    for (id, size) in [("mtcnn_rnet", 24), ("mtcnn_onet", 48)] {
+        for (photo, r) in reference(id)["photos"].as_object().unwrap() {
+            if r.get("skipped").is_some() {
+                continue;
+            }
+            let img = zoo::load_photo(&photos_dir().join(photo)).unwrap();
+            let b = f32s(&blaze["photos"][photo]["decoded"]["detections"][0]["box_xyxy"]);
+            let (bw, bh) = (b[2] - b[0], b[3] - b[1]);
+            let c = crop_padded(
+                &img,
+                (b[0] - 0.2 * bw) as i64,
+                (b[1] - 0.2 * bh) as i64,
+                (b[2] + 0.2 * bw) as i64,
+                (b[3] + 0.2 * bh) as i64,
+            );
+            let x = mtcnn_input(&resize(&c, size, size, FilterType::Triangle), &dev.device);
+            let (p, reg) = if id == "mtcnn_rnet" {
+                rnet.forward(x)
+            } else {
+                onet.forward(x)
+            };
+            let p: f32 = p.into_scalar();
+            let reg = reg.into_data().try_to_vec::<f32>().unwrap();
+            let ref_p = r["decoded"]["face_prob"].as_f64().unwrap() as f32;
+            let ref_reg = f32s(&r["decoded"]["bbox_reg"]);
+            eprintln!("{id} {photo}: face p {p:.4} vs {ref_p:.4}; reg {reg:?} vs {ref_reg:?}");
+            assert!((p - ref_p).abs() < 0.1, "{id} {photo}");
+            for (a, e) in reg.iter().zip(&ref_reg) {
+                assert!((a - e).abs() < 0.05, "{id} {photo}: reg {a} vs {e}");
+            }
+        }
+    }
+    // Whole detector: the face BlazeFace finds in 000000000036 (a woman with an umbrella).
+    let img = zoo::load_photo(&photos_dir().join("coco128/train2017/000000000036.jpg")).unwrap();
+    mtcnn.detect(&img).unwrap();
+    let t = Instant::now();
+    let faces = mtcnn.detect(&img).unwrap();
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    let b = f32s(
+        &blaze["photos"]["coco128/train2017/000000000036.jpg"]["decoded"]["detections"][0]["box_xyxy"],
+    );
+    eprintln!("mtcnn 000000000036: {ms:.0} ms, faces {faces:?}; blazeface {b:?}");
+    let bb = [b[0], b[1], b[2], b[3]];
+    assert!(
+        faces
+            .iter()
+            .any(|f| photolabel::zoo::nudenet::iou(&f.xyxy, &bb) > 0.5 && f.score > 0.9),
+        "{faces:?}"
+    );
+    let preds = mtcnn.run(&img).unwrap();
+    assert!(preds.iter().all(|p| p.label == "face" && p.bbox.is_some()));
+}

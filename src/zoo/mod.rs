@@ -8,6 +8,9 @@
 //! - [`layers`], [`mobilenet_v2`], [`efficientnet_lite`]: hand-written networks loading
 //!   PyTorch state dicts with burn-store.
 //! - [`classify`]: the ImageNet classifier [`Labeler`] over those networks.
+//! - [`onnx`]: reads initializers out of `.onnx` files and applies them through burn-store.
+//! - [`nudenet`]: NudeNet (YOLOv8n) body-part detector, a detection [`Labeler`].
+//! - [`mtcnn`]: MTCNN face detector (`face` boxes), loaded under the id `mtcnn_onet`.
 //!
 //! [`load`] builds a model by manifest id; a model whose weights are missing or corrupt fails
 //! alone with a typed error ([`crate::Error::WeightsMissing`], [`crate::Error::WeightsCorrupt`]).
@@ -18,6 +21,9 @@ pub mod efficientnet_lite;
 pub mod layers;
 pub mod manifest;
 pub mod mobilenet_v2;
+pub mod mtcnn;
+pub mod nudenet;
+pub mod onnx;
 pub mod preprocess;
 pub mod weights;
 
@@ -71,7 +77,19 @@ pub const IMPLEMENTED: &[&str] = &[
     "efficientnet_lite1",
     "efficientnet_lite2",
     "mobilenet_v2",
+    "nudenet_320n",
+    // MTCNN (P-, R-, O-Net); needs `mtcnn_pnet` and `mtcnn_rnet` weights too.
+    "mtcnn_onet",
 ];
+
+/// Manifest ids whose weight files model `id` loads (itself, plus the other stages of a
+/// multi-stage model), for `models fetch`.
+pub fn weight_ids(id: &str) -> Vec<&str> {
+    match id {
+        "mtcnn_onet" => vec!["mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"],
+        other => vec![other],
+    }
+}
 
 /// Whether this build has an implementation of `id`.
 pub fn is_implemented(id: &str) -> bool {
@@ -86,9 +104,11 @@ pub fn load(id: &str, cache_dir: &Path, device: &Device) -> Result<Box<dyn Label
         return Err(Error::ModelNotImplemented(id.to_owned()));
     }
     let path = weights::verify(cache_dir, spec)?;
-    Ok(Box::new(classify::ImagenetClassifier::load(
-        spec, &path, device,
-    )?))
+    Ok(match id {
+        "nudenet_320n" => Box::new(nudenet::NudeNet::load(spec, &path, device)?),
+        "mtcnn_onet" => Box::new(mtcnn::Mtcnn::load(cache_dir, device)?),
+        _ => Box::new(classify::ImagenetClassifier::load(spec, &path, device)?),
+    })
 }
 
 /// Turns an incomplete or failed weight application into [`Error::WeightsLoad`].
