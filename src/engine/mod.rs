@@ -22,6 +22,7 @@ mod labelling;
 pub mod plugins;
 mod reader;
 pub mod settings;
+pub mod zoo_plugins;
 mod train;
 mod writer;
 

@@ -31,7 +31,8 @@ pub use settings::Settings;
 pub use timeline::stack_lanes;
 
 use crate::config::Paths;
-use crate::engine::{Engine, Plugins};
+use crate::engine::zoo_plugins::{RlTrainer, SchedulerLabeller};
+use crate::engine::{Engine, ModelSetting, Plugins};
 
 /// Opens the window and runs until it is closed. `open` are folders added at start.
 pub fn run(paths: Paths, open: Vec<PathBuf>) -> anyhow::Result<()> {
@@ -48,19 +49,42 @@ pub fn run(paths: Paths, open: Vec<PathBuf>) -> anyhow::Result<()> {
         persistence_path: Some(paths.data_dir.join("gui")),
         ..Default::default()
     };
-    let engine = Engine::start(paths, Plugins::default())?;
+    let plugins = Plugins {
+        labeller: Some(Box::new(SchedulerLabeller::new(paths.clone()))),
+        trainer: Some(Box::new(RlTrainer::new(paths.clone()))),
+    };
+    let engine = Engine::start(paths, plugins)?;
     eframe::run_native(
         "photolabel",
         options,
         Box::new(move |cc| {
             cc.egui_ctx.set_theme(egui::ThemePreference::System);
-            let settings: Settings = cc
+            let mut settings: Settings = cc
                 .storage
                 .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
                 .unwrap_or_default();
+            add_zoo_models(&mut settings);
             let picker = NativePicker::new(cc.egui_ctx.clone());
             Ok(Box::new(App::new(engine, Box::new(picker), settings, open)))
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+/// Lists every model of the zoo in the settings (new ones enabled, with the manifest's
+/// threshold), keeping the user's choices for known ones.
+fn add_zoo_models(settings: &mut Settings) {
+    let Ok(manifest) = crate::zoo::Manifest::embedded() else {
+        return;
+    };
+    for id in crate::zoo::IMPLEMENTED {
+        let models = &mut settings.label.models;
+        if models.iter().all(|m| m.id != *id) {
+            models.push(ModelSetting {
+                id: (*id).to_string(),
+                threshold: manifest.get(id).map_or(0.5, |s| s.threshold),
+                ..ModelSetting::default()
+            });
+        }
+    }
 }
