@@ -133,8 +133,8 @@ impl App {
         }
     }
 
+    /// Shows an error to the user (that is its handling; it is not logged again).
     fn error(&mut self, msg: String) {
-        log::warn!("{msg}");
         if self.ui_state.errors.len() >= 5 {
             self.ui_state.errors.pop_front();
         }
