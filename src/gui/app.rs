@@ -133,8 +133,8 @@ impl App {
         }
     }
 
+    /// Shows an error to the user (that is its handling; it is not logged again).
     fn error(&mut self, msg: String) {
-        log::warn!("{msg}");
         if self.ui_state.errors.len() >= 5 {
             self.ui_state.errors.pop_front();
         }
@@ -285,10 +285,10 @@ impl App {
             self.waker_installed = true;
         }
         self.drain_events(ctx);
-        if let Some(paths) = self.picker.poll()
-            && !paths.is_empty()
-        {
-            self.outbox.push(Command::AddPaths(paths));
+        match self.picker.poll() {
+            Some(Ok(paths)) if !paths.is_empty() => self.outbox.push(Command::AddPaths(paths)),
+            Some(Err(e)) => self.error(e),
+            _ => {}
         }
         self.flush();
     }

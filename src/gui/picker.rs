@@ -5,15 +5,25 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, bounded};
+
+/// A dialog that closes empty sooner than this was never shown.
+const NO_DIALOG_WITHIN: Duration = Duration::from_millis(250);
+
+/// Shown when the system has no folder dialog (Linux without xdg-desktop-portal or zenity).
+pub const NO_DIALOG: &str = "No folder dialog is available on this system (install \
+     xdg-desktop-portal or zenity); drop folders on the window or start photolabel with \
+     --open DIR instead.";
 
 /// Something that lets the user choose folders, without blocking the frame.
 pub trait FolderPicker {
     /// Opens the dialog (ignored while one is open).
     fn open(&mut self);
-    /// The folders chosen, once the dialog closes; `Some(empty)` when cancelled.
-    fn poll(&mut self) -> Option<Vec<PathBuf>>;
+    /// The folders chosen, once the dialog closes (`Some(Ok(empty))` when cancelled), or why
+    /// no dialog could be shown.
+    fn poll(&mut self) -> Option<Result<Vec<PathBuf>, String>>;
     /// Whether a dialog is open.
     fn is_open(&self) -> bool;
 }
@@ -21,7 +31,7 @@ pub trait FolderPicker {
 /// The operating system's folder dialog.
 #[derive(Default)]
 pub struct NativePicker {
-    pending: Option<Receiver<Vec<PathBuf>>>,
+    pending: Option<(Receiver<Vec<PathBuf>>, Instant)>,
     /// Called when the dialog closes, so the app wakes up.
     pub repaint: Option<egui::Context>,
 }
@@ -57,16 +67,21 @@ impl FolderPicker for NativePicker {
                 }
             });
         match spawned {
-            Ok(_) => self.pending = Some(rx),
+            Ok(_) => self.pending = Some((rx, Instant::now())),
             Err(e) => log::error!("cannot open the folder dialog: {e}"),
         }
     }
 
-    fn poll(&mut self) -> Option<Vec<PathBuf>> {
-        let rx = self.pending.as_ref()?;
+    fn poll(&mut self) -> Option<Result<Vec<PathBuf>, String>> {
+        let (rx, opened) = self.pending.as_ref()?;
         let got = rx.try_recv().ok()?;
+        let instant = opened.elapsed() < NO_DIALOG_WITHIN;
         self.pending = None;
-        Some(got)
+        if got.is_empty() && instant {
+            // Nobody cancels a dialog that fast: none could be shown.
+            return Some(Err(NO_DIALOG.to_string()));
+        }
+        Some(Ok(got))
     }
 
     fn is_open(&self) -> bool {
@@ -93,9 +108,9 @@ impl FolderPicker for FixedPicker {
         self.open = true;
     }
 
-    fn poll(&mut self) -> Option<Vec<PathBuf>> {
+    fn poll(&mut self) -> Option<Result<Vec<PathBuf>, String>> {
         if std::mem::take(&mut self.open) {
-            Some(self.paths.clone())
+            Some(Ok(self.paths.clone()))
         } else {
             None
         }
