@@ -14,10 +14,10 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod fixtures;
-pub mod label;
-pub mod rl;
 #[cfg(feature = "gui")]
 pub mod gui;
+pub mod label;
+pub mod rl;
 pub mod scan;
 pub mod sched;
 pub mod store;

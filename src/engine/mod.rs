@@ -22,9 +22,9 @@ mod labelling;
 pub mod plugins;
 mod reader;
 pub mod settings;
-pub mod zoo_plugins;
 mod train;
 mod writer;
+pub mod zoo_plugins;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};

@@ -70,8 +70,14 @@ impl SchedulerLabeller {
                 Ok(m) => {
                     let spec = manifest.get(id)?;
                     let setting = settings.models.iter().find(|s| s.id == id);
-                    thresholds.insert(id.to_string(), setting.map_or(spec.threshold, |s| s.threshold));
-                    priority.insert(id.to_string(), 1.0 + 0.5 * setting.map_or(0, |s| s.priority) as f32);
+                    thresholds.insert(
+                        id.to_string(),
+                        setting.map_or(spec.threshold, |s| s.threshold),
+                    );
+                    priority.insert(
+                        id.to_string(),
+                        1.0 + 0.5 * setting.map_or(0, |s| s.priority) as f32,
+                    );
                     memory.insert(id.to_string(), spec.size * 4);
                     models.push(m);
                 }
@@ -113,8 +119,8 @@ impl Labeller for SchedulerLabeller {
     }
 
     fn label(&mut self, photo: &Photo, settings: &LabelSettings) -> anyhow::Result<LabelOutcome> {
-        let stale = self.built_for.as_ref() != Some(settings)
-            || self.network_stamp != self.network_stamp();
+        let stale =
+            self.built_for.as_ref() != Some(settings) || self.network_stamp != self.network_stamp();
         if self.inner.is_none() || stale {
             self.build(settings)?;
         }
@@ -157,7 +163,10 @@ pub fn library_trace(db: &Path) -> anyhow::Result<Trace> {
             .iter()
             .map(|(id, t)| TraceModel {
                 id: id.clone(),
-                family: manifest.get(id).map(|s| s.family.clone()).unwrap_or_default(),
+                family: manifest
+                    .get(id)
+                    .map(|s| s.family.clone())
+                    .unwrap_or_default(),
                 threshold: *t,
             })
             .collect(),
