@@ -175,7 +175,17 @@ pub fn label_dir(
     })
 }
 
-pub fn trace(paths: &Paths, dir: &Path, out: &Path, json: bool) -> anyhow::Result<ExitCode> {
+pub fn trace(
+    paths: &Paths,
+    dir: &Path,
+    out: &Path,
+    extend: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let earlier = extend.map(Trace::read).transpose()?;
+    if extend.is_some_and(|e| same_file(e, out)) {
+        anyhow::bail!("--extend and --out must be different files");
+    }
     let (models, meta, device) = load_models(paths)?;
     let pb = bar(0, json);
     let summary = record::record(
@@ -189,20 +199,30 @@ pub fn trace(paths: &Paths, dir: &Path, out: &Path, json: bool) -> anyhow::Resul
             pb.set_position(done as u64);
         },
         &AtomicBool::new(false),
+        earlier.as_ref(),
     )?;
     pb.finish_and_clear();
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         println!(
-            "recorded {} photos ({} failed) in {:.0}s: {}",
+            "recorded {} photos ({} failed, {} extended from the earlier trace) in {:.0}s: {}",
             summary.photos,
             summary.failed,
+            summary.reused,
             summary.seconds,
             out.display()
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether two paths name the same existing file (or the same path).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// Reads and concatenates traces (they must share their models).
@@ -312,6 +332,7 @@ pub fn retrain(
             pb.set_message(format!("loss {:.3}, return {:.2}", p.loss, p.mean_return));
         },
         &AtomicBool::new(false),
+        earlier.as_ref(),
     )?;
     pb.finish_and_clear();
     if json {

@@ -117,6 +117,10 @@ enum Command {
         /// The trace file (JSON lines).
         #[arg(long)]
         out: PathBuf,
+        /// An earlier trace of the same folder: photos it recorded (same path and content) keep
+        /// their runs, and only the models missing there run.
+        #[arg(long)]
+        extend: Option<PathBuf>,
     },
     /// Evaluate the scheduler on a recorded trace against run-all, random, static, Q-greedy,
     /// Cost-Q greedy (paper) and the oracle.
@@ -306,7 +310,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 label_cmd(&paths, &photo, all, models, cli.json)
             }
         }
-        Command::Trace { dir, out } => cli_sched::trace(&paths, &dir, &out, cli.json),
+        Command::Trace { dir, out, extend } => {
+            cli_sched::trace(&paths, &dir, &out, extend.as_deref(), cli.json)
+        }
         Command::BenchSched {
             traces,
             train_share,

@@ -2,12 +2,13 @@
 //! with outputs and measured time, appended photo by photo so an interrupted recording keeps
 //! what it did. The ground truth for training and evaluating the scheduler.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::context::context;
-use super::trace::{ModelRun, Output, PhotoTrace, TraceHeader, TraceModel, TraceWriter};
+use super::trace::{ModelRun, Output, PhotoTrace, Trace, TraceHeader, TraceModel, TraceWriter};
 use crate::error::{Error, Result};
 use crate::scan::{detect, exif, thumb, walk};
 use crate::store::PhotoMeta;
@@ -101,11 +102,18 @@ pub fn run_model(model: &dyn Labeler, image: &image::RgbImage) -> ModelRun {
 pub struct RecordSummary {
     pub photos: usize,
     pub failed: usize,
+    /// Photos found in the reused trace (only their missing models ran).
+    pub reused: usize,
     pub seconds: f64,
 }
 
 /// Records every model in `models` (with the given trace metadata) on every image under
 /// `dir` into `out`. `progress(done, total)` is called after each photo.
+///
+/// With `reuse` (an earlier trace of the same folder), a photo recorded there with the same
+/// relative path and content hash keeps the runs it has for models in `models`, and only the
+/// missing models run: adding a model to the zoo extends a trace without re-running the others.
+#[allow(clippy::too_many_arguments)]
 pub fn record(
     dir: &Path,
     models: &[Box<dyn Labeler>],
@@ -114,11 +122,20 @@ pub fn record(
     out: &Path,
     progress: &mut dyn FnMut(usize, usize),
     cancel: &AtomicBool,
+    reuse: Option<&Trace>,
 ) -> Result<RecordSummary> {
     let start = Instant::now();
     let files = images_under(dir);
     let mut writer = TraceWriter::create(out, &TraceHeader::new(device, meta))?;
     let mut summary = RecordSummary::default();
+    let earlier: HashMap<(&str, &str), &PhotoTrace> = reuse
+        .map(|t| {
+            t.photos
+                .iter()
+                .map(|p| ((p.photo.as_str(), p.hash.as_str()), p))
+                .collect()
+        })
+        .unwrap_or_default();
     // Warm every model once so first-run compilation does not count as its cost.
     if let Some(first) = files.first()
         && let Ok(p) = decode_photo(first)
@@ -133,13 +150,23 @@ pub fn record(
         }
         match decode_photo(path) {
             Ok(p) => {
+                let rel = path.strip_prefix(dir).unwrap_or(path);
+                let rel = rel.to_string_lossy().into_owned();
+                let before = earlier.get(&(rel.as_str(), p.hash.as_str()));
                 let runs = models
                     .iter()
-                    .map(|m| run_model(m.as_ref(), &p.image))
+                    .map(|m| {
+                        before
+                            .and_then(|b| b.runs.iter().find(|r| r.model == m.id()))
+                            .cloned()
+                            .unwrap_or_else(|| run_model(m.as_ref(), &p.image))
+                    })
                     .collect();
-                let rel = path.strip_prefix(dir).unwrap_or(path);
+                if before.is_some() {
+                    summary.reused += 1;
+                }
                 writer.append(&PhotoTrace {
-                    photo: rel.to_string_lossy().into_owned(),
+                    photo: rel,
                     hash: p.hash,
                     context: context(&p.meta, Some(&p.image)),
                     runs,
@@ -156,4 +183,111 @@ pub fn record(
     writer.finish()?;
     summary.seconds = start.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A labeler that counts its runs (tests the recorder's bookkeeping, not a model).
+    struct Counting {
+        id: &'static str,
+        runs: Arc<AtomicUsize>,
+    }
+
+    impl Labeler for Counting {
+        fn id(&self) -> &str {
+            self.id
+        }
+        fn run(&self, _img: &image::RgbImage) -> Result<Vec<crate::zoo::Prediction>> {
+            self.runs.fetch_add(1, Ordering::Relaxed);
+            Ok(vec![crate::zoo::Prediction {
+                label: format!("{} label", self.id),
+                confidence: 0.9,
+                bbox: None,
+            }])
+        }
+    }
+
+    fn counting(id: &'static str) -> (Box<dyn Labeler>, Arc<AtomicUsize>) {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let m = Counting {
+            id,
+            runs: runs.clone(),
+        };
+        (Box::new(m), runs)
+    }
+
+    fn meta(ids: &[&str]) -> Vec<TraceModel> {
+        ids.iter()
+            .map(|id| TraceModel {
+                id: (*id).to_owned(),
+                family: "test".into(),
+                threshold: 0.5,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn extending_a_trace_runs_only_the_missing_models() {
+        let dir = tempfile::tempdir().unwrap();
+        let photos = dir.path().join("photos");
+        crate::fixtures::generate_library(&photos, 3, (64, 48)).unwrap();
+        let cancel = AtomicBool::new(false);
+        let first = dir.path().join("a.jsonl");
+        let (m1, _) = counting("m1");
+        let s = record(
+            &photos,
+            &[m1],
+            meta(&["m1"]),
+            "cpu".into(),
+            &first,
+            &mut |_, _| {},
+            &cancel,
+            None,
+        )
+        .unwrap();
+        assert_eq!((s.photos, s.reused), (3, 0));
+        let old = Trace::read(&first).unwrap();
+
+        // One photo changes content: it is recorded afresh for every model.
+        let changed = images_under(&photos)[0].clone();
+        let img = crate::fixtures::pattern_image(64, 48, 99);
+        std::fs::write(&changed, crate::fixtures::jpeg_bytes(&img, None)).unwrap();
+        let (m1, runs1) = counting("m1");
+        let (m2, runs2) = counting("m2");
+        let second = dir.path().join("b.jsonl");
+        let s = record(
+            &photos,
+            &[m1, m2],
+            meta(&["m1", "m2"]),
+            "cpu".into(),
+            &second,
+            &mut |_, _| {},
+            &cancel,
+            Some(&old),
+        )
+        .unwrap();
+        assert_eq!((s.photos, s.reused), (3, 2));
+        // One warm-up run each, then m1 only on the changed photo, m2 on all three.
+        assert_eq!(runs1.load(Ordering::Relaxed), 1 + 1);
+        assert_eq!(runs2.load(Ordering::Relaxed), 1 + 3);
+        let t = Trace::read(&second).unwrap();
+        assert_eq!(t.header.models.len(), 2);
+        for p in &t.photos {
+            let ids: Vec<&str> = p.runs.iter().map(|r| r.model.as_str()).collect();
+            assert_eq!(ids, ["m1", "m2"]);
+            match old
+                .photos
+                .iter()
+                .find(|o| o.photo == p.photo && o.hash == p.hash)
+            {
+                // Unchanged photos keep the earlier m1 run exactly (same measured time).
+                Some(o) => assert_eq!(p.runs[0], o.runs[0]),
+                None => assert!(changed.ends_with(&p.photo)),
+            }
+        }
+    }
 }
