@@ -332,7 +332,6 @@ pub fn retrain(
             pb.set_message(format!("loss {:.3}, return {:.2}", p.loss, p.mean_return));
         },
         &AtomicBool::new(false),
-        earlier.as_ref(),
     )?;
     pb.finish_and_clear();
     if json {
