@@ -3,8 +3,9 @@
 //!
 //! The networks expect dlib 5-point aligned face chips; without landmarks each face found by
 //! the labeler's own MTCNN detector ([`super::mtcnn`], loaded from the `mtcnn_*` weights) is
-//! cropped as `tools/reference/reference.py` does (`face_crop`: box enlarged by 20 % of its
-//! width/height on each side, truncated to whole pixels, black outside the photo), resized to
+//! squared ([`chip_box`]) and cropped as `tools/reference/reference.py` does (`face_crop`: box
+//! enlarged by 20 % of its width/height on each side, truncated to whole pixels, black outside
+//! the photo), resized to
 //! 32×32 (gender) or 64×64 (age) with a triangle filter and normalised with the dlib means.
 //! **The cost of either labeler includes a full MTCNN detection** (≈ 0.5 s per 640×480 photo on
 //! the 2-core dev machine); the attribute networks themselves take a few ms per face.
@@ -62,6 +63,23 @@ pub struct FaceAttr {
     std: [f32; 3],
     labels: Vec<String>,
     threshold: f32,
+}
+
+/// The square an MTCNN box is turned into before cropping: side = the smaller of width and
+/// height, centred on the box and moved down by 10 % of the side. MTCNN boxes are taller than
+/// wide (forehead to chin); this matches the framing of the BlazeFace boxes the references
+/// were computed on (on 000000000036 the plain MTCNN box gives `male` 0.64, the square
+/// `female` 0.95, as BlazeFace's box does with onnxruntime, 0.82).
+pub fn chip_box(xyxy: &[f32; 4]) -> [f32; 4] {
+    let side = (xyxy[2] - xyxy[0]).min(xyxy[3] - xyxy[1]);
+    let cx = (xyxy[0] + xyxy[2]) / 2.0;
+    let cy = (xyxy[1] + xyxy[3]) / 2.0 + 0.1 * side;
+    [
+        cx - side / 2.0,
+        cy - side / 2.0,
+        cx + side / 2.0,
+        cy + side / 2.0,
+    ]
 }
 
 /// The region reference.py's `face_crop` takes for a detector box `xyxy` (photo pixels).
@@ -186,7 +204,7 @@ impl Labeler for FaceAttr {
     fn run(&self, img: &RgbImage) -> Result<Vec<Prediction>> {
         let mut out = Vec::new();
         for face in self.faces(img)? {
-            let probs = self.probabilities(&face_crop(img, &face.xyxy))?;
+            let probs = self.probabilities(&face_crop(img, &chip_box(&face.xyxy)))?;
             let (label, confidence) = self.decode(&probs);
             if confidence >= self.threshold {
                 out.push(Prediction {

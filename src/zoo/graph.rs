@@ -253,9 +253,16 @@ impl Graph {
             );
         }
         let mut nodes = Vec::with_capacity(w.nodes.len());
+        // Host copies of float `Constant` outputs (BatchNormalization folding reads them).
+        let mut const_host: HashMap<String, Vec<f32>> = HashMap::new();
         for node in w.nodes {
             match node.op_type.as_str() {
                 "Constant" => {
+                    if let (Some(out), Some((_, Attr::Tensor(TensorValue::Float(t))))) =
+                        (node.outputs.first(), node.attrs.first())
+                    {
+                        const_host.insert(out.clone(), t.values.clone());
+                    }
                     let v = constant_value(&node, device)
                         .map_err(|m| fail(format!("Constant {}: {m}", node.name)))?;
                     if let Some(out) = node.outputs.first() {
@@ -268,7 +275,8 @@ impl Graph {
                         w.tensors
                             .get(name)
                             .map(|t| t.values.clone())
-                            .ok_or_else(|| format!("{name} is not an initializer"))
+                            .or_else(|| const_host.get(name).cloned())
+                            .ok_or_else(|| format!("{name} is not a constant"))
                     };
                     let fold = || -> R<(Vec<f32>, Vec<f32>)> {
                         let (scale, bias, mean, var) = (host(1)?, host(2)?, host(3)?, host(4)?);
