@@ -15,7 +15,8 @@
 //!   used by the models below, which have no hand-written network.
 //! - [`face_attr`]: `gender_v1` / `age_v1` on MTCNN face crops (family `face_attr`).
 //! - [`orientation`]: `image_orientation`, 4-way rotation (family `orientation`).
-//! - [`ocr`]: `ppocr_v4_det` (`text` boxes) and `ppocr_v4_rec` (recognised words), family `text`.
+//! - [`ocr`]: `ppocr_v4_det` / `ppocr_v5_det` (`text` boxes) and `ppocr_v4_rec` / `ppocr_v5_rec`
+//!   (recognised words), family `text`.
 //!
 //! [`load`] builds a model by manifest id; a model whose weights are missing or corrupt fails
 //! alone with a typed error ([`crate::Error::WeightsMissing`], [`crate::Error::WeightsCorrupt`]).
@@ -93,6 +94,9 @@ pub const IMPLEMENTED: &[&str] = &[
     "ppocr_v4_det",
     // Needs `ppocr_v4_det` weights too.
     "ppocr_v4_rec",
+    "ppocr_v5_det",
+    // Needs `ppocr_v5_det` weights too.
+    "ppocr_v5_rec",
     "image_orientation",
     // Both need the MTCNN weights too (they detect faces first).
     "age_v1",
@@ -107,6 +111,7 @@ pub fn weight_ids(id: &str) -> Vec<&str> {
         "age_v1" => vec!["mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet", "age_v1"],
         "gender_v1" => vec!["mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet", "gender_v1"],
         "ppocr_v4_rec" => vec!["ppocr_v4_det", "ppocr_v4_rec"],
+        "ppocr_v5_rec" => vec!["ppocr_v5_det", "ppocr_v5_rec"],
         other => vec![other],
     }
 }
@@ -131,8 +136,10 @@ pub fn load(id: &str, cache_dir: &Path, device: &Device) -> Result<Box<dyn Label
             Box::new(face_attr::FaceAttr::load(spec, &path, cache_dir, device)?)
         }
         "image_orientation" => Box::new(orientation::Orientation::load(spec, &path, device)?),
-        "ppocr_v4_det" => Box::new(ocr::TextDetector::load(spec, &path, device)?),
-        "ppocr_v4_rec" => Box::new(ocr::TextRecognizer::load(spec, &path, cache_dir, device)?),
+        "ppocr_v4_det" | "ppocr_v5_det" => Box::new(ocr::TextDetector::load(spec, &path, device)?),
+        "ppocr_v4_rec" | "ppocr_v5_rec" => {
+            Box::new(ocr::TextRecognizer::load(spec, &path, cache_dir, device)?)
+        }
         _ => Box::new(classify::ImagenetClassifier::load(spec, &path, device)?),
     })
 }

