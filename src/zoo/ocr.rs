@@ -296,7 +296,7 @@ impl TextRecognizer {
 
     /// CTC greedy decoding of `[T, classes]` probabilities.
     pub fn decode(&self, probs: &[f32], steps: usize) -> TextLine {
-        let classes = if steps == 0 { 0 } else { probs.len() / steps };
+        let classes = probs.len().checked_div(steps).unwrap_or(0);
         let mut text = String::new();
         let mut confs = Vec::new();
         let mut prev = usize::MAX;
