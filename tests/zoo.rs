@@ -279,7 +279,43 @@ fn wgpu_matches_cpu() {
             max_diff < 1e-2,
             "{id}: wgpu and CPU logits differ by {max_diff}"
         );
+    } // The generic ONNX executor on wgpu: image_orientation (HardSwish, BN, MatMul, Shape/Slice)
+    // and ppocr_v4_rec (Transpose of rank 5, ReduceMean, Softmax) on one photo.
+    use photolabel::zoo::orientation::Orientation;
+    let spec = Manifest::embedded()
+        .unwrap()
+        .get("image_orientation")
+        .unwrap();
+    let path = fetched("image_orientation");
+    let cpu_dev = device::select_with(DeviceChoice::Cpu).unwrap();
+    let cpu = Orientation::load(spec, &path, &cpu_dev.device).unwrap();
+    let gpu_net = Orientation::load(spec, &path, &gpu.device).unwrap();
+    let (a, b) = (
+        cpu.probabilities(&img).unwrap(),
+        gpu_net.probabilities(&img).unwrap(),
+    );
+    eprintln!("image_orientation: cpu {a:?} wgpu {b:?}");
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() < 1e-3, "image_orientation: {a:?} vs {b:?}");
     }
+    use photolabel::zoo::ocr::TextRecognizer;
+    fetched("ppocr_v4_det");
+    let spec = Manifest::embedded().unwrap().get("ppocr_v4_rec").unwrap();
+    let path = fetched("ppocr_v4_rec");
+    let cpu = TextRecognizer::load(spec, &path, &cache_dir(), &cpu_dev.device).unwrap();
+    let gpu_net = TextRecognizer::load(spec, &path, &cache_dir(), &gpu.device).unwrap();
+    let line = image::imageops::crop_imm(&img, 0, 0, 200, 48).to_image();
+    let (a, b) = (cpu.raw(&line).unwrap().0, gpu_net.raw(&line).unwrap().0);
+    let max_diff = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    eprintln!("ppocr_v4_rec: max |p diff| wgpu vs CPU {max_diff:.2e}");
+    assert!(
+        max_diff < 1e-3,
+        "ppocr_v4_rec: wgpu and CPU differ by {max_diff}"
+    );
 }
 
 /// Compares a model with its torch-free numpy reference (`models/reference/ID.json`, written by
