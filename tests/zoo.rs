@@ -855,6 +855,61 @@ fn check_ocr_rec(id: &str) {
     assert!(compared >= 1, "only {compared} confident reference lines");
 }
 
+/// `ppocr_cls_v2` (graph executor, used by the OCR labelers) against onnxruntime on
+/// reference.py's line crop at its input width 320: both probabilities within 0.05, same class
+/// where the reference margin exceeds 0.1.
+#[test]
+fn ppocr_cls_matches_onnxruntime_reference() {
+    if skip("ppocr_cls_matches_onnxruntime_reference") {
+        return;
+    }
+    use photolabel::zoo::mtcnn::crop_padded;
+    use photolabel::zoo::ocr::LineClassifier;
+    let spec = Manifest::embedded().unwrap().get("ppocr_cls_v2").unwrap();
+    let path = fetched("ppocr_cls_v2");
+    let dev = device::select_with(DeviceChoice::Cpu).unwrap();
+    let cls = LineClassifier::load(spec, &path, &dev.device).unwrap_or_else(|e| panic!("{e:#}"));
+    let det_ref = reference("ppocr_v4_det");
+    for (photo, r) in reference("ppocr_cls_v2")["photos"].as_object().unwrap() {
+        let img = zoo::load_photo(&photos_dir().join(photo)).unwrap();
+        let boxes = det_ref["photos"][photo]["decoded"]["boxes_axis_aligned"]
+            .as_array()
+            .unwrap();
+        let line = match boxes.iter().max_by(|a, b| {
+            let key = |d: &serde_json::Value| {
+                let b = f32s(&d["box_xyxy"]);
+                (b[2] - b[0]) * d["score"].as_f64().unwrap() as f32
+            };
+            key(a).total_cmp(&key(b))
+        }) {
+            Some(b) => {
+                let b = f32s(&b["box_xyxy"]);
+                crop_padded(&img, b[0] as i64, b[1] as i64, b[2] as i64, b[3] as i64)
+            }
+            None => img.clone(),
+        };
+        let p = cls.probabilities(&line, 320).unwrap();
+        let mut want = [0f32; 2];
+        for t in r["decoded"]["top5"].as_array().unwrap() {
+            want[t["index"].as_u64().unwrap() as usize] = t["score"].as_f64().unwrap() as f32;
+        }
+        eprintln!("ppocr_cls_v2 {photo}: ours {p:?} reference {want:?}");
+        for (a, e) in p.iter().zip(&want) {
+            assert!((a - e).abs() < 0.05, "{photo}: {p:?} vs {want:?}");
+        }
+        if (want[0] - want[1]).abs() > 0.1 {
+            assert_eq!(p[0] > p[1], want[0] > want[1], "{photo}: class");
+        }
+        if want[0] > 0.9 {
+            // The same line upside down must read as 180°.
+            let turned = image::imageops::rotate180(&line);
+            let q = cls.probabilities(&turned, 320).unwrap();
+            eprintln!("ppocr_cls_v2 {photo} turned: {q:?}");
+            assert!(q[1] > q[0], "{photo} turned: {q:?}");
+        }
+    }
+}
+
 /// The new labelers through `zoo::load` on real photos: faces get a gender and an age band with
 /// boxes, the sign photo gets `text` boxes and words, the orientation model stays quiet on
 /// upright photos.

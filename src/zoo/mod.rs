@@ -92,10 +92,10 @@ pub const IMPLEMENTED: &[&str] = &[
     "mtcnn_onet",
     // Generic ONNX executor (`graph`):
     "ppocr_v4_det",
-    // Needs `ppocr_v4_det` weights too.
+    // Needs `ppocr_v4_det` and `ppocr_cls_v2` weights too.
     "ppocr_v4_rec",
     "ppocr_v5_det",
-    // Needs `ppocr_v5_det` weights too.
+    // Needs `ppocr_v5_det` and `ppocr_cls_v2` weights too.
     "ppocr_v5_rec",
     "image_orientation",
     // Both need the MTCNN weights too (they detect faces first).
@@ -110,8 +110,8 @@ pub fn weight_ids(id: &str) -> Vec<&str> {
         "mtcnn_onet" => vec!["mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"],
         "age_v1" => vec!["mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet", "age_v1"],
         "gender_v1" => vec!["mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet", "gender_v1"],
-        "ppocr_v4_rec" => vec!["ppocr_v4_det", "ppocr_v4_rec"],
-        "ppocr_v5_rec" => vec!["ppocr_v5_det", "ppocr_v5_rec"],
+        "ppocr_v4_rec" => vec!["ppocr_v4_det", "ppocr_cls_v2", "ppocr_v4_rec"],
+        "ppocr_v5_rec" => vec!["ppocr_v5_det", "ppocr_cls_v2", "ppocr_v5_rec"],
         other => vec![other],
     }
 }

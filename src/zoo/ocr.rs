@@ -16,10 +16,12 @@
 //! Recognition: the best
 //! [`REC_MAX_LINES`] boxes are cropped, resized to height 48 keeping the aspect (width ≤ 320),
 //! BGR, (x/255-0.5)/0.5, and decoded by CTC greedy search with the dictionary stored in the
-//! ONNX metadata (`character`; blank at index 0, a space appended). The 180° line classifier
-//! (`ppocr_cls_v2`) is not used. Each recognised word (split on non-alphanumerics,
+//! ONNX metadata (`character`; blank at index 0, a space appended). Before recognition each
+//! line goes through the 0°/180° classifier `ppocr_cls_v2` ([`LineClassifier`]: height 48,
+//! width ≤ 192, zero right-padding) and is turned when P(180°) > 0.9. Each recognised word (split on non-alphanumerics,
 //! lower-cased, at least 2 characters) becomes a label with the line's mean character
-//! confidence and the line's box. Main types: [`TextDetector`], [`TextRecognizer`].
+//! confidence and the line's box. Main types: [`TextDetector`], [`TextRecognizer`],
+//! [`LineClassifier`].
 
 use std::path::Path;
 
@@ -222,20 +224,81 @@ pub struct TextLine {
     pub confidence: f32,
 }
 
-/// The CTC text recogniser with its detector.
+/// Text-line direction classifier input width (PaddleOCR's `cls_image_shape` 3×48×192).
+pub const CLS_WIDTH: u32 = 192;
+/// Probability of "180" above which a line is turned before recognition.
+pub const CLS_THRESH: f32 = 0.9;
+
+/// The 0°/180° text-line classifier (`ppocr_cls_v2`).
+#[derive(Debug)]
+pub struct LineClassifier {
+    id: String,
+    graph: Graph,
+}
+
+impl LineClassifier {
+    /// Loads the classifier graph at `path`.
+    pub fn load(spec: &ModelSpec, path: &Path, device: &Device) -> Result<Self> {
+        Ok(LineClassifier {
+            id: spec.id.clone(),
+            graph: Graph::load(&spec.id, path, device)?,
+        })
+    }
+
+    /// Input for a line crop: height 48, width ≤ `max_w` keeping the aspect, right-padded with
+    /// zeros (after normalisation) to `max_w`.
+    pub fn input(&self, line: &RgbImage, max_w: u32) -> Tensor<4> {
+        let (w, h) = (line.width().max(1), line.height().max(1));
+        let rw = ((REC_HEIGHT as f32 * w as f32 / h as f32).ceil() as u32).clamp(8, max_w);
+        let r = imageops::resize(line, rw, REC_HEIGHT, FilterType::Triangle);
+        let x = bgr_tensor(&r, [0.5; 3], [0.5; 3], self.graph.device());
+        if rw == max_w {
+            x
+        } else {
+            let pad = Tensor::zeros(
+                [1, 3, REC_HEIGHT as usize, (max_w - rw) as usize],
+                self.graph.device(),
+            );
+            Tensor::cat(vec![x, pad], 3)
+        }
+    }
+
+    /// Probabilities of 0° and 180° for a line crop at input width `max_w`.
+    pub fn probabilities(&self, line: &RgbImage, max_w: u32) -> Result<Vec<f32>> {
+        let out = self.graph.run(self.input(line, max_w))?;
+        let fail = |msg: String| Error::Inference {
+            model: self.id.clone(),
+            msg,
+        };
+        out.first()
+            .ok_or_else(|| fail("no output".to_owned()))?
+            .to_vec()
+            .map_err(fail)
+    }
+
+    /// Whether a line reads upside down (P(180°) > [`CLS_THRESH`]).
+    pub fn upside_down(&self, line: &RgbImage) -> Result<bool> {
+        let p = self.probabilities(line, CLS_WIDTH)?;
+        Ok(p.get(1).is_some_and(|&p| p > CLS_THRESH))
+    }
+}
+
+/// The CTC text recogniser with its detector and line classifier.
 #[derive(Debug)]
 pub struct TextRecognizer {
     id: String,
     graph: Graph,
     det: TextDetector,
+    cls: LineClassifier,
     /// Index → character (blank at 0, space last).
     dict: Vec<String>,
     threshold: f32,
 }
 
 impl TextRecognizer {
-    /// Loads the recogniser at `path` and its detector (`ppocr_v4_det` for `ppocr_v4_rec`,
-    /// `ppocr_v5_det` for `ppocr_v5_rec`) from `cache_dir`.
+    /// Loads the recogniser at `path`, its detector (`ppocr_v4_det` for `ppocr_v4_rec`,
+    /// `ppocr_v5_det` for `ppocr_v5_rec`) and the line classifier (`ppocr_cls_v2`) from
+    /// `cache_dir`.
     pub fn load(spec: &ModelSpec, path: &Path, cache_dir: &Path, device: &Device) -> Result<Self> {
         let graph = Graph::load(&spec.id, path, device)?;
         let chars = graph
@@ -252,12 +315,16 @@ impl TextRecognizer {
         } else {
             "ppocr_v4_det"
         };
-        let det_spec = Manifest::embedded()?.get(det_id)?;
+        let manifest = Manifest::embedded()?;
+        let det_spec = manifest.get(det_id)?;
         let det_path = weights::verify(cache_dir, det_spec)?;
+        let cls_spec = manifest.get("ppocr_cls_v2")?;
+        let cls_path = weights::verify(cache_dir, cls_spec)?;
         Ok(TextRecognizer {
             id: spec.id.clone(),
             graph,
             det: TextDetector::load(det_spec, &det_path, device)?,
+            cls: LineClassifier::load(cls_spec, &cls_path, device)?,
             dict,
             threshold: spec.threshold,
         })
@@ -266,6 +333,11 @@ impl TextRecognizer {
     /// The dictionary (index → character).
     pub fn dictionary(&self) -> &[String] {
         &self.dict
+    }
+
+    /// The line classifier this recogniser uses.
+    pub fn classifier(&self) -> &LineClassifier {
+        &self.cls
     }
 
     /// The detector this recogniser uses.
@@ -334,7 +406,10 @@ impl TextRecognizer {
             let y0 = b.xyxy[1].max(0.0) as u32;
             let x1 = (b.xyxy[2].min(img.width() as f32) as u32).max(x0 + 1);
             let y1 = (b.xyxy[3].min(img.height() as f32) as u32).max(y0 + 1);
-            let crop = imageops::crop_imm(img, x0, y0, x1 - x0, y1 - y0).to_image();
+            let mut crop = imageops::crop_imm(img, x0, y0, x1 - x0, y1 - y0).to_image();
+            if self.cls.upside_down(&crop)? {
+                crop = imageops::rotate180(&crop);
+            }
             out.push((b, self.recognize(&crop)?));
         }
         Ok(out)
