@@ -309,6 +309,24 @@ impl Graph {
                 _ => nodes.push(node),
             }
         }
+        // Conv followed by per-channel constant Mul/Add (dlib's affine layers in age/gender):
+        // folded into the conv's weight and bias.
+        let host = |name: &str| -> Option<(Vec<usize>, Vec<f32>)> {
+            w.tensors
+                .get(name)
+                .map(|t| (t.dims.clone(), t.values.clone()))
+                .or_else(|| {
+                    let v = const_host.get(name)?;
+                    match consts.get(name) {
+                        Some(Val::F(f)) => Some((f.dims(), v.clone())),
+                        _ => None,
+                    }
+                })
+        };
+        let (nodes, folded) = fold_conv_affine(nodes, &w.outputs, host);
+        for (name, dims, values) in folded {
+            consts.insert(name, Val::F(F::from_host(values, &dims, device)));
+        }
         // Last use of each value, to drop intermediates as soon as possible.
         let mut last: HashMap<&str, usize> = HashMap::new();
         for (i, n) in nodes.iter().enumerate() {
@@ -1086,6 +1104,113 @@ impl Graph {
     }
 }
 
+/// Folds chains `Conv → Mul(c) → Add(d)` (either or both, constants per output channel or
+/// scalar, each intermediate used once) into the conv: `W'[o] = W[o]·c[o]`,
+/// `b'[o] = b[o]·c[o] + d[o]`. Returns the new node list and the new initializers.
+#[allow(clippy::type_complexity)]
+fn fold_conv_affine(
+    mut nodes: Vec<OnnxNode>,
+    outputs: &[String],
+    host: impl Fn(&str) -> Option<(Vec<usize>, Vec<f32>)>,
+) -> (Vec<OnnxNode>, Vec<(String, Vec<usize>, Vec<f32>)>) {
+    let mut uses: HashMap<String, usize> = HashMap::new();
+    for n in &nodes {
+        for i in &n.inputs {
+            *uses.entry(i.clone()).or_default() += 1;
+        }
+    }
+    for o in outputs {
+        *uses.entry(o.clone()).or_default() += 1;
+    }
+    let mut removed = vec![false; nodes.len()];
+    let mut new_inits = Vec::new();
+    for i in 0..nodes.len() {
+        if nodes[i].op_type != "Conv" || removed[i] || nodes[i].inputs.len() < 2 {
+            continue;
+        }
+        let Some((wdims, wvals)) = host(&nodes[i].inputs[1]) else {
+            continue;
+        };
+        let Some(&oc) = wdims.first() else { continue };
+        if oc == 0 || wvals.len() % oc != 0 {
+            continue;
+        }
+        let bias = match nodes[i].inputs.get(2).filter(|b| !b.is_empty()) {
+            Some(b) => match host(b) {
+                Some((_, v)) if v.len() == oc => v,
+                _ => continue,
+            },
+            None => vec![0.0; oc],
+        };
+        let per_channel = |dims: &[usize], v: &[f32]| -> Option<Vec<f32>> {
+            let r = dims.len();
+            if v.len() == 1 {
+                Some(vec![v[0]; oc])
+            } else if v.len() == oc && r >= 3 && dims[r - 3] == oc {
+                Some(v.to_vec())
+            } else {
+                None
+            }
+        };
+        let (mut scale, mut shift) = (vec![1f32; oc], vec![0f32; oc]);
+        let mut out = nodes[i].outputs.first().cloned().unwrap_or_default();
+        let mut absorbed = Vec::new();
+        while uses.get(&out) == Some(&1) {
+            let Some(j) = (i + 1..nodes.len()).find(|&j| nodes[j].inputs.contains(&out)) else {
+                break;
+            };
+            let n = &nodes[j];
+            if !(n.op_type == "Mul" || n.op_type == "Add") || n.inputs.len() != 2 {
+                break;
+            }
+            let other = if n.inputs[0] == out {
+                &n.inputs[1]
+            } else {
+                &n.inputs[0]
+            };
+            let Some(c) = host(other).and_then(|(d, v)| per_channel(&d, &v)) else {
+                break;
+            };
+            for o in 0..oc {
+                if n.op_type == "Mul" {
+                    scale[o] *= c[o];
+                    shift[o] *= c[o];
+                } else {
+                    shift[o] += c[o];
+                }
+            }
+            absorbed.push(j);
+            out = n.outputs.first().cloned().unwrap_or_default();
+        }
+        if absorbed.is_empty() {
+            continue;
+        }
+        let per = wvals.len() / oc;
+        let wnew: Vec<f32> = wvals
+            .iter()
+            .enumerate()
+            .map(|(k, v)| v * scale[k / per])
+            .collect();
+        let bnew: Vec<f32> = (0..oc).map(|o| bias[o] * scale[o] + shift[o]).collect();
+        let (wn, bn) = (format!("{out}::folded_w"), format!("{out}::folded_b"));
+        new_inits.push((wn.clone(), wdims, wnew));
+        new_inits.push((bn.clone(), vec![oc], bnew));
+        let x = nodes[i].inputs[0].clone();
+        nodes[i].inputs = vec![x, wn, bn];
+        nodes[i].outputs = vec![out];
+        for j in absorbed {
+            removed[j] = true;
+        }
+    }
+    let nodes = nodes
+        .into_iter()
+        .zip(removed)
+        .filter(|(_, r)| !r)
+        .map(|(n, _)| n)
+        .collect();
+    (nodes, new_inits)
+}
+
 /// Float view of a value (ints are converted and uploaded).
 fn to_f(v: Val, dev: &Device) -> R<F> {
     match v {
@@ -1306,6 +1431,29 @@ mod tests {
         assert_eq!(d, vec![1, 1, 2, 2]);
         // windows: [1], [2+3], [4+7], [5+6+8+9]
         close(&y, &[11.0, 15.0, 21.0, 38.0]);
+    }
+
+    #[test]
+    fn conv_mul_add_is_folded() {
+        // Conv (2 out channels) → Mul [2,1,1] → Add [1,2,1,1]: one node left, same values.
+        let g = graph(
+            vec![
+                node("Conv", &["x", "w", "b"], &["c"], vec![]),
+                node("Mul", &["c", "s"], &["m"], vec![]),
+                node("Add", &["d", "m"], &["y"], vec![]),
+            ],
+            vec![
+                ("w", vec![2, 1, 1, 1], vec![1.0, 2.0]),
+                ("b", vec![2], vec![1.0, 0.0]),
+                ("s", vec![2, 1, 1], vec![3.0, -1.0]),
+                ("d", vec![1, 2, 1, 1], vec![0.5, 10.0]),
+            ],
+        );
+        assert_eq!(g.nodes.len(), 1);
+        let (d, y) = run(&g, &[1, 1, 1, 2], vec![1.0, 2.0]);
+        assert_eq!(d, vec![1, 2, 1, 2]);
+        // ch0: (x+1)*3+0.5 → 6.5, 9.5; ch1: 2x*-1+10 → 8, 6
+        close(&y, &[6.5, 9.5, 8.0, 6.0]);
     }
 
     #[test]
