@@ -960,3 +960,71 @@ fn graph_labelers_label_photos() {
         }
     }
 }
+
+/// The generic executor also runs graphs that have hand-written networks here: NudeNet's
+/// YOLOv8 export (anchor generation in the graph: Shape/Gather/Range/ConstantOfShape/Expand,
+/// Split, Resize, DFL Softmax) and MTCNN's O-Net (keras2onnx: NHWC Transpose, PRelu,
+/// SAME_UPPER MaxPool, MatMul). Compared with onnxruntime as the hand-written ones are.
+#[test]
+fn graph_executor_runs_nudenet_and_mtcnn_graphs() {
+    if skip("graph_executor_runs_nudenet_and_mtcnn_graphs") {
+        return;
+    }
+    use photolabel::zoo::graph::Graph;
+    use photolabel::zoo::mtcnn::{crop_padded, mtcnn_input};
+    use photolabel::zoo::preprocess::Preprocess;
+    let dev = device::select_with(DeviceChoice::Cpu).unwrap();
+    let spec = Manifest::embedded().unwrap().get("nudenet_320n").unwrap();
+    let g = Graph::load("nudenet_320n", &fetched("nudenet_320n"), &dev.device)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let pre = Preprocess::from_spec(spec).unwrap();
+    for (photo, r) in reference("nudenet_320n")["photos"].as_object().unwrap() {
+        let img = zoo::load_photo(&photos_dir().join(photo)).unwrap();
+        let out = g.run(pre.tensor(&img, &dev.device)).unwrap();
+        assert_eq!(out[0].dims(), vec![1, 22, 2100]);
+        let v = out[0].to_vec().unwrap();
+        let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
+        let raw = &r["raw_outputs"]["output0"];
+        let ref_mean = raw["mean"].as_f64().unwrap();
+        let first8 = f32s(&raw["first8"]);
+        eprintln!(
+            "nudenet_320n (graph) {photo}: mean {mean:.4} vs {ref_mean:.4}; first8 {:?} vs {first8:?}",
+            &v[..8]
+        );
+        assert!((mean - ref_mean).abs() / ref_mean < 0.01, "{photo}: mean");
+        for (o, e) in v.iter().zip(&first8) {
+            assert!((o - e).abs() < 1.0, "{photo}: first8 {o} vs {e}");
+        }
+    }
+    fetched("mtcnn_onet");
+    let g = Graph::load("mtcnn_onet", &fetched("mtcnn_onet"), &dev.device)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let mut compared = 0;
+    for (photo, r) in reference("mtcnn_onet")["photos"].as_object().unwrap() {
+        let Some(b) = blaze_box(photo) else { continue };
+        let img = zoo::load_photo(&photos_dir().join(photo)).unwrap();
+        let (bw, bh) = (b[2] - b[0], b[3] - b[1]);
+        let c = crop_padded(
+            &img,
+            (b[0] - 0.2 * bw) as i64,
+            (b[1] - 0.2 * bh) as i64,
+            (b[2] + 0.2 * bw) as i64,
+            (b[3] + 0.2 * bh) as i64,
+        );
+        let c = image::imageops::resize(&c, 48, 48, image::imageops::FilterType::Triangle);
+        // mtcnn_input is [1, 3, W, H]; the graph takes the same data as NHWC [1, W, H, 3].
+        let x = mtcnn_input(&c, &dev.device).permute([0, 2, 3, 1]);
+        let out = g.run(x).unwrap();
+        let reg = out[0].to_vec().unwrap();
+        let p = out[2].to_vec().unwrap()[1];
+        let ref_p = r["decoded"]["face_prob"].as_f64().unwrap() as f32;
+        let ref_reg = f32s(&r["decoded"]["bbox_reg"]);
+        eprintln!("mtcnn_onet (graph) {photo}: p {p:.4} vs {ref_p:.4}; reg {reg:?} vs {ref_reg:?}");
+        assert!((p - ref_p).abs() < 0.1, "{photo}: p");
+        for (a, e) in reg.iter().zip(&ref_reg) {
+            assert!((a - e).abs() < 0.05, "{photo}: reg {a} vs {e}");
+        }
+        compared += 1;
+    }
+    assert_eq!(compared, 2);
+}

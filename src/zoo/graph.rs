@@ -16,7 +16,7 @@
 //! Ops: Conv (groups, pads, strides, dilations), ConvTranspose, BatchNormalization, Relu, PRelu,
 //! Clip, Sigmoid, HardSigmoid, HardSwish, Add/Sub/Mul/Div/Pow/Sqrt/Exp (broadcast), MatMul,
 //! Gemm, Softmax, ReduceMean/ReduceSum, MaxPool, AveragePool, GlobalAveragePool, Pad
-//! (constant/reflect/edge), Resize (nearest/linear), Reshape, Flatten, Transpose,
+//! (constant/reflect/edge), Resize (nearest/linear), Expand, Reshape, Flatten, Transpose,
 //! Squeeze/Unsqueeze, Concat, Split, Slice, Gather, Shape, Cast, Constant, ConstantOfShape,
 //! Range, Identity, Dropout. Main types: [`Graph`], [`Val`], [`F`].
 
@@ -53,6 +53,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Div",
     "Dropout",
     "Exp",
+    "Expand",
     "Flatten",
     "Gather",
     "Gemm",
@@ -674,16 +675,10 @@ impl Graph {
             }
             "MaxPool" | "AveragePool" => {
                 let x = f(0)?.get::<4>();
+                let [_, _, h, w] = x.dims();
                 let k = pair(n.ints("kernel_shape"), 1)?;
                 let s = pair(n.ints("strides"), 1)?;
-                let p = n.ints("pads").map(<[i64]>::to_vec).unwrap_or(vec![0; 4]);
-                if p.len() != 4 {
-                    return Err(format!("pads {p:?}"));
-                }
-                let pads = [
-                    (p[0] as usize, p[2] as usize),
-                    (p[1] as usize, p[3] as usize),
-                ];
+                let pads = conv_pads(n, [h, w], k, s, [1, 1])?;
                 let ceil = n.int("ceil_mode", 0) != 0;
                 let y = if op == "MaxPool" {
                     let o = MaxPoolOptions::new(k)
@@ -765,6 +760,28 @@ impl Graph {
                     .with_align_corners(ctm == "align_corners")
                     .with_output_size(size);
                 one(F::new(interpolate(x, opts)))
+            }
+            "Expand" => {
+                let x = f(0)?;
+                let shape = ints(1)?.ok_or("no shape")?;
+                let dims = x.dims();
+                let r = dims.len().max(shape.len());
+                if r > MAX_RANK {
+                    return Err(format!("rank {r} > {MAX_RANK}"));
+                }
+                let mut out = vec![1usize; r];
+                for (i, o) in out.iter_mut().enumerate() {
+                    let a = (i + dims.len()).checked_sub(r).map_or(1, |j| dims[j]);
+                    let b = (i + shape.len())
+                        .checked_sub(r)
+                        .map_or(1, |j| shape[j].max(1) as usize);
+                    *o = match (a, b) {
+                        (a, b) if a == b || b == 1 => a,
+                        (1, b) => b,
+                        _ => return Err(format!("cannot expand {dims:?} to {shape:?}")),
+                    };
+                }
+                one(F::with(x.t.expand(pad_dims(&out)), r))
             }
             "Reshape" => {
                 let shape = ints(1)?.ok_or("no shape")?;
@@ -1766,6 +1783,59 @@ mod tests {
         let (d, y) = run(&g, &[1, 2, 1, 2], vec![1.0, 2.0, 3.0, 4.0]);
         assert_eq!(d, vec![1, 2, 2]);
         close(&y, &[1.0, 3.0, 2.0, 4.0]);
+    }
+
+    #[test]
+    fn expand_same_pool_and_linear_resize() {
+        let mut w = OnnxWeights {
+            opset: 13,
+            ..Default::default()
+        };
+        w.inputs = vec!["x".to_owned()];
+        w.outputs = vec!["y".to_owned()];
+        w.ints.insert(
+            "s".to_owned(),
+            OnnxInts {
+                dims: vec![2],
+                values: vec![3, 1],
+            },
+        );
+        w.nodes = vec![node("Expand", &["x", "s"], &["y"], vec![])];
+        let g = Graph::from_weights("t", w, &dev()).unwrap();
+        let (d, y) = run(&g, &[1, 2], vec![1.0, 2.0]);
+        assert_eq!(d, vec![3, 2]);
+        close(&y, &[1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
+        // MaxPool 3x3 stride 2 with SAME_UPPER on 3x3: output 2x2, padding 2 in all, (1, 1);
+        // windows rows/cols {0,1} and {1,2}.
+        let g = graph(
+            vec![node(
+                "MaxPool",
+                &["x"],
+                &["y"],
+                vec![
+                    ("kernel_shape", Attr::Ints(vec![3, 3])),
+                    ("strides", Attr::Ints(vec![2, 2])),
+                    ("auto_pad", Attr::Bytes(b"SAME_UPPER".to_vec())),
+                ],
+            )],
+            vec![],
+        );
+        let (d, y) = run(&g, &[1, 1, 3, 3], (1..=9).map(|v| v as f32).collect());
+        assert_eq!(d, vec![1, 1, 2, 2]);
+        close(&y, &[5.0, 6.0, 8.0, 9.0]);
+        // Linear resize, half_pixel: [0, 4] → 4 wide = 0, 1, 3, 4 (edges clamped).
+        let g = graph(
+            vec![node(
+                "Resize",
+                &["x", "", "sc"],
+                &["y"],
+                vec![("mode", Attr::Bytes(b"linear".to_vec()))],
+            )],
+            vec![("sc", vec![4], vec![1.0, 1.0, 1.0, 2.0])],
+        );
+        let (d, y) = run(&g, &[1, 1, 1, 2], vec![0.0, 4.0]);
+        assert_eq!(d, vec![1, 1, 1, 4]);
+        close(&y, &[0.0, 1.0, 3.0, 4.0]);
     }
 
     #[test]
