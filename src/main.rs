@@ -355,12 +355,12 @@ fn models_cmd(paths: &Paths, action: ModelsCmd, json: bool) -> anyhow::Result<Ex
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 println!(
-                    "{:<20} {:<10} {:<5} {:<8} {:>6}  package",
+                    "{:<20} {:<11} {:<5} {:<8} {:>6}  package",
                     "id", "family", "impl", "weights", "MB"
                 );
                 for (m, r) in manifest.models.iter().zip(&rows) {
                     println!(
-                        "{:<20} {:<10} {:<5} {:<8} {:>6.1}  {}=={}",
+                        "{:<20} {:<11} {:<5} {:<8} {:>6.1}  {}=={}",
                         m.id,
                         m.family,
                         if r["implemented"] == true {
@@ -384,11 +384,14 @@ fn models_cmd(paths: &Paths, action: ModelsCmd, json: bool) -> anyhow::Result<Ex
             } else if all {
                 manifest.models.iter().map(|m| m.id.clone()).collect()
             } else {
-                zoo::IMPLEMENTED
-                    .iter()
-                    .flat_map(|id| zoo::weight_ids(id))
-                    .map(str::to_owned)
-                    .collect()
+                // Weight files shared by several models (MTCNN, the OCR detectors) once each.
+                let mut ids: Vec<String> = Vec::new();
+                for wid in zoo::IMPLEMENTED.iter().flat_map(|id| zoo::weight_ids(id)) {
+                    if !ids.iter().any(|i| i == wid) {
+                        ids.push(wid.to_owned());
+                    }
+                }
+                ids
             };
             let mut failed = 0;
             for id in &ids {

@@ -279,7 +279,43 @@ fn wgpu_matches_cpu() {
             max_diff < 1e-2,
             "{id}: wgpu and CPU logits differ by {max_diff}"
         );
+    } // The generic ONNX executor on wgpu: image_orientation (HardSwish, BN, MatMul, Shape/Slice)
+    // and ppocr_v4_rec (Transpose of rank 5, ReduceMean, Softmax) on one photo.
+    use photolabel::zoo::orientation::Orientation;
+    let spec = Manifest::embedded()
+        .unwrap()
+        .get("image_orientation")
+        .unwrap();
+    let path = fetched("image_orientation");
+    let cpu_dev = device::select_with(DeviceChoice::Cpu).unwrap();
+    let cpu = Orientation::load(spec, &path, &cpu_dev.device).unwrap();
+    let gpu_net = Orientation::load(spec, &path, &gpu.device).unwrap();
+    let (a, b) = (
+        cpu.probabilities(&img).unwrap(),
+        gpu_net.probabilities(&img).unwrap(),
+    );
+    eprintln!("image_orientation: cpu {a:?} wgpu {b:?}");
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() < 1e-3, "image_orientation: {a:?} vs {b:?}");
     }
+    use photolabel::zoo::ocr::TextRecognizer;
+    fetched("ppocr_v4_det");
+    let spec = Manifest::embedded().unwrap().get("ppocr_v4_rec").unwrap();
+    let path = fetched("ppocr_v4_rec");
+    let cpu = TextRecognizer::load(spec, &path, &cache_dir(), &cpu_dev.device).unwrap();
+    let gpu_net = TextRecognizer::load(spec, &path, &cache_dir(), &gpu.device).unwrap();
+    let line = image::imageops::crop_imm(&img, 0, 0, 200, 48).to_image();
+    let (a, b) = (cpu.raw(&line).unwrap().0, gpu_net.raw(&line).unwrap().0);
+    let max_diff = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    eprintln!("ppocr_v4_rec: max |p diff| wgpu vs CPU {max_diff:.2e}");
+    assert!(
+        max_diff < 1e-3,
+        "ppocr_v4_rec: wgpu and CPU differ by {max_diff}"
+    );
 }
 
 /// Compares a model with its torch-free numpy reference (`models/reference/ID.json`, written by
@@ -532,4 +568,463 @@ fn mtcnn_matches_onnxruntime_reference() {
     );
     let preds = mtcnn.run(&img).unwrap();
     assert!(preds.iter().all(|p| p.label == "face" && p.bbox.is_some()));
+}
+
+/// Loads model `id` through `zoo::load` on the CPU, fetching it and the weights it needs.
+fn loaded(id: &str) -> Box<dyn Labeler> {
+    for wid in zoo::weight_ids(id) {
+        fetched(wid);
+    }
+    let dev = device::select_with(DeviceChoice::Cpu).unwrap();
+    zoo::load(id, &cache_dir(), &dev.device).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// The BlazeFace box reference.py cropped faces with (largest `width * score` detection).
+fn blaze_box(photo: &str) -> Option<[f32; 4]> {
+    let blaze = reference("blazeface_short");
+    let dets = blaze["photos"][photo]["decoded"]["detections"].as_array()?;
+    let best = dets.iter().max_by(|a, b| {
+        let key = |d: &serde_json::Value| {
+            let b = f32s(&d["box_xyxy"]);
+            (b[2] - b[0]) * d["score"].as_f64().unwrap() as f32
+        };
+        key(a).total_cmp(&key(b))
+    })?;
+    let b = f32s(&best["box_xyxy"]);
+    Some([b[0], b[1], b[2], b[3]])
+}
+
+/// `image_orientation` (graph executor) against onnxruntime: every class probability within
+/// 0.05, same top-1 where the reference's top-2 margin exceeds 0.05.
+#[test]
+fn image_orientation_matches_onnxruntime_reference() {
+    if skip("image_orientation_matches_onnxruntime_reference") {
+        return;
+    }
+    use photolabel::zoo::orientation::Orientation;
+    let spec = Manifest::embedded()
+        .unwrap()
+        .get("image_orientation")
+        .unwrap();
+    let path = fetched("image_orientation");
+    let dev = device::select_with(DeviceChoice::Cpu).unwrap();
+    let net = Orientation::load(spec, &path, &dev.device).unwrap_or_else(|e| panic!("{e:#}"));
+    for (photo, r) in reference("image_orientation")["photos"]
+        .as_object()
+        .unwrap()
+    {
+        let img = zoo::load_photo(&photos_dir().join(photo)).unwrap();
+        let p = net.probabilities(&img).unwrap();
+        let top = r["decoded"]["top5"].as_array().unwrap();
+        let mut want = [0f32; 4];
+        for t in top {
+            want[t["index"].as_u64().unwrap() as usize] = t["score"].as_f64().unwrap() as f32;
+        }
+        eprintln!("image_orientation {photo}: ours {p:?} reference {want:?}");
+        for (a, e) in p.iter().zip(&want) {
+            assert!((a - e).abs() < 0.05, "{photo}: {p:?} vs {want:?}");
+        }
+        let margin = top[0]["score"].as_f64().unwrap() - top[1]["score"].as_f64().unwrap();
+        if margin > 0.05 {
+            let ours = top_k(&p, 1)[0].0 as u64;
+            assert_eq!(ours, top[0]["index"].as_u64().unwrap(), "{photo}: top-1");
+        }
+    }
+}
+
+/// `gender_v1` and `age_v1` (graph executor) against onnxruntime on the same face crop
+/// (reference.py's BlazeFace box + 20 %, read from `reference/blazeface_short.json`).
+#[test]
+fn face_attributes_match_onnxruntime_reference() {
+    if skip("face_attributes_match_onnxruntime_reference") {
+        return;
+    }
+    use photolabel::zoo::face_attr::{FaceAttr, face_crop};
+    for id in ["mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"] {
+        fetched(id);
+    }
+    let dev = device::select_with(DeviceChoice::Cpu).unwrap();
+    for id in ["gender_v1", "age_v1"] {
+        let spec = Manifest::embedded().unwrap().get(id).unwrap();
+        let path = fetched(id);
+        let net = FaceAttr::load(spec, &path, &cache_dir(), &dev.device)
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let mut compared = 0;
+        for (photo, r) in reference(id)["photos"].as_object().unwrap() {
+            if r.get("skipped").is_some() {
+                continue;
+            }
+            let img = zoo::load_photo(&photos_dir().join(photo)).unwrap();
+            let crop = face_crop(&img, &blaze_box(photo).unwrap());
+            let p = net.probabilities(&crop).unwrap();
+            let top = r["decoded"]["top5"].as_array().unwrap();
+            let (i0, p0) = (
+                top[0]["index"].as_u64().unwrap() as usize,
+                top[0]["score"].as_f64().unwrap() as f32,
+            );
+            let ours = top_k(&p, 5);
+            eprintln!(
+                "{id} {photo}: ours {ours:?} reference top {:?}",
+                top.iter()
+                    .map(|t| (t["index"].as_u64().unwrap(), t["score"].as_f64().unwrap()))
+                    .collect::<Vec<_>>()
+            );
+            assert_eq!(ours[0].0, i0, "{id} {photo}: top-1");
+            assert!(
+                (p[i0] - p0).abs() < 0.05,
+                "{id} {photo}: p {} vs {p0}",
+                p[i0]
+            );
+            if id == "age_v1" {
+                let ours = FaceAttr::expected_age(&p);
+                let want = r["decoded"]["expected_age"].as_f64().unwrap() as f32;
+                eprintln!("age_v1 {photo}: expected age {ours:.2} vs {want:.2}");
+                assert!((ours - want).abs() < 2.0, "{photo}: age {ours} vs {want}");
+            }
+            compared += 1;
+        }
+        assert_eq!(compared, 2, "{id}: both coco reference faces compared");
+    }
+}
+
+fn iou(a: &[f32], b: &[f32]) -> f32 {
+    let iw = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let ih = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = iw * ih;
+    let area = |r: &[f32]| (r[2] - r[0]) * (r[3] - r[1]);
+    inter / (area(a) + area(b) - inter)
+}
+
+/// `ppocr_v4_det` and `ppocr_v5_det` (graph executor) against onnxruntime at the reference's
+/// input size: map mean within 2 %, same number of boxes, each reference box with score ≥ 0.8
+/// matched with IoU ≥ 0.9 and score within 0.05, weaker ones with IoU ≥ 0.5 and score within
+/// 0.1 (measured: strong boxes within 0.7 px and 0.015; the weak 5–10 px blobs differ most, e.g.
+/// v5 IoU 0.70 / score +0.066; inputs differ slightly: `image` triangle vs PIL bilinear).
+#[test]
+fn ppocr_det_matches_onnxruntime_reference() {
+    if skip("ppocr_det_matches_onnxruntime_reference") {
+        return;
+    }
+    for id in ["ppocr_v4_det", "ppocr_v5_det"] {
+        check_ocr_det(id);
+    }
+}
+
+fn check_ocr_det(id: &str) {
+    use photolabel::zoo::ocr::{TextDetector, boxes_from_map};
+    let spec = Manifest::embedded().unwrap().get(id).unwrap();
+    let path = fetched(id);
+    let dev = device::select_with(DeviceChoice::Cpu).unwrap();
+    let det = TextDetector::load(spec, &path, &dev.device).unwrap_or_else(|e| panic!("{e:#}"));
+    for (photo, r) in reference(id)["photos"].as_object().unwrap() {
+        let img = zoo::load_photo(&photos_dir().join(photo)).unwrap();
+        let shape = r["input"]["shape"].as_array().unwrap();
+        let (h, w) = (
+            shape[2].as_u64().unwrap() as u32,
+            shape[3].as_u64().unwrap() as u32,
+        );
+        let t = Instant::now();
+        let prob = det.prob_map(&img, w, h).unwrap();
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        let mean = prob.iter().map(|&v| f64::from(v)).sum::<f64>() / prob.len() as f64;
+        let raw = r["raw_outputs"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap();
+        let ref_mean = raw["mean"].as_f64().unwrap();
+        let (sx, sy) = (
+            img.width() as f32 / w as f32,
+            img.height() as f32 / h as f32,
+        );
+        let boxes = boxes_from_map(&prob, w as usize, h as usize, sx, sy);
+        let want = r["decoded"]["boxes_axis_aligned"].as_array().unwrap();
+        eprintln!(
+            "{id} {photo} ({w}x{h}): {ms:.0} ms; map mean {mean:.5} vs {ref_mean:.5}; ours {boxes:?}; reference {want:?}"
+        );
+        assert!(
+            (mean - ref_mean).abs() <= 0.02 * ref_mean.max(1e-3),
+            "{photo}: map mean {mean} vs {ref_mean}"
+        );
+        assert_eq!(boxes.len(), want.len(), "{photo}: box count");
+        for e in want {
+            let b = f32s(&e["box_xyxy"]);
+            let s = e["score"].as_f64().unwrap() as f32;
+            let best = boxes
+                .iter()
+                .map(|o| (iou(&o.xyxy, &b), o.score))
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .unwrap();
+            // Strong boxes must agree closely; weak small blobs (score < 0.8, a few pixels of
+            // the map) change shape with the input resampling.
+            let (min_iou, tol) = if s >= 0.8 { (0.9, 0.05) } else { (0.5, 0.1) };
+            assert!(
+                best.0 >= min_iou,
+                "{id} {photo}: box {b:?} best IoU {}",
+                best.0
+            );
+            assert!(
+                (best.1 - s).abs() < tol,
+                "{id} {photo}: score {} vs {s}",
+                best.1
+            );
+        }
+    }
+}
+
+/// `ppocr_v4_rec` and `ppocr_v5_rec` (graph executor) against onnxruntime on reference.py's line crop (the largest
+/// `ppocr_v4_det` reference box): the first output values within 0.05 on every photo; same text
+/// and mean character confidence within 0.05 where the reference is confident (≥ 0.5; the
+/// 000000000036 line is read as garbage at 0.37 by both); the dictionary from the ONNX
+/// metadata equals `labels/ppocr_vN_rec.txt`.
+#[test]
+fn ppocr_rec_matches_onnxruntime_reference() {
+    if skip("ppocr_rec_matches_onnxruntime_reference") {
+        return;
+    }
+    for id in ["ppocr_v4_rec", "ppocr_v5_rec"] {
+        check_ocr_rec(id);
+    }
+}
+
+fn check_ocr_rec(id: &str) {
+    use photolabel::zoo::mtcnn::crop_padded;
+    use photolabel::zoo::ocr::TextRecognizer;
+    for wid in zoo::weight_ids(id) {
+        fetched(wid);
+    }
+    let spec = Manifest::embedded().unwrap().get(id).unwrap();
+    let path = fetched(id);
+    let dev = device::select_with(DeviceChoice::Cpu).unwrap();
+    let rec = TextRecognizer::load(spec, &path, &cache_dir(), &dev.device)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let labels = spec.label_list().unwrap();
+    assert_eq!(rec.dictionary().len(), labels.len());
+    assert_eq!(rec.dictionary()[1..], labels[1..]);
+    let det_ref = reference("ppocr_v4_det");
+    let mut compared = 0;
+    for (photo, r) in reference(id)["photos"].as_object().unwrap() {
+        let img = zoo::load_photo(&photos_dir().join(photo)).unwrap();
+        let boxes = det_ref["photos"][photo]["decoded"]["boxes_axis_aligned"]
+            .as_array()
+            .unwrap();
+        let line = match boxes.iter().max_by(|a, b| {
+            let key = |d: &serde_json::Value| {
+                let b = f32s(&d["box_xyxy"]);
+                (b[2] - b[0]) * d["score"].as_f64().unwrap() as f32
+            };
+            key(a).total_cmp(&key(b))
+        }) {
+            Some(b) => {
+                let b = f32s(&b["box_xyxy"]);
+                crop_padded(&img, b[0] as i64, b[1] as i64, b[2] as i64, b[3] as i64)
+            }
+            None => img.clone(),
+        };
+        let t = Instant::now();
+        let (probs, steps) = rec.raw(&line).unwrap();
+        let got = rec.decode(&probs, steps);
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        let raw = &r["raw_outputs"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap();
+        let shape = raw["shape"].as_array().unwrap();
+        assert_eq!(
+            steps as u64,
+            shape[1].as_u64().unwrap(),
+            "{photo}: time steps"
+        );
+        let first8 = f32s(&raw["first8"]);
+        eprintln!("{id} {photo}: first8 {:?} vs {first8:?}", &probs[..8]);
+        for (a, e) in probs.iter().zip(&first8) {
+            assert!((a - e).abs() < 0.05, "{photo}: first8 {a} vs {e}");
+        }
+        let want = r["decoded"]["text"].as_str().unwrap();
+        let conf = r["decoded"]["mean_conf"].as_f64().unwrap() as f32;
+        eprintln!("{id} {photo}: {ms:.0} ms; ours {got:?}; reference {want:?} {conf:.4}");
+        if conf >= 0.5 {
+            assert_eq!(got.text, want, "{photo}: text");
+            assert!((got.confidence - conf).abs() < 0.05, "{photo}: conf");
+            compared += 1;
+        }
+    }
+    assert!(compared >= 1, "only {compared} confident reference lines");
+}
+
+/// `ppocr_cls_v2` (graph executor, used by the OCR labelers) against onnxruntime on
+/// reference.py's line crop at its input width 320: both probabilities within 0.05, same class
+/// where the reference margin exceeds 0.1.
+#[test]
+fn ppocr_cls_matches_onnxruntime_reference() {
+    if skip("ppocr_cls_matches_onnxruntime_reference") {
+        return;
+    }
+    use photolabel::zoo::mtcnn::crop_padded;
+    use photolabel::zoo::ocr::LineClassifier;
+    let spec = Manifest::embedded().unwrap().get("ppocr_cls_v2").unwrap();
+    let path = fetched("ppocr_cls_v2");
+    let dev = device::select_with(DeviceChoice::Cpu).unwrap();
+    let cls = LineClassifier::load(spec, &path, &dev.device).unwrap_or_else(|e| panic!("{e:#}"));
+    let det_ref = reference("ppocr_v4_det");
+    for (photo, r) in reference("ppocr_cls_v2")["photos"].as_object().unwrap() {
+        let img = zoo::load_photo(&photos_dir().join(photo)).unwrap();
+        let boxes = det_ref["photos"][photo]["decoded"]["boxes_axis_aligned"]
+            .as_array()
+            .unwrap();
+        let line = match boxes.iter().max_by(|a, b| {
+            let key = |d: &serde_json::Value| {
+                let b = f32s(&d["box_xyxy"]);
+                (b[2] - b[0]) * d["score"].as_f64().unwrap() as f32
+            };
+            key(a).total_cmp(&key(b))
+        }) {
+            Some(b) => {
+                let b = f32s(&b["box_xyxy"]);
+                crop_padded(&img, b[0] as i64, b[1] as i64, b[2] as i64, b[3] as i64)
+            }
+            None => img.clone(),
+        };
+        let p = cls.probabilities(&line, 320).unwrap();
+        let mut want = [0f32; 2];
+        for t in r["decoded"]["top5"].as_array().unwrap() {
+            want[t["index"].as_u64().unwrap() as usize] = t["score"].as_f64().unwrap() as f32;
+        }
+        eprintln!("ppocr_cls_v2 {photo}: ours {p:?} reference {want:?}");
+        for (a, e) in p.iter().zip(&want) {
+            assert!((a - e).abs() < 0.05, "{photo}: {p:?} vs {want:?}");
+        }
+        if (want[0] - want[1]).abs() > 0.1 {
+            assert_eq!(p[0] > p[1], want[0] > want[1], "{photo}: class");
+        }
+        if want[0] > 0.9 {
+            // The same line upside down must read as 180°.
+            let turned = image::imageops::rotate180(&line);
+            let q = cls.probabilities(&turned, 320).unwrap();
+            eprintln!("ppocr_cls_v2 {photo} turned: {q:?}");
+            assert!(q[1] > q[0], "{photo} turned: {q:?}");
+        }
+    }
+}
+
+/// The new labelers through `zoo::load` on real photos: faces get a gender and an age band with
+/// boxes, the sign photo gets `text` boxes and words, the orientation model stays quiet on
+/// upright photos.
+#[test]
+fn graph_labelers_label_photos() {
+    if skip("graph_labelers_label_photos") {
+        return;
+    }
+    let people = zoo::load_photo(&photos_dir().join("coco128/train2017/000000000036.jpg")).unwrap();
+    let sign = zoo::load_photo(&photos_dir().join("coco128/train2017/000000000064.jpg")).unwrap();
+    for id in [
+        "gender_v1",
+        "age_v1",
+        "image_orientation",
+        "ppocr_v4_det",
+        "ppocr_v4_rec",
+        "ppocr_v5_det",
+        "ppocr_v5_rec",
+    ] {
+        let m = loaded(id);
+        for (name, img) in [("000000000036", &people), ("000000000064", &sign)] {
+            let t = Instant::now();
+            let preds = m.run(img).unwrap();
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            eprintln!("{id} {name}: {ms:.0} ms {preds:?}");
+            assert!(preds.windows(2).all(|w| w[0].confidence >= w[1].confidence));
+            match (id, name) {
+                ("gender_v1", "000000000036") => {
+                    assert!(
+                        preds
+                            .iter()
+                            .any(|p| p.label == "female" && p.bbox.is_some())
+                    )
+                }
+                ("age_v1", "000000000036") => assert!(
+                    preds
+                        .iter()
+                        .any(|p| ["teen", "adult"].contains(&p.label.as_str()))
+                ),
+                ("ppocr_v4_det" | "ppocr_v5_det", "000000000064") => {
+                    assert!(preds.iter().any(|p| p.label == "text" && p.bbox.is_some()))
+                }
+                ("image_orientation", _) => {
+                    assert!(preds.iter().all(|p| p.confidence >= 0.9));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The generic executor also runs graphs that have hand-written networks here: NudeNet's
+/// YOLOv8 export (anchor generation in the graph: Shape/Gather/Range/ConstantOfShape/Expand,
+/// Split, Resize, DFL Softmax) and MTCNN's O-Net (keras2onnx: NHWC Transpose, PRelu,
+/// SAME_UPPER MaxPool, MatMul). Compared with onnxruntime as the hand-written ones are.
+#[test]
+fn graph_executor_runs_nudenet_and_mtcnn_graphs() {
+    if skip("graph_executor_runs_nudenet_and_mtcnn_graphs") {
+        return;
+    }
+    use photolabel::zoo::graph::Graph;
+    use photolabel::zoo::mtcnn::{crop_padded, mtcnn_input};
+    use photolabel::zoo::preprocess::Preprocess;
+    let dev = device::select_with(DeviceChoice::Cpu).unwrap();
+    let spec = Manifest::embedded().unwrap().get("nudenet_320n").unwrap();
+    let g = Graph::load("nudenet_320n", &fetched("nudenet_320n"), &dev.device)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let pre = Preprocess::from_spec(spec).unwrap();
+    for (photo, r) in reference("nudenet_320n")["photos"].as_object().unwrap() {
+        let img = zoo::load_photo(&photos_dir().join(photo)).unwrap();
+        let out = g.run(pre.tensor(&img, &dev.device)).unwrap();
+        assert_eq!(out[0].dims(), vec![1, 22, 2100]);
+        let v = out[0].to_vec().unwrap();
+        let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
+        let raw = &r["raw_outputs"]["output0"];
+        let ref_mean = raw["mean"].as_f64().unwrap();
+        let first8 = f32s(&raw["first8"]);
+        eprintln!(
+            "nudenet_320n (graph) {photo}: mean {mean:.4} vs {ref_mean:.4}; first8 {:?} vs {first8:?}",
+            &v[..8]
+        );
+        assert!((mean - ref_mean).abs() / ref_mean < 0.01, "{photo}: mean");
+        for (o, e) in v.iter().zip(&first8) {
+            assert!((o - e).abs() < 1.0, "{photo}: first8 {o} vs {e}");
+        }
+    }
+    fetched("mtcnn_onet");
+    let g = Graph::load("mtcnn_onet", &fetched("mtcnn_onet"), &dev.device)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let mut compared = 0;
+    for (photo, r) in reference("mtcnn_onet")["photos"].as_object().unwrap() {
+        let Some(b) = blaze_box(photo) else { continue };
+        let img = zoo::load_photo(&photos_dir().join(photo)).unwrap();
+        let (bw, bh) = (b[2] - b[0], b[3] - b[1]);
+        let c = crop_padded(
+            &img,
+            (b[0] - 0.2 * bw) as i64,
+            (b[1] - 0.2 * bh) as i64,
+            (b[2] + 0.2 * bw) as i64,
+            (b[3] + 0.2 * bh) as i64,
+        );
+        let c = image::imageops::resize(&c, 48, 48, image::imageops::FilterType::Triangle);
+        // mtcnn_input is [1, 3, W, H]; the graph takes the same data as NHWC [1, W, H, 3].
+        let x = mtcnn_input(&c, &dev.device).permute([0, 2, 3, 1]);
+        let out = g.run(x).unwrap();
+        let reg = out[0].to_vec().unwrap();
+        let p = out[2].to_vec().unwrap()[1];
+        let ref_p = r["decoded"]["face_prob"].as_f64().unwrap() as f32;
+        let ref_reg = f32s(&r["decoded"]["bbox_reg"]);
+        eprintln!("mtcnn_onet (graph) {photo}: p {p:.4} vs {ref_p:.4}; reg {reg:?} vs {ref_reg:?}");
+        assert!((p - ref_p).abs() < 0.1, "{photo}: p");
+        for (a, e) in reg.iter().zip(&ref_reg) {
+            assert!((a - e).abs() < 0.05, "{photo}: reg {a} vs {e}");
+        }
+        compared += 1;
+    }
+    assert_eq!(compared, 2);
 }

@@ -11,6 +11,12 @@
 //! - [`onnx`]: reads initializers out of `.onnx` files and applies them through burn-store.
 //! - [`nudenet`]: NudeNet (YOLOv8n) body-part detector, a detection [`Labeler`].
 //! - [`mtcnn`]: MTCNN face detector (`face` boxes), loaded under the id `mtcnn_onet`.
+//! - [`graph`]: a generic ONNX graph executor on burn (ops evaluated eagerly in file order),
+//!   used by the models below, which have no hand-written network.
+//! - [`face_attr`]: `gender_v1` / `age_v1` on MTCNN face crops (family `face_attr`).
+//! - [`orientation`]: `image_orientation`, 4-way rotation (family `orientation`).
+//! - [`ocr`]: `ppocr_v4_det` / `ppocr_v5_det` (`text` boxes) and `ppocr_v4_rec` / `ppocr_v5_rec`
+//!   (recognised words), family `text`.
 //!
 //! [`load`] builds a model by manifest id; a model whose weights are missing or corrupt fails
 //! alone with a typed error ([`crate::Error::WeightsMissing`], [`crate::Error::WeightsCorrupt`]).
@@ -18,12 +24,16 @@
 pub mod classify;
 pub mod device;
 pub mod efficientnet_lite;
+pub mod face_attr;
+pub mod graph;
 pub mod layers;
 pub mod manifest;
 pub mod mobilenet_v2;
 pub mod mtcnn;
 pub mod nudenet;
+pub mod ocr;
 pub mod onnx;
+pub mod orientation;
 pub mod preprocess;
 pub mod weights;
 
@@ -80,6 +90,17 @@ pub const IMPLEMENTED: &[&str] = &[
     "nudenet_320n",
     // MTCNN (P-, R-, O-Net); needs `mtcnn_pnet` and `mtcnn_rnet` weights too.
     "mtcnn_onet",
+    // Generic ONNX executor (`graph`):
+    "ppocr_v4_det",
+    // Needs `ppocr_v4_det` and `ppocr_cls_v2` weights too.
+    "ppocr_v4_rec",
+    "ppocr_v5_det",
+    // Needs `ppocr_v5_det` and `ppocr_cls_v2` weights too.
+    "ppocr_v5_rec",
+    "image_orientation",
+    // Both need the MTCNN weights too (they detect faces first).
+    "age_v1",
+    "gender_v1",
 ];
 
 /// Manifest ids whose weight files model `id` loads (itself, plus the other stages of a
@@ -87,6 +108,10 @@ pub const IMPLEMENTED: &[&str] = &[
 pub fn weight_ids(id: &str) -> Vec<&str> {
     match id {
         "mtcnn_onet" => vec!["mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"],
+        "age_v1" => vec!["mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet", "age_v1"],
+        "gender_v1" => vec!["mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet", "gender_v1"],
+        "ppocr_v4_rec" => vec!["ppocr_v4_det", "ppocr_cls_v2", "ppocr_v4_rec"],
+        "ppocr_v5_rec" => vec!["ppocr_v5_det", "ppocr_cls_v2", "ppocr_v5_rec"],
         other => vec![other],
     }
 }
@@ -107,6 +132,14 @@ pub fn load(id: &str, cache_dir: &Path, device: &Device) -> Result<Box<dyn Label
     Ok(match id {
         "nudenet_320n" => Box::new(nudenet::NudeNet::load(spec, &path, device)?),
         "mtcnn_onet" => Box::new(mtcnn::Mtcnn::load(cache_dir, device)?),
+        "age_v1" | "gender_v1" => {
+            Box::new(face_attr::FaceAttr::load(spec, &path, cache_dir, device)?)
+        }
+        "image_orientation" => Box::new(orientation::Orientation::load(spec, &path, device)?),
+        "ppocr_v4_det" | "ppocr_v5_det" => Box::new(ocr::TextDetector::load(spec, &path, device)?),
+        "ppocr_v4_rec" | "ppocr_v5_rec" => {
+            Box::new(ocr::TextRecognizer::load(spec, &path, cache_dir, device)?)
+        }
         _ => Box::new(classify::ImagenetClassifier::load(spec, &path, device)?),
     })
 }

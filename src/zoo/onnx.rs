@@ -4,11 +4,15 @@
 //! reader written here (no `prost`: its derive macro changes `itertools` features, which
 //! rebuilds cubecl's proc-macros and all of burn).
 //!
-//! Fields read: `ModelProto.graph` (7); `GraphProto.node` (1), `.initializer` (5);
-//! `TensorProto.dims` (1), `.data_type` (2), `.float_data` (4), `.name` (8), `.raw_data` (9);
-//! `NodeProto.input` (1), `.output` (2), `.name` (3), `.op_type` (4). Everything else is
-//! skipped. Only float32 initializers are kept (others, e.g. int64 shape constants, are listed
-//! by name only).
+//! Fields read: `ModelProto.graph` (7), `.opset_import` (8), `.metadata_props` (14: key 1, value 2);
+//! `GraphProto.node` (1), `.initializer` (5), `.input` (11), `.output` (12) (names only);
+//! `TensorProto.dims` (1), `.data_type` (2), `.float_data` (4), `.int32_data` (5),
+//! `.int64_data` (7), `.name` (8), `.raw_data` (9); `NodeProto.input` (1), `.output` (2),
+//! `.name` (3), `.op_type` (4), `.attribute` (5); `AttributeProto.name` (1), `.f` (2), `.i` (3),
+//! `.s` (4), `.t` (5), `.floats` (7), `.ints` (8). Everything else is skipped. Float32
+//! initializers are kept in [`OnnxWeights::tensors`], int64/int32/bool ones (shape constants)
+//! in [`OnnxWeights::ints`]; other types are listed by name only. [`super::graph`] executes the
+//! node list.
 //!
 //! Loading into a module goes through burn-store: [`OnnxWeights::apply`] turns a list of
 //! (ONNX initializer name → module parameter path, [`Layout`]) into burn-store tensors and
@@ -26,6 +30,37 @@ use crate::error::{Error, Result};
 
 /// ONNX `TensorProto.DataType.FLOAT`.
 const FLOAT: u64 = 1;
+/// ONNX `TensorProto.DataType` INT32, INT64, BOOL (all read as i64).
+const INT32: u64 = 6;
+const INT64: u64 = 7;
+const BOOL: u64 = 9;
+
+/// One integer tensor (int64, int32 or bool data widened to i64).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnnxInts {
+    pub dims: Vec<usize>,
+    pub values: Vec<i64>,
+}
+
+/// A decoded `TensorProto`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TensorValue {
+    Float(OnnxTensor),
+    Ints(OnnxInts),
+    /// Another data type (its number).
+    Other(u64),
+}
+
+/// A node attribute value (`AttributeProto`; graphs and string lists are not read).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attr {
+    Float(f32),
+    Int(i64),
+    Bytes(Vec<u8>),
+    Tensor(TensorValue),
+    Floats(Vec<f32>),
+    Ints(Vec<i64>),
+}
 
 /// One float32 initializer.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,13 +69,55 @@ pub struct OnnxTensor {
     pub values: Vec<f32>,
 }
 
-/// One graph node (only what weight mapping and checks need).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// One graph node.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct OnnxNode {
     pub op_type: String,
     pub name: String,
     pub inputs: Vec<String>,
     pub outputs: Vec<String>,
+    /// Attributes in file order.
+    pub attrs: Vec<(String, Attr)>,
+}
+
+impl OnnxNode {
+    /// Attribute `name`, if present.
+    pub fn attr(&self, name: &str) -> Option<&Attr> {
+        self.attrs.iter().find(|(n, _)| n == name).map(|(_, a)| a)
+    }
+
+    /// Integer attribute `name`, else `default`.
+    pub fn int(&self, name: &str, default: i64) -> i64 {
+        match self.attr(name) {
+            Some(Attr::Int(i)) => *i,
+            _ => default,
+        }
+    }
+
+    /// Float attribute `name`, else `default`.
+    pub fn float(&self, name: &str, default: f32) -> f32 {
+        match self.attr(name) {
+            Some(Attr::Float(f)) => *f,
+            Some(Attr::Int(i)) => *i as f32,
+            _ => default,
+        }
+    }
+
+    /// Integer-list attribute `name`, if present.
+    pub fn ints(&self, name: &str) -> Option<&[i64]> {
+        match self.attr(name) {
+            Some(Attr::Ints(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// String attribute `name` (lossy UTF-8), else `default`.
+    pub fn string(&self, name: &str, default: &str) -> String {
+        match self.attr(name) {
+            Some(Attr::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
+            _ => default.to_owned(),
+        }
+    }
 }
 
 /// How an initializer becomes a module parameter.
@@ -59,10 +136,20 @@ pub enum Layout {
 pub struct OnnxWeights {
     /// Float32 initializers by name.
     pub tensors: BTreeMap<String, OnnxTensor>,
-    /// Names of initializers of other types (shape constants and the like).
+    /// Integer initializers (int64/int32/bool) by name.
+    pub ints: BTreeMap<String, OnnxInts>,
+    /// Names of initializers of other types.
     pub other: Vec<String>,
     /// Graph nodes in file order.
     pub nodes: Vec<OnnxNode>,
+    /// Graph input names (initializers excluded by [`OnnxWeights::data_inputs`]).
+    pub inputs: Vec<String>,
+    /// Graph output names.
+    pub outputs: Vec<String>,
+    /// `ModelProto.metadata_props` (key, value).
+    pub metadata: Vec<(String, String)>,
+    /// Version of the default (`ai.onnx`) operator set, from `ModelProto.opset_import` (8).
+    pub opset: i64,
 }
 
 impl OnnxWeights {
@@ -81,9 +168,40 @@ impl OnnxWeights {
         let mut model = Wire::new(bytes);
         let mut found_graph = false;
         while let Some((field, value)) = model.next()? {
-            if let (7, Value::Bytes(graph)) = (field, value) {
-                found_graph = true;
-                out.read_graph(graph)?;
+            match (field, value) {
+                (7, Value::Bytes(graph)) => {
+                    found_graph = true;
+                    out.read_graph(graph)?;
+                }
+                (8, Value::Bytes(entry)) => {
+                    let (mut domain, mut version) = (String::new(), 0);
+                    let mut w = Wire::new(entry);
+                    while let Some((f, v)) = w.next()? {
+                        match (f, v) {
+                            (1, Value::Bytes(b)) => {
+                                domain = String::from_utf8_lossy(b).into_owned()
+                            }
+                            (2, Value::Varint(n)) => version = n as i64,
+                            _ => {}
+                        }
+                    }
+                    if domain.is_empty() || domain == "ai.onnx" {
+                        out.opset = version;
+                    }
+                }
+                (14, Value::Bytes(entry)) => {
+                    let (mut key, mut val) = (String::new(), String::new());
+                    let mut w = Wire::new(entry);
+                    while let Some((f, v)) = w.next()? {
+                        match (f, v) {
+                            (1, Value::Bytes(b)) => key = String::from_utf8_lossy(b).into_owned(),
+                            (2, Value::Bytes(b)) => val = String::from_utf8_lossy(b).into_owned(),
+                            _ => {}
+                        }
+                    }
+                    out.metadata.push((key, val));
+                }
+                _ => {}
             }
         }
         if !found_graph {
@@ -100,12 +218,17 @@ impl OnnxWeights {
                 (5, Value::Bytes(b)) => {
                     let (name, tensor) = read_tensor(b)?;
                     match tensor {
-                        Some(t) => {
+                        TensorValue::Float(t) => {
                             self.tensors.insert(name, t);
                         }
-                        None => self.other.push(name),
+                        TensorValue::Ints(t) => {
+                            self.ints.insert(name, t);
+                        }
+                        TensorValue::Other(_) => self.other.push(name),
                     }
                 }
+                (11, Value::Bytes(b)) => self.inputs.push(read_name(b)?),
+                (12, Value::Bytes(b)) => self.outputs.push(read_name(b)?),
                 _ => {}
             }
         }
@@ -166,6 +289,23 @@ impl OnnxWeights {
         super::check_apply(model_id, &result)
     }
 
+    /// Graph inputs that are not initializers (the data the caller feeds).
+    pub fn data_inputs(&self) -> Vec<&str> {
+        self.inputs
+            .iter()
+            .filter(|n| !self.tensors.contains_key(*n) && !self.ints.contains_key(*n))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Metadata value for `key` (e.g. PP-OCR's `character` dictionary).
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// Op types of the graph, sorted and deduplicated.
     pub fn op_types(&self) -> Vec<&str> {
         let mut ops: Vec<&str> = self.nodes.iter().map(|n| n.op_type.as_str()).collect();
@@ -173,6 +313,17 @@ impl OnnxWeights {
         ops.dedup();
         ops
     }
+}
+
+/// The `name` (field 1) of a `ValueInfoProto`.
+fn read_name(bytes: &[u8]) -> std::result::Result<String, String> {
+    let mut wire = Wire::new(bytes);
+    while let Some((field, value)) = wire.next()? {
+        if let (1, Value::Bytes(b)) = (field, value) {
+            return Ok(String::from_utf8_lossy(b).into_owned());
+        }
+    }
+    Ok(String::new())
 }
 
 fn read_node(bytes: &[u8]) -> std::result::Result<OnnxNode, String> {
@@ -186,6 +337,11 @@ fn read_node(bytes: &[u8]) -> std::result::Result<OnnxNode, String> {
                 2 => node.outputs.push(s()),
                 3 => node.name = s(),
                 4 => node.op_type = s(),
+                5 => {
+                    if let Some(a) = read_attr(b)? {
+                        node.attrs.push(a);
+                    }
+                }
                 _ => {}
             }
         }
@@ -193,12 +349,52 @@ fn read_node(bytes: &[u8]) -> std::result::Result<OnnxNode, String> {
     Ok(node)
 }
 
-/// A `TensorProto`: its name and, for float32 tensors, dims and values.
-fn read_tensor(bytes: &[u8]) -> std::result::Result<(String, Option<OnnxTensor>), String> {
+/// An `AttributeProto` (name, value); `None` for kinds not read (graphs, string lists).
+fn read_attr(bytes: &[u8]) -> std::result::Result<Option<(String, Attr)>, String> {
+    let mut name = String::new();
+    let mut value = None;
+    let mut floats = Vec::new();
+    let mut ints = Vec::new();
+    let mut atype = 0;
+    let mut wire = Wire::new(bytes);
+    while let Some((field, v)) = wire.next()? {
+        match (field, v) {
+            (1, Value::Bytes(b)) => name = String::from_utf8_lossy(b).into_owned(),
+            (2, Value::Fixed32(f)) => value = Some(Attr::Float(f32::from_bits(f))),
+            (3, Value::Varint(i)) => value = Some(Attr::Int(i as i64)),
+            (4, Value::Bytes(b)) => value = Some(Attr::Bytes(b.to_vec())),
+            (5, Value::Bytes(b)) => value = Some(Attr::Tensor(read_tensor(b)?.1)),
+            (7, Value::Fixed32(f)) => floats.push(f32::from_bits(f)),
+            (7, Value::Bytes(packed)) => floats.extend(le_f32s(packed)?),
+            (8, Value::Varint(i)) => ints.push(i as i64),
+            (8, Value::Bytes(packed)) => {
+                let mut w = Wire::new(packed);
+                while !w.done() {
+                    ints.push(w.varint()? as i64);
+                }
+            }
+            (20, Value::Varint(t)) => atype = t,
+            _ => {}
+        }
+    }
+    // AttributeType: FLOATS = 6, INTS = 7. Empty lists carry only the type.
+    let value = match atype {
+        6 => Some(Attr::Floats(floats)),
+        7 => Some(Attr::Ints(ints)),
+        _ if !floats.is_empty() => Some(Attr::Floats(floats)),
+        _ if !ints.is_empty() => Some(Attr::Ints(ints)),
+        _ => value,
+    };
+    Ok(value.map(|v| (name, v)))
+}
+
+/// A `TensorProto`: its name and its dims and values (float32, or integers widened to i64).
+fn read_tensor(bytes: &[u8]) -> std::result::Result<(String, TensorValue), String> {
     let mut name = String::new();
     let mut dims = Vec::new();
     let mut data_type = 0;
     let mut float_data = Vec::new();
+    let mut int_data: Vec<i64> = Vec::new();
     let mut raw: Option<&[u8]> = None;
     let mut wire = Wire::new(bytes);
     while let Some((field, value)) = wire.next()? {
@@ -213,20 +409,55 @@ fn read_tensor(bytes: &[u8]) -> std::result::Result<(String, Option<OnnxTensor>)
             (2, Value::Varint(t)) => data_type = t,
             (4, Value::Fixed32(v)) => float_data.push(f32::from_bits(v)),
             (4, Value::Bytes(packed)) => float_data.extend(le_f32s(packed)?),
+            (5 | 7, Value::Varint(v)) => int_data.push(v as i64),
+            (5 | 7, Value::Bytes(packed)) => {
+                let mut w = Wire::new(packed);
+                while !w.done() {
+                    int_data.push(w.varint()? as i64);
+                }
+            }
             (8, Value::Bytes(b)) => name = String::from_utf8_lossy(b).into_owned(),
             (9, Value::Bytes(b)) => raw = Some(b),
             (14, Value::Varint(1)) => return Err(format!("{name}: external data unsupported")),
             _ => {}
         }
     }
-    if data_type != FLOAT {
-        return Ok((name, None));
-    }
-    let values = match raw {
-        Some(b) => le_f32s(b)?,
-        None => float_data,
+    let value = match data_type {
+        FLOAT => TensorValue::Float(OnnxTensor {
+            dims,
+            values: match raw {
+                Some(b) => le_f32s(b)?,
+                None => float_data,
+            },
+        }),
+        INT32 | INT64 | BOOL => {
+            let values = match raw {
+                Some(b) if data_type == INT64 => {
+                    if !b.len().is_multiple_of(8) {
+                        return Err(format!("{name}: int64 data of {} bytes", b.len()));
+                    }
+                    b.chunks_exact(8)
+                        .map(|c| {
+                            i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+                        })
+                        .collect()
+                }
+                Some(b) if data_type == INT32 => {
+                    if !b.len().is_multiple_of(4) {
+                        return Err(format!("{name}: int32 data of {} bytes", b.len()));
+                    }
+                    b.chunks_exact(4)
+                        .map(|c| i64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+                        .collect()
+                }
+                Some(b) => b.iter().map(|&v| i64::from(v)).collect(),
+                None => int_data,
+            };
+            TensorValue::Ints(OnnxInts { dims, values })
+        }
+        other => TensorValue::Other(other),
     };
-    Ok((name, Some(OnnxTensor { dims, values })))
+    Ok((name, value))
 }
 
 fn le_f32s(b: &[u8]) -> std::result::Result<Vec<f32>, String> {
