@@ -13,6 +13,7 @@ use egui::Ui;
 use super::detail::DetailView;
 use super::folders::{FoldersPanel, ScanState};
 use super::library::LibraryView;
+use super::models::ModelsPanel;
 use super::picker::FolderPicker;
 use super::retrain::{RetrainPanel, RetrainState};
 use super::search::SearchBox;
@@ -56,6 +57,7 @@ pub struct App {
     pub search: SearchBox,
     pub folders: FoldersPanel,
     pub retrain: RetrainPanel,
+    pub models: ModelsPanel,
     snapshot: LibrarySnapshot,
     recent: VecDeque<Command>,
     outbox: Vec<Command>,
@@ -89,6 +91,7 @@ impl App {
             search: SearchBox::default(),
             folders: FoldersPanel::default(),
             retrain: RetrainPanel::default(),
+            models: ModelsPanel::default(),
             snapshot: LibrarySnapshot::default(),
             recent: VecDeque::new(),
             outbox: Vec::new(),
@@ -249,6 +252,7 @@ impl App {
                 }
                 self.photos_changed(&[photo_id]);
             }
+            Event::Model(status) => self.models.handle(status),
             Event::PhotosChanged(ids) => self.photos_changed(&ids),
             Event::LibraryChanged => self.library_changed(),
             Event::TrainProgress(p) => self.retrain.state = RetrainState::Running(Some(p)),
@@ -426,6 +430,7 @@ impl App {
         });
         self.search.suggestions_ui(out, ui);
         self.folders.scan_bar_ui(out, ui);
+        self.models.models_ui(ui);
         self.retrain.retrain_ui(out, ui);
     }
 
