@@ -744,3 +744,20 @@ fn print_photo(
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn launcher_arguments_become_paths() {
+        let p = |s: &str| desktop_path(s.into());
+        assert_eq!(p("/home/a b/photos"), PathBuf::from("/home/a b/photos"));
+        assert_eq!(
+            p("file:///home/a%20b/P%C3%A9"),
+            PathBuf::from("/home/a b/Pé")
+        );
+        assert_eq!(p("file://localhost/srv/x"), PathBuf::from("/srv/x"));
+        assert_eq!(p("file:///odd%2"), PathBuf::from("/odd%2"));
+    }
+}
