@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this after installing what a fresh
-# machine lacks): formatting, lints, the GUI-free core build, then every test.
+# machine lacks): formatting, lints, the GUI-free core build, every test, then the packaging
+# checks (packaging/linux/check-deb.sh: .desktop validation, the .deb built from the debug binary
+# the tests built, its contents, and the installed binary started under Xvfb).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -24,4 +26,16 @@ failed=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')
 rm -f "$log"
 echo
 echo "all tests: ${passed} passed, ${failed} failed"
-exit "$status"
+
+echo "== packaging (packaging/linux/check-deb.sh)"
+pkg_status=0
+bash packaging/linux/check-deb.sh || pkg_status=$?
+if ((pkg_status)); then
+    echo "packaging checks FAILED"
+else
+    echo "packaging checks passed"
+fi
+if ((status)); then
+    exit "$status"
+fi
+exit "$pkg_status"

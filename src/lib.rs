@@ -4,7 +4,7 @@
 //! - [`scan`]: walk folders, detect images by content, read EXIF, make thumbnails.
 //! - [`store`]: the library database (photos, labels, model runs, tag index) and search.
 //! - [`zoo`]: pretrained models on burn (wgpu GPU, or CPU fallback), their weights and labels.
-//! - [`config`]: where the database and caches live.
+//! - [`config`]: where the database and caches live; [`logging`]: the app's size-capped log file.
 //! - [`engine`]: background workers between a GUI and the core (commands in, events out).
 //! - `gui` (feature `gui`): the eframe/egui desktop app over the engine.
 //! - [`fixtures`]: generated test libraries (JPEGs with EXIF, broken files) for tests and
@@ -17,6 +17,7 @@ pub mod fixtures;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod label;
+pub mod logging;
 pub mod rl;
 pub mod scan;
 pub mod sched;

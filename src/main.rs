@@ -1,6 +1,8 @@
 //! The `photolabel` binary: with no subcommand it opens the desktop GUI (feature `gui`; a
 //! double-click starts it this way), otherwise the command-line interface over the core
-//! (scan, label, search, show, stats, models, trace, bench-sched, retrain). Exit codes:
+//! (scan, label, search, show, stats, models, trace, bench-sched, retrain). Paths given without
+//! a subcommand (`photolabel %F` from the .desktop entry) are added when the window opens; the
+//! window logs to `DATA_DIR/logs/photolabel.log` as well as stderr. Exit codes:
 //! 0 success, 1 error, 2 bad usage, 3 finished but some files failed,
 //! 4 nothing found (search without hits, show of an unknown path).
 
@@ -21,6 +23,7 @@ use photolabel::zoo::{self, Manifest, ModelSpec, weights};
 
 mod cli_sched;
 
+const EXIT_USAGE: u8 = 2;
 const EXIT_PARTIAL: u8 = 3;
 const EXIT_NOT_FOUND: u8 = 4;
 
@@ -41,6 +44,10 @@ struct Cli {
     /// separated like PATH).
     #[arg(long, value_name = "DIR")]
     open: Vec<PathBuf>,
+    /// Folders or photos to add when the window opens (what a file manager's "Open with"
+    /// passes; `file://` URIs are accepted too).
+    #[arg(value_name = "PATH")]
+    paths: Vec<std::ffi::OsString>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -178,22 +185,84 @@ enum ModelsCmd {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
+    // The window may have been started from a launcher, with no terminal: it also logs (and
+    // records panics) to DATA_DIR/logs/photolabel.log. The command line logs to stderr only.
+    let gui = cli.command.is_none() && cfg!(feature = "gui");
+    let data_dir = gui
+        .then(|| Paths::resolve(cli.db.clone()).ok().map(|p| p.data_dir))
+        .flatten();
+    match photolabel::logging::init(data_dir.as_deref()) {
+        Ok(Some(path)) => log::info!(
+            "photolabel {} starting; log file {}",
+            env!("CARGO_PKG_VERSION"),
+            path.display()
+        ),
+        Ok(None) => {}
+        Err(e) => eprintln!("photolabel: {e}"),
+    }
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("photolabel: {err:#}");
+            if gui {
+                // To the log file, and to stderr through the logger.
+                log::error!("{err:#}");
+            } else {
+                eprintln!("photolabel: {err:#}");
+            }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A path from the command line, or a `file://` URI as some launchers pass (`%U`).
+fn desktop_path(arg: std::ffi::OsString) -> PathBuf {
+    match arg.to_str().and_then(|s| s.strip_prefix("file://")) {
+        Some(rest) => {
+            // Drop an authority ("localhost"), then percent-decode.
+            let path = rest.find('/').map_or(rest, |i| &rest[i..]);
+            let bytes = path.as_bytes();
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut i = 0;
+            while i < bytes.len() {
+                let hex = |b: u8| char::from(b).to_digit(16);
+                if bytes[i] == b'%'
+                    && i + 2 < bytes.len()
+                    && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+                {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                } else {
+                    out.push(bytes[i]);
+                    i += 1;
+                }
+            }
+            PathBuf::from(String::from_utf8_lossy(&out).into_owned())
+        }
+        None => PathBuf::from(arg),
     }
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let paths = Paths::resolve(cli.db.clone())?;
     let Some(command) = cli.command else {
-        return open_gui(paths, cli.open);
+        let mut open = cli.open;
+        for p in cli.paths.into_iter().map(desktop_path) {
+            if !p.exists() {
+                // Most likely a mistyped subcommand: a launcher passes existing paths.
+                eprintln!(
+                    "photolabel: no such file or folder, nor a command: {} (see --help)",
+                    p.display()
+                );
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+            open.push(p);
+        }
+        return open_gui(paths, open);
     };
+    if !cli.paths.is_empty() {
+        anyhow::bail!("paths before a subcommand are only for the window; see --help");
+    }
     match command {
         Command::Scan {
             dirs,
@@ -528,6 +597,11 @@ fn open_gui(paths: Paths, mut open: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
     if let Some(env) = std::env::var_os("PHOTOLABEL_OPEN") {
         open.extend(std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()));
     }
+    log::info!(
+        "opening the window (library {}, adding {:?})",
+        paths.db.display(),
+        open
+    );
     photolabel::gui::run(paths, open)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -677,5 +751,22 @@ fn print_photo(
             r.status,
             r.reason.as_deref().unwrap_or("")
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn launcher_arguments_become_paths() {
+        let p = |s: &str| desktop_path(s.into());
+        assert_eq!(p("/home/a b/photos"), PathBuf::from("/home/a b/photos"));
+        assert_eq!(
+            p("file:///home/a%20b/P%C3%A9"),
+            PathBuf::from("/home/a b/Pé")
+        );
+        assert_eq!(p("file://localhost/srv/x"), PathBuf::from("/srv/x"));
+        assert_eq!(p("file:///odd%2"), PathBuf::from("/odd%2"));
     }
 }

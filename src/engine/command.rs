@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::scan::{ScanProgress, ScanSummary};
 use crate::store::{Label, Photo, PhotoOrder, RunRecord, RunSummary, SearchHit, Stats};
 
-use super::plugins::{TrainProgress, TrainReport};
+use super::plugins::{ModelStatus, TrainProgress, TrainReport};
 use super::settings::LabelSettings;
 
 /// Requests from the GUI to the engine.
@@ -140,6 +140,8 @@ pub enum Event {
         photo_id: i64,
         error: Option<String>,
     },
+    /// Preparing the models (first use fetches their weights): progress, failures, the end.
+    Model(ModelStatus),
     /// These photos' labels changed (tag edits); views showing them should reload.
     PhotosChanged(Vec<i64>),
     /// The library's photo list changed (folder added or removed, scan batch written).

@@ -22,8 +22,16 @@ pub(crate) enum LabelMsg {
     Settings(LabelSettings),
 }
 
-pub(crate) fn spawn(db: PathBuf, labeller: Box<dyn Labeller>, sink: EventSink) -> Sender<LabelMsg> {
+pub(crate) fn spawn(
+    db: PathBuf,
+    mut labeller: Box<dyn Labeller>,
+    sink: EventSink,
+) -> Sender<LabelMsg> {
     let (tx, rx) = bounded(64);
+    let status_sink = sink.clone();
+    labeller.set_status_sink(std::sync::Arc::new(move |s| {
+        status_sink.send(Event::Model(s));
+    }));
     let spawned = std::thread::Builder::new()
         .name("photolabel-labelling".into())
         .spawn(move || run(&db, labeller, &rx, &sink));

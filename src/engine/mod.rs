@@ -36,7 +36,10 @@ use crate::error::Result;
 use crate::store::Store;
 
 pub use command::{Command, DecodedImage, Event, LibrarySnapshot, PhotoDetail, ThumbRequest};
-pub use plugins::{Figure, LabelOutcome, Labeller, Plugins, TrainProgress, TrainReport, Trainer};
+pub use plugins::{
+    Figure, LabelOutcome, Labeller, ModelStatus, ModelStep, Plugins, StatusSink, TrainProgress,
+    TrainReport, Trainer,
+};
 pub use settings::{LabelSettings, ModelSetting};
 
 /// Called after every event so the GUI wakes up and drains it.

