@@ -9,35 +9,258 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::checkpoint::Checkpoint;
+use super::supervised::{SupervisedConfig, train_full_info};
 use super::{TrainConfig, train};
 use crate::error::Result;
-use crate::sched::Catalog;
 use crate::sched::eval::{
-    BUDGETS, Oracle, PolicyReport, RandomOrder, RunAll, StaticOrder, ValueGreedy, evaluate,
-    production,
+    BUDGETS, Chooser, Oracle, PolicyReport, RandomOrder, RunAll, StaticOrder, ValueGreedy,
+    evaluate, production,
 };
-use crate::sched::greedy::GreedyConfig;
-use crate::sched::trace::Trace;
+use crate::sched::greedy::{GreedyConfig, pick};
+use crate::sched::prior::Target;
+use crate::sched::state::State;
+use crate::sched::trace::{PhotoTrace, Trace};
 use crate::sched::valuenet::FeatureSet;
+use crate::sched::{Catalog, ValueModel};
 
 /// Settings of one evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BenchConfig {
     /// Share of photos used for training.
     pub train_share: f64,
+    /// Share of the training photos held out for validation (variant and stop-threshold
+    /// selection); the test photos are never looked at before the final replay.
+    pub val_share: f64,
+    /// Recall of valuable labels the production policy's early stop must keep on validation.
+    pub target_recall: f64,
     pub seed: u64,
-    /// Training settings of our network (the paper's differs in features and discount).
+    /// Training settings of the Dueling DQN on rich features (the previous "ours").
     pub ours: TrainConfig,
+    /// Also train and replay the Dueling DQN on rich features (slow).
+    pub rich_dqn: bool,
+    /// Full-information variants compared on validation (see [`candidates`]).
+    pub candidates: Vec<Candidate>,
 }
 
 impl Default for BenchConfig {
     fn default() -> Self {
         BenchConfig {
             train_share: 0.2,
+            val_share: 0.25,
+            target_recall: 0.99,
             seed: 1,
             ours: TrainConfig::default(),
+            rich_dqn: true,
+            candidates: candidates(7, SupervisedConfig::default().epochs),
         }
     }
+}
+
+/// A named full-information variant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    pub name: String,
+    pub cfg: SupervisedConfig,
+}
+
+/// The variants "ours" chooses among on validation: the empirical prior alone, a residual
+/// network over it (marginal-value and paper-reward targets, two sizes), and the network
+/// without the prior. Nothing here depends on the number of models or labels.
+pub fn candidates(seed: u64, epochs: usize) -> Vec<Candidate> {
+    let base = SupervisedConfig {
+        seed,
+        epochs,
+        ..SupervisedConfig::default()
+    };
+    let c = |name: &str, cfg: SupervisedConfig| Candidate {
+        name: name.into(),
+        cfg,
+    };
+    vec![
+        c(
+            "prior",
+            SupervisedConfig {
+                hidden: 0,
+                ..base.clone()
+            },
+        ),
+        c("prior+net64", base.clone()),
+        c(
+            "prior+net256",
+            SupervisedConfig {
+                hidden: 256,
+                ..base.clone()
+            },
+        ),
+        c(
+            "prior+net64 paper reward",
+            SupervisedConfig {
+                target: Target::Paper,
+                ..base.clone()
+            },
+        ),
+        c(
+            "net64 (no prior)",
+            SupervisedConfig {
+                prior: false,
+                ..base.clone()
+            },
+        ),
+        c(
+            "prior+net64 labels only",
+            SupervisedConfig {
+                features: FeatureSet::Paper,
+                ..base
+            },
+        ),
+    ]
+}
+
+/// What validation chose.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Selection {
+    pub fit_photos: usize,
+    pub val_photos: usize,
+    /// Every candidate replayed on the validation photos.
+    pub val: Vec<PolicyReport>,
+    /// Index of the chosen candidate.
+    pub chosen: usize,
+    /// Early-stop threshold (None: never stop early) and what it kept on validation.
+    pub stop_below: Option<f32>,
+    pub val_recall: f64,
+    pub val_time: f64,
+}
+
+/// Replays greedily with no stop and records every prediction of an unexecuted model.
+struct Recorder<'a> {
+    catalog: &'a Catalog,
+    value: &'a dyn ValueModel,
+    q: Vec<f32>,
+    seen: Vec<f32>,
+}
+
+impl Chooser for Recorder<'_> {
+    fn choose(&mut self, state: &State, _: &PhotoTrace, remaining_ms: f64) -> Option<usize> {
+        self.value.predict(state, &mut self.q);
+        self.seen.extend(
+            (0..self.q.len())
+                .filter(|&i| !state.executed[i])
+                .map(|i| self.q[i]),
+        );
+        let cfg = GreedyConfig {
+            use_cost: true,
+            stop_below: None,
+        };
+        pick(self.catalog, &self.q, state, remaining_ms, cfg).map(|(i, _)| i)
+    }
+}
+
+/// The early-stop threshold that keeps at least `target_recall` of the valuable labels of
+/// `val` in the least time, among quantiles of the model's own predictions there (and no
+/// stop at all). Returns (threshold, recall, time share).
+pub fn choose_stop(
+    catalog: &Catalog,
+    value: &dyn ValueModel,
+    val: &Trace,
+    target_recall: f64,
+) -> (Option<f32>, f64, f64) {
+    let mut rec = Recorder {
+        catalog,
+        value,
+        q: vec![0.0; catalog.models.len()],
+        seen: Vec::new(),
+    };
+    let (r0, t0) = production(catalog, &mut rec, val);
+    let mut seen = rec.seen;
+    seen.sort_by(f32::total_cmp);
+    let mut best: (Option<f32>, f64, f64) = (None, r0, t0);
+    if seen.is_empty() {
+        return best;
+    }
+    let mut grid: Vec<f32> = (0..=40)
+        .map(|k| seen[(k * (seen.len() - 1)) / 40])
+        .collect();
+    grid.dedup();
+    for tau in grid {
+        let mut g = ValueGreedy::new(
+            catalog,
+            value,
+            GreedyConfig {
+                use_cost: true,
+                stop_below: Some(tau),
+            },
+        );
+        let (r, t) = production(catalog, &mut g, val);
+        let ok = r >= target_recall - 1e-9;
+        let best_ok = best.1 >= target_recall - 1e-9;
+        let better = match (ok, best_ok) {
+            (true, true) => t < best.2,
+            (true, false) => true,
+            (false, true) => false,
+            (false, false) => r > best.1,
+        };
+        if better {
+            best = (Some(tau), r, t);
+        }
+    }
+    best
+}
+
+/// Trains every candidate on `fit`, replays them on `val`, and chooses the one with the least
+/// time to 100% of the value (ties: larger recall area), then its early-stop threshold.
+pub fn select(
+    fit: &Trace,
+    val: &Trace,
+    catalog: &Catalog,
+    cands: &[Candidate],
+    target_recall: f64,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Selection> {
+    let cancel = AtomicBool::new(false);
+    let no_stop = GreedyConfig {
+        use_cost: true,
+        stop_below: None,
+    };
+    let mut reports = Vec::new();
+    let mut chosen: Option<(usize, Checkpoint)> = None;
+    for (k, c) in cands.iter().enumerate() {
+        progress(&format!("validation: {}", c.name));
+        let ckpt = train_full_info(fit, catalog, &c.cfg, &cancel)?;
+        let pred = ckpt.predictor(catalog);
+        let r = evaluate(
+            &c.name,
+            catalog,
+            &mut ValueGreedy::new(catalog, &pred, no_stop),
+            val,
+        );
+        let better = match &chosen {
+            None => true,
+            Some((b, _)) => {
+                let b: &PolicyReport = &reports[*b];
+                r.time_to_100 < b.time_to_100 - 1e-9
+                    || ((r.time_to_100 - b.time_to_100).abs() <= 1e-9 && r.area > b.area)
+            }
+        };
+        reports.push(r);
+        if better {
+            chosen = Some((k, ckpt));
+        }
+    }
+    let Some((chosen, ckpt)) = chosen else {
+        return Err(crate::error::Error::Model("no candidate to select".into()));
+    };
+    let pred = ckpt.predictor(catalog);
+    let (stop_below, val_recall, val_time) = choose_stop(catalog, &pred, val, target_recall);
+    Ok(Selection {
+        fit_photos: fit.photos.len(),
+        val_photos: val.photos.len(),
+        val: reports,
+        chosen,
+        stop_below,
+        val_recall,
+        val_time,
+    })
 }
 
 /// Everything one evaluation measured.
@@ -47,12 +270,20 @@ pub struct BenchReport {
     pub test_photos: usize,
     pub models: usize,
     pub labels: usize,
+    pub selection: Selection,
+    /// Name of the chosen variant.
+    pub ours: String,
     pub policies: Vec<PolicyReport>,
-    /// Production policy (ours, early stop, no deadline): mean recall and share of run-all
-    /// time.
+    /// Production policy (ours, early stop chosen on validation, no deadline): mean recall
+    /// and share of run-all time.
     pub production_recall: f64,
     pub production_time: f64,
-    pub train_seconds: f64,
+    /// The same with the Dueling DQN on rich features and the default stop (-0.8), if
+    /// trained.
+    pub production_dqn: Option<(f64, f64)>,
+    /// Training seconds: paper's network, rich DQN, validation of all candidates, final
+    /// training of ours.
+    pub train_seconds: [f64; 4],
 }
 
 /// The paper's setting: label bits only, discounted returns.
@@ -72,6 +303,7 @@ pub fn bench_sched(
     progress: &mut dyn FnMut(&str),
 ) -> Result<BenchReport> {
     let (train_set, test_set) = trace.split(cfg.train_share, cfg.seed);
+    let (fit_set, val_set) = train_set.split(1.0 - cfg.val_share, cfg.seed ^ 0x7A11);
     let catalog = Catalog::from_trace(&train_set);
     let cancel = AtomicBool::new(false);
     let t = Instant::now();
@@ -83,11 +315,43 @@ pub fn bench_sched(
         &mut |_| {},
         &cancel,
     )?;
-    progress("training ours");
-    let ours = train(&train_set, &catalog, &cfg.ours, &mut |_| {}, &cancel)?;
-    let train_seconds = t.elapsed().as_secs_f64();
+    let paper_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let dqn = if cfg.rich_dqn {
+        progress("training the Dueling DQN on rich features");
+        Some(train(
+            &train_set,
+            &catalog,
+            &cfg.ours,
+            &mut |_| {},
+            &cancel,
+        )?)
+    } else {
+        None
+    };
+    let dqn_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let selection = select(
+        &fit_set,
+        &val_set,
+        &catalog,
+        &cfg.candidates,
+        cfg.target_recall,
+        progress,
+    )?;
+    let val_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let chosen = &cfg.candidates[selection.chosen];
+    progress(&format!(
+        "training ours ({}) on all training photos",
+        chosen.name
+    ));
+    let mut ours = train_full_info(&train_set, &catalog, &chosen.cfg, &cancel)?;
+    ours.stop_below = selection.stop_below;
+    let ours_s = t.elapsed().as_secs_f64();
     let paper_q = paper.predictor(&catalog);
     let ours_q = ours.predictor(&catalog);
+    let dqn_q = dqn.as_ref().map(|d| d.predictor(&catalog));
     let no_stop_cost = GreedyConfig {
         use_cost: true,
         stop_below: None,
@@ -112,22 +376,42 @@ pub fn bench_sched(
         "cost-q (paper)",
         &mut ValueGreedy::new(&catalog, &paper_q, no_stop_cost),
     );
+    if let Some(q) = &dqn_q {
+        run(
+            "dueling rich",
+            &mut ValueGreedy::new(&catalog, q, no_stop_cost),
+        );
+    }
     run(
         "ours",
         &mut ValueGreedy::new(&catalog, &ours_q, no_stop_cost),
     );
     run("oracle", &mut Oracle(&catalog));
-    let mut prod = ValueGreedy::new(&catalog, &ours_q, GreedyConfig::default());
+    let mut prod = ValueGreedy::new(
+        &catalog,
+        &ours_q,
+        GreedyConfig {
+            use_cost: true,
+            stop_below: selection.stop_below,
+        },
+    );
     let (production_recall, production_time) = production(&catalog, &mut prod, &test_set);
+    let production_dqn = dqn_q.as_ref().map(|q| {
+        let mut g = ValueGreedy::new(&catalog, q, GreedyConfig::default());
+        production(&catalog, &mut g, &test_set)
+    });
     Ok(BenchReport {
         train_photos: train_set.photos.len(),
         test_photos: test_set.photos.len(),
         models: catalog.models.len(),
         labels: catalog.labels.len(),
+        ours: chosen.name.clone(),
+        selection,
         policies,
         production_recall,
         production_time,
-        train_seconds,
+        production_dqn,
+        train_seconds: [paper_s, dqn_s, val_s, ours_s],
     })
 }
 
@@ -135,10 +419,45 @@ impl BenchReport {
     /// The report as a text table.
     pub fn table(&self) -> String {
         let mut s = String::new();
+        let sel = &self.selection;
         let _ = writeln!(
             s,
-            "{} train / {} test photos, {} models, {} labels; training took {:.1}s",
-            self.train_photos, self.test_photos, self.models, self.labels, self.train_seconds
+            "validation ({} fit / {} val photos of the training share), no stop:",
+            sel.fit_photos, sel.val_photos
+        );
+        for (k, p) in sel.val.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "  {} {:<26} t@100 {:>5.1}%  t@95 {:>5.1}%  area {:.3}",
+                if k == sel.chosen { "*" } else { " " },
+                p.policy,
+                p.time_to_100 * 100.0,
+                p.time_to_95 * 100.0,
+                p.area
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  early stop below {} keeps {:.1}% of the value in {:.1}% of run-all time on val",
+            sel.stop_below
+                .map_or("(never)".to_string(), |t| format!("{t:.4}")),
+            sel.val_recall * 100.0,
+            sel.val_time * 100.0
+        );
+        let ts = self.train_seconds;
+        let _ = writeln!(
+            s,
+            "{} train / {} test photos, {} models, {} labels; training: paper {:.1}s, rich DQN \
+             {:.1}s, validation of all variants {:.1}s, ours ({}) {:.1}s",
+            self.train_photos,
+            self.test_photos,
+            self.models,
+            self.labels,
+            ts[0],
+            ts[1],
+            ts[2],
+            self.ours,
+            ts[3]
         );
         let _ = writeln!(
             s,
@@ -169,10 +488,20 @@ impl BenchReport {
         }
         let _ = writeln!(
             s,
-            "production (ours, early stop, no deadline): recall {:.1}% at {:.1}% of run-all time",
+            "production (ours, early stop from validation, no deadline): recall {:.1}% at {:.1}% \
+             of run-all time",
             self.production_recall * 100.0,
             self.production_time * 100.0
         );
+        if let Some((r, t)) = self.production_dqn {
+            let _ = writeln!(
+                s,
+                "production (dueling rich, stop below -0.8): recall {:.1}% at {:.1}% of run-all \
+                 time",
+                r * 100.0,
+                t * 100.0
+            );
+        }
         s
     }
 }

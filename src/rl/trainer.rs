@@ -85,17 +85,17 @@ struct Transition {
     next_available: Vec<usize>,
 }
 
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = mix(self.0);
         self.0
     }
-    fn unit(&mut self) -> f32 {
+    pub(crate) fn unit(&mut self) -> f32 {
         (self.next() >> 40) as f32 / (1u64 << 24) as f32
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
 }
@@ -267,5 +267,7 @@ pub fn train(
         net: online.export(shape)?,
         config: cfg.clone(),
         metrics: Vec::new(),
+        prior: None,
+        stop_below: None,
     })
 }
