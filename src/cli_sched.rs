@@ -228,6 +228,7 @@ fn read_traces(files: &[PathBuf]) -> anyhow::Result<Trace> {
 pub struct BenchOptions {
     pub train_share: f64,
     pub val_share: f64,
+    pub folds: usize,
     pub target_recall: f64,
     pub epochs: Option<usize>,
     pub seed: u64,
@@ -242,6 +243,7 @@ pub fn bench_sched(files: &[PathBuf], o: &BenchOptions, json: bool) -> anyhow::R
     let mut cfg = BenchConfig {
         train_share: o.train_share,
         val_share: o.val_share,
+        folds: o.folds,
         target_recall: o.target_recall,
         seed: o.seed,
         rich_dqn: o.rich_dqn,

@@ -132,9 +132,13 @@ enum Command {
         epochs: Option<usize>,
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Share of the training photos held out to choose our variant and its early stop.
+        /// Share of the training photos held out to choose our variant and its early stop
+        /// (used when --folds is below 2).
         #[arg(long, default_value_t = 0.25)]
         val_share: f64,
+        /// Cross-validation folds of the training photos for that choice.
+        #[arg(long, default_value_t = 4)]
+        folds: usize,
         /// Share of the valuable labels the early stop must keep on the validation photos.
         #[arg(long, default_value_t = 0.99)]
         target_recall: f64,
@@ -322,6 +326,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             epochs,
             seed,
             val_share,
+            folds,
             target_recall,
             no_rich_dqn,
         } => cli_sched::bench_sched(
@@ -329,6 +334,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             &cli_sched::BenchOptions {
                 train_share,
                 val_share,
+                folds,
                 target_recall,
                 epochs,
                 seed,

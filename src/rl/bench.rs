@@ -30,8 +30,11 @@ pub struct BenchConfig {
     /// Share of photos used for training.
     pub train_share: f64,
     /// Share of the training photos held out for validation (variant and stop-threshold
-    /// selection); the test photos are never looked at before the final replay.
+    /// selection) when `folds` < 2; the test photos are never looked at before the final
+    /// replay.
     pub val_share: f64,
+    /// Cross-validation folds of the training photos (>= 2), else one hold-out.
+    pub folds: usize,
     /// Recall of valuable labels the production policy's early stop must keep on validation.
     pub target_recall: f64,
     pub seed: u64,
@@ -48,6 +51,7 @@ impl Default for BenchConfig {
         BenchConfig {
             train_share: 0.2,
             val_share: 0.25,
+            folds: 4,
             target_recall: 0.99,
             seed: 1,
             ours: TrainConfig::default(),
@@ -77,50 +81,59 @@ pub fn candidates(seed: u64, epochs: usize) -> Vec<Candidate> {
         name: name.into(),
         cfg,
     };
-    vec![
-        c(
-            "prior",
+    let mut out = Vec::new();
+    for (tname, target) in [
+        ("gain", Target::Gain),
+        ("hit", Target::Hit),
+        ("paper reward", Target::Paper),
+    ] {
+        out.push(c(
+            &format!("prior ({tname})"),
             SupervisedConfig {
                 hidden: 0,
+                target,
                 ..base.clone()
             },
-        ),
-        c("prior+net64", base.clone()),
-        c(
-            "prior+net256",
+        ));
+        out.push(c(
+            &format!("prior+net64 ({tname})"),
             SupervisedConfig {
-                hidden: 256,
+                target,
                 ..base.clone()
             },
-        ),
-        c(
-            "prior+net64 paper reward",
+        ));
+        out.push(c(
+            &format!("net64 ({tname})"),
             SupervisedConfig {
-                target: Target::Paper,
-                ..base.clone()
-            },
-        ),
-        c(
-            "net64 (no prior)",
-            SupervisedConfig {
+                target,
                 prior: false,
                 ..base.clone()
             },
-        ),
-        c(
-            "prior+net64 labels only",
-            SupervisedConfig {
-                features: FeatureSet::Paper,
-                ..base
-            },
-        ),
-    ]
+        ));
+    }
+    out.push(c(
+        "prior+net256 (gain)",
+        SupervisedConfig {
+            hidden: 256,
+            ..base.clone()
+        },
+    ));
+    out.push(c(
+        "prior+net64 (gain) labels only",
+        SupervisedConfig {
+            features: FeatureSet::Paper,
+            ..base
+        },
+    ));
+    out
 }
 
 /// What validation chose.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Selection {
-    pub fit_photos: usize,
+    /// Validation splits (folds) of the training photos.
+    pub folds: usize,
+    /// Validation photos over all splits (each training photo once with folds).
     pub val_photos: usize,
     /// Every candidate replayed on the validation photos.
     pub val: Vec<PolicyReport>,
@@ -157,41 +170,55 @@ impl Chooser for Recorder<'_> {
 }
 
 /// The early-stop threshold that keeps at least `target_recall` of the valuable labels of
-/// `val` in the least time, among quantiles of the model's own predictions there (and no
-/// stop at all). Returns (threshold, recall, time share).
+/// the validation photos in the least time, among quantiles of the models' own predictions
+/// there (and no stop at all). `splits` pairs each fold's model with its validation photos;
+/// figures are pooled over them, weighted by photos. Returns (threshold, recall, time share).
 pub fn choose_stop(
     catalog: &Catalog,
-    value: &dyn ValueModel,
-    val: &Trace,
+    splits: &[(&dyn ValueModel, &Trace)],
     target_recall: f64,
 ) -> (Option<f32>, f64, f64) {
-    let mut rec = Recorder {
-        catalog,
-        value,
-        q: vec![0.0; catalog.models.len()],
-        seen: Vec::new(),
+    let pooled = |cfg: GreedyConfig| {
+        let (mut r, mut t, mut w) = (0.0, 0.0, 0.0);
+        for (value, val) in splits {
+            let mut g = ValueGreedy::new(catalog, *value, cfg);
+            let (ri, ti) = production(catalog, &mut g, val);
+            let wi = val.photos.len() as f64;
+            r += ri * wi;
+            t += ti * wi;
+            w += wi;
+        }
+        (r / w.max(1.0), t / w.max(1.0))
     };
-    let (r0, t0) = production(catalog, &mut rec, val);
-    let mut seen = rec.seen;
-    seen.sort_by(f32::total_cmp);
+    let mut seen = Vec::new();
+    for (value, val) in splits {
+        let mut rec = Recorder {
+            catalog,
+            value: *value,
+            q: vec![0.0; catalog.models.len()],
+            seen: Vec::new(),
+        };
+        production(catalog, &mut rec, val);
+        seen.extend(rec.seen);
+    }
+    let (r0, t0) = pooled(GreedyConfig {
+        use_cost: true,
+        stop_below: None,
+    });
     let mut best: (Option<f32>, f64, f64) = (None, r0, t0);
     if seen.is_empty() {
         return best;
     }
+    seen.sort_by(f32::total_cmp);
     let mut grid: Vec<f32> = (0..=40)
         .map(|k| seen[(k * (seen.len() - 1)) / 40])
         .collect();
     grid.dedup();
     for tau in grid {
-        let mut g = ValueGreedy::new(
-            catalog,
-            value,
-            GreedyConfig {
-                use_cost: true,
-                stop_below: Some(tau),
-            },
-        );
-        let (r, t) = production(catalog, &mut g, val);
+        let (r, t) = pooled(GreedyConfig {
+            use_cost: true,
+            stop_below: Some(tau),
+        });
         let ok = r >= target_recall - 1e-9;
         let best_ok = best.1 >= target_recall - 1e-9;
         let better = match (ok, best_ok) {
@@ -207,11 +234,51 @@ pub fn choose_stop(
     best
 }
 
-/// Trains every candidate on `fit`, replays them on `val`, and chooses the one with the least
-/// time to 100% of the value (ties: larger recall area), then its early-stop threshold.
+/// Photo-weighted mean of one policy's reports over validation folds.
+fn pool(name: &str, reports: &[PolicyReport]) -> PolicyReport {
+    let w: f64 = reports
+        .iter()
+        .map(|r| r.photos as f64)
+        .sum::<f64>()
+        .max(1.0);
+    let mean = |f: &dyn Fn(&PolicyReport) -> f64| {
+        reports.iter().map(|r| f(r) * r.photos as f64).sum::<f64>() / w
+    };
+    let budgets = reports.first().map_or(0, |r| r.recall_at.len());
+    PolicyReport {
+        policy: name.to_string(),
+        photos: reports.iter().map(|r| r.photos).sum(),
+        time_to_100: mean(&|r| r.time_to_100),
+        time_to_95: mean(&|r| r.time_to_95),
+        time_to_80: mean(&|r| r.time_to_80),
+        recall_at: (0..budgets)
+            .map(|k| mean(&|r| r.recall_at.get(k).copied().unwrap_or(0.0)))
+            .collect(),
+        area: mean(&|r| r.area),
+        decisions_per_s: mean(&|r| r.decisions_per_s),
+    }
+}
+
+/// Validation splits of the training photos: `folds` rotating folds when it is 2 or more,
+/// else one hold-out of `val_share`. Only training photos are ever split.
+pub fn validation_splits(
+    train: &Trace,
+    folds: usize,
+    val_share: f64,
+    seed: u64,
+) -> Vec<(Trace, Trace)> {
+    if folds >= 2 {
+        train.folds(folds, seed ^ 0x7A11)
+    } else {
+        vec![train.split(1.0 - val_share, seed ^ 0x7A11)]
+    }
+}
+
+/// Trains every candidate on each split's fitting photos, replays it on the split's
+/// validation photos, and chooses the candidate with the least pooled time to 100% of the
+/// value (ties: larger recall area); then its early-stop threshold for `target_recall`.
 pub fn select(
-    fit: &Trace,
-    val: &Trace,
+    splits: &[(Trace, Trace)],
     catalog: &Catalog,
     cands: &[Candidate],
     target_recall: f64,
@@ -222,18 +289,24 @@ pub fn select(
         use_cost: true,
         stop_below: None,
     };
-    let mut reports = Vec::new();
-    let mut chosen: Option<(usize, Checkpoint)> = None;
+    let mut reports: Vec<PolicyReport> = Vec::new();
+    let mut chosen: Option<(usize, Vec<Checkpoint>)> = None;
     for (k, c) in cands.iter().enumerate() {
         progress(&format!("validation: {}", c.name));
-        let ckpt = train_full_info(fit, catalog, &c.cfg, &cancel)?;
-        let pred = ckpt.predictor(catalog);
-        let r = evaluate(
-            &c.name,
-            catalog,
-            &mut ValueGreedy::new(catalog, &pred, no_stop),
-            val,
-        );
+        let mut per_split = Vec::new();
+        let mut ckpts = Vec::new();
+        for (fit, val) in splits {
+            let ckpt = train_full_info(fit, catalog, &c.cfg, &cancel)?;
+            let pred = ckpt.predictor(catalog);
+            per_split.push(evaluate(
+                &c.name,
+                catalog,
+                &mut ValueGreedy::new(catalog, &pred, no_stop),
+                val,
+            ));
+            ckpts.push(ckpt);
+        }
+        let r = pool(&c.name, &per_split);
         let better = match &chosen {
             None => true,
             Some((b, _)) => {
@@ -244,17 +317,22 @@ pub fn select(
         };
         reports.push(r);
         if better {
-            chosen = Some((k, ckpt));
+            chosen = Some((k, ckpts));
         }
     }
-    let Some((chosen, ckpt)) = chosen else {
+    let Some((chosen, ckpts)) = chosen else {
         return Err(crate::error::Error::Model("no candidate to select".into()));
     };
-    let pred = ckpt.predictor(catalog);
-    let (stop_below, val_recall, val_time) = choose_stop(catalog, &pred, val, target_recall);
+    let preds: Vec<_> = ckpts.iter().map(|c| c.predictor(catalog)).collect();
+    let pairs: Vec<(&dyn ValueModel, &Trace)> = preds
+        .iter()
+        .zip(splits)
+        .map(|(p, (_, val))| (p as &dyn ValueModel, val))
+        .collect();
+    let (stop_below, val_recall, val_time) = choose_stop(catalog, &pairs, target_recall);
     Ok(Selection {
-        fit_photos: fit.photos.len(),
-        val_photos: val.photos.len(),
+        folds: splits.len(),
+        val_photos: splits.iter().map(|(_, v)| v.photos.len()).sum(),
         val: reports,
         chosen,
         stop_below,
@@ -303,7 +381,7 @@ pub fn bench_sched(
     progress: &mut dyn FnMut(&str),
 ) -> Result<BenchReport> {
     let (train_set, test_set) = trace.split(cfg.train_share, cfg.seed);
-    let (fit_set, val_set) = train_set.split(1.0 - cfg.val_share, cfg.seed ^ 0x7A11);
+    let splits = validation_splits(&train_set, cfg.folds, cfg.val_share, cfg.seed);
     let catalog = Catalog::from_trace(&train_set);
     let cancel = AtomicBool::new(false);
     let t = Instant::now();
@@ -332,8 +410,7 @@ pub fn bench_sched(
     let dqn_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let selection = select(
-        &fit_set,
-        &val_set,
+        &splits,
         &catalog,
         &cfg.candidates,
         cfg.target_recall,
@@ -422,8 +499,8 @@ impl BenchReport {
         let sel = &self.selection;
         let _ = writeln!(
             s,
-            "validation ({} fit / {} val photos of the training share), no stop:",
-            sel.fit_photos, sel.val_photos
+            "validation on the training photos only ({} split(s), {} validation photos), no stop:",
+            sel.folds, sel.val_photos
         );
         for (k, p) in sel.val.iter().enumerate() {
             let _ = writeln!(

@@ -44,7 +44,7 @@ impl Default for SupervisedConfig {
     fn default() -> Self {
         SupervisedConfig {
             seed: 7,
-            epochs: 60,
+            epochs: 100,
             lr: 1e-3,
             batch: 64,
             hidden: 64,

@@ -28,6 +28,9 @@ pub enum Target {
     Paper,
     /// The expected marginal value itself: theta * gain (0 when nothing new is found).
     Gain,
+    /// Whether the model finds anything new (theta when it does, else 0): ranks models by
+    /// their chance of being needed at all, which is what the time to 100% recall rewards.
+    Hit,
 }
 
 impl Target {
@@ -36,6 +39,13 @@ impl Target {
         match self {
             Target::Paper => reward(gain, theta),
             Target::Gain => theta * gain.max(0.0),
+            Target::Hit => {
+                if gain > 1e-6 {
+                    theta
+                } else {
+                    0.0
+                }
+            }
         }
     }
 }
