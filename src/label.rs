@@ -72,6 +72,8 @@ pub struct PhotoResult {
     /// Whether this was an exploration photo (every model ran).
     pub explored: bool,
     pub elapsed_ms: f64,
+    /// The deadline this photo was scheduled under (`None`: no deadline).
+    pub deadline_ms: Option<f64>,
 }
 
 /// Labels photos with a set of loaded models and a value network.
@@ -259,6 +261,7 @@ impl LibraryLabeller {
                 runs,
                 explored,
                 elapsed_ms: schedule.elapsed_ms,
+                deadline_ms: deadline,
             },
             ctx,
         ))
@@ -388,6 +391,7 @@ impl LibraryLabeller {
             runs,
             explored: false,
             elapsed_ms,
+            deadline_ms: Some(deadline),
         }
     }
 
@@ -397,9 +401,8 @@ impl LibraryLabeller {
         match self.label(photo) {
             Ok((result, ctx)) => {
                 store.write_photo_results(photo.id, &result.labels, &result.runs, false)?;
-                if let Ok(json) = serde_json::to_string(&ctx) {
-                    store.set_sched_context(photo.id, &json)?;
-                }
+                let json = serde_json::to_string(&ctx).ok();
+                store.set_sched_run(photo.id, json.as_deref(), result.deadline_ms)?;
                 Ok(result)
             }
             Err(e) => {

@@ -17,6 +17,10 @@ use super::settings::LabelSettings;
 pub struct LabelOutcome {
     pub labels: Vec<NewLabel>,
     pub runs: Vec<RunRecord>,
+    /// The scheduler's context of the photo (JSON), stored for retraining from the log.
+    pub context: Option<String>,
+    /// The deadline the photo was scheduled under, stored for the timeline.
+    pub deadline_ms: Option<f64>,
 }
 
 /// Labels photos: the scheduler picks models within the deadline and memory budget, the zoo
