@@ -124,6 +124,12 @@ impl LibraryLabeller {
             models: infos,
             labels,
         };
+        // A checkpoint's early-stop threshold was chosen on validation photos in its own units;
+        // it replaces the generic default.
+        let mut cfg = cfg;
+        if let Some(t) = checkpoint.and_then(|c| c.stop_below) {
+            cfg.stop_below = Some(t);
+        }
         let value: Box<dyn ValueModel> = match checkpoint {
             Some(c) => Box::new(c.predictor(&catalog)),
             None => Box::new(ColdStart),

@@ -15,4 +15,4 @@ pub mod supervised;
 pub mod trainer;
 
 pub use checkpoint::Checkpoint;
-pub use trainer::{TrainConfig, TrainProgress, train};
+pub use trainer::{TrainConfig, TrainMethod, TrainProgress, train};

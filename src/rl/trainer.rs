@@ -42,6 +42,22 @@ pub struct TrainConfig {
     pub updates_per_episode: usize,
     /// Double DQN targets (online network picks, target network values).
     pub double_dqn: bool,
+    /// How `rl::retrain` trains (this DQN loop ignores it). Checkpoints written before the
+    /// field existed were DQNs.
+    #[serde(default)]
+    pub method: TrainMethod,
+}
+
+/// The training method used by `rl::retrain`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrainMethod {
+    /// The Dueling Double DQN of [`train`].
+    #[default]
+    Dqn,
+    /// Full-information variants chosen by cross-validation (`rl::supervised`,
+    /// `rl::bench::select`), with an early-stop threshold chosen for 99% recall.
+    FullInfo,
 }
 
 impl Default for TrainConfig {
@@ -60,6 +76,7 @@ impl Default for TrainConfig {
             replay: 50_000,
             updates_per_episode: 4,
             double_dqn: true,
+            method: TrainMethod::FullInfo,
         }
     }
 }
