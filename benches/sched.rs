@@ -98,6 +98,7 @@ fn main() {
         metrics: Vec::new(),
         prior: Some(PriorTable::fit(&trace, &catalog, Target::Gain)),
         stop_below: None,
+        stop_per_ms: false,
     }
     .predictor(&catalog);
     let paper_shape = NetShape {

@@ -30,6 +30,8 @@ pub struct LabelConfig {
     pub exploration: f64,
     /// Early-stop threshold (see [`GreedyConfig::stop_below`]).
     pub stop_below: Option<f32>,
+    /// Whether the threshold is per expected millisecond (see [`GreedyConfig::stop_per_ms`]).
+    pub stop_per_ms: bool,
     /// Run every model on every photo.
     pub run_all: bool,
     /// Per-model priority theta (default 1).
@@ -47,6 +49,7 @@ impl Default for LabelConfig {
             deadline_ms: None,
             exploration: 0.05,
             stop_below: GreedyConfig::default().stop_below,
+            stop_per_ms: false,
             run_all: false,
             priority: HashMap::new(),
             memory_budget: None,
@@ -127,8 +130,11 @@ impl LibraryLabeller {
         // A checkpoint's early-stop threshold was chosen on validation photos in its own units;
         // it replaces the generic default.
         let mut cfg = cfg;
-        if let Some(t) = checkpoint.and_then(|c| c.stop_below) {
-            cfg.stop_below = Some(t);
+        if let Some(c) = checkpoint
+            && c.stop_below.is_some()
+        {
+            cfg.stop_below = c.stop_below;
+            cfg.stop_per_ms = c.stop_per_ms;
         }
         let value: Box<dyn ValueModel> = match checkpoint {
             Some(c) => Box::new(c.predictor(&catalog)),
@@ -168,6 +174,7 @@ impl LibraryLabeller {
                 GreedyConfig {
                     use_cost: false,
                     stop_below: None,
+                    stop_per_ms: false,
                 },
             )
         } else {
@@ -176,6 +183,7 @@ impl LibraryLabeller {
                 GreedyConfig {
                     use_cost: true,
                     stop_below: self.cfg.stop_below,
+                    stop_per_ms: self.cfg.stop_per_ms,
                 },
             )
         };
@@ -286,6 +294,7 @@ impl LibraryLabeller {
         let pcfg = PackingConfig {
             mem_budget: budget,
             stop_below: self.cfg.stop_below,
+            stop_per_ms: self.cfg.stop_per_ms,
         };
         let start = std::time::Instant::now();
         let n = self.catalog.models.len();

@@ -55,6 +55,7 @@ fn a_trained_network_beats_random_on_held_out_photos() {
     let no_stop = GreedyConfig {
         use_cost: true,
         stop_below: None,
+        stop_per_ms: false,
     };
     let ours = evaluate(
         "ours",
@@ -168,6 +169,7 @@ fn ours_full_information_beats_random_and_stops_early_on_held_out_photos() {
     let no_stop = GreedyConfig {
         use_cost: true,
         stop_below: None,
+        stop_per_ms: false,
     };
     let ours = evaluate(
         "ours",
@@ -190,6 +192,7 @@ fn ours_full_information_beats_random_and_stops_early_on_held_out_photos() {
         GreedyConfig {
             use_cost: true,
             stop_below: sel.stop_below,
+            stop_per_ms: false,
         },
     );
     let (recall, time) = production(&catalog, &mut prod, &test_set);

@@ -141,6 +141,8 @@ pub struct Selection {
     pub chosen: usize,
     /// Early-stop threshold (None: never stop early) and what it kept on validation.
     pub stop_below: Option<f32>,
+    /// Whether the threshold is per expected millisecond.
+    pub stop_per_ms: bool,
     pub val_recall: f64,
     pub val_time: f64,
 }
@@ -150,7 +152,8 @@ struct Recorder<'a> {
     catalog: &'a Catalog,
     value: &'a dyn ValueModel,
     q: Vec<f32>,
-    seen: Vec<f32>,
+    /// (prediction, expected cost in ms)
+    seen: Vec<(f32, f64)>,
 }
 
 impl Chooser for Recorder<'_> {
@@ -159,25 +162,31 @@ impl Chooser for Recorder<'_> {
         self.seen.extend(
             (0..self.q.len())
                 .filter(|&i| !state.executed[i])
-                .map(|i| self.q[i]),
+                .map(|i| (self.q[i], self.catalog.models[i].mean_ms)),
         );
         let cfg = GreedyConfig {
             use_cost: true,
             stop_below: None,
+            stop_per_ms: false,
         };
         pick(self.catalog, &self.q, state, remaining_ms, cfg).map(|(i, _)| i)
     }
 }
 
-/// The early-stop threshold that keeps at least `target_recall` of the valuable labels of
-/// the validation photos in the least time, among quantiles of the models' own predictions
-/// there (and no stop at all). `splits` pairs each fold's model with its validation photos;
-/// figures are pooled over them, weighted by photos. Returns (threshold, recall, time share).
+/// A chosen early stop: threshold (None: never stop early), whether it is per expected
+/// millisecond, and the pooled validation recall and time share it gave.
+pub type StopChoice = (Option<f32>, bool, f64, f64);
+
+/// The early-stop rule that keeps at least `target_recall` of the valuable labels of the
+/// validation photos in the least time, among thresholds at quantiles of the models' own
+/// predictions there (on the value, or on the value per expected millisecond) and no stop at
+/// all. `splits` pairs each fold's model with its validation photos; figures are pooled over
+/// them, weighted by photos.
 pub fn choose_stop(
     catalog: &Catalog,
     splits: &[(&dyn ValueModel, &Trace)],
     target_recall: f64,
-) -> (Option<f32>, f64, f64) {
+) -> StopChoice {
     let pooled = |cfg: GreedyConfig| {
         let (mut r, mut t, mut w) = (0.0, 0.0, 0.0);
         for (value, val) in splits {
@@ -204,31 +213,39 @@ pub fn choose_stop(
     let (r0, t0) = pooled(GreedyConfig {
         use_cost: true,
         stop_below: None,
+        stop_per_ms: false,
     });
-    let mut best: (Option<f32>, f64, f64) = (None, r0, t0);
+    let mut best: StopChoice = (None, false, r0, t0);
     if seen.is_empty() {
         return best;
     }
-    seen.sort_by(f32::total_cmp);
-    let mut grid: Vec<f32> = (0..=40)
-        .map(|k| seen[(k * (seen.len() - 1)) / 40])
-        .collect();
-    grid.dedup();
-    for tau in grid {
-        let (r, t) = pooled(GreedyConfig {
-            use_cost: true,
-            stop_below: Some(tau),
-        });
-        let ok = r >= target_recall - 1e-9;
-        let best_ok = best.1 >= target_recall - 1e-9;
-        let better = match (ok, best_ok) {
-            (true, true) => t < best.2,
-            (true, false) => true,
-            (false, true) => false,
-            (false, false) => r > best.1,
-        };
-        if better {
-            best = (Some(tau), r, t);
+    for per_ms in [false, true] {
+        let mut values: Vec<f32> = seen
+            .iter()
+            .map(|(q, cost)| crate::sched::greedy::stop_value(*q, *cost, per_ms))
+            .collect();
+        values.sort_by(f32::total_cmp);
+        let mut grid: Vec<f32> = (0..=40)
+            .map(|k| values[(k * (values.len() - 1)) / 40])
+            .collect();
+        grid.dedup();
+        for tau in grid {
+            let (r, t) = pooled(GreedyConfig {
+                use_cost: true,
+                stop_below: Some(tau),
+                stop_per_ms: per_ms,
+            });
+            let ok = r >= target_recall - 1e-9;
+            let best_ok = best.2 >= target_recall - 1e-9;
+            let better = match (ok, best_ok) {
+                (true, true) => t < best.3,
+                (true, false) => true,
+                (false, true) => false,
+                (false, false) => r > best.2,
+            };
+            if better {
+                best = (Some(tau), per_ms, r, t);
+            }
         }
     }
     best
@@ -288,6 +305,7 @@ pub fn select(
     let no_stop = GreedyConfig {
         use_cost: true,
         stop_below: None,
+        stop_per_ms: false,
     };
     let mut reports: Vec<PolicyReport> = Vec::new();
     let mut chosen: Option<(usize, Vec<Checkpoint>)> = None;
@@ -329,13 +347,15 @@ pub fn select(
         .zip(splits)
         .map(|(p, (_, val))| (p as &dyn ValueModel, val))
         .collect();
-    let (stop_below, val_recall, val_time) = choose_stop(catalog, &pairs, target_recall);
+    let (stop_below, stop_per_ms, val_recall, val_time) =
+        choose_stop(catalog, &pairs, target_recall);
     Ok(Selection {
         folds: splits.len(),
         val_photos: splits.iter().map(|(_, v)| v.photos.len()).sum(),
         val: reports,
         chosen,
         stop_below,
+        stop_per_ms,
         val_recall,
         val_time,
     })
@@ -425,6 +445,7 @@ pub fn bench_sched(
     ));
     let mut ours = train_full_info(&train_set, &catalog, &chosen.cfg, &cancel)?;
     ours.stop_below = selection.stop_below;
+    ours.stop_per_ms = selection.stop_per_ms;
     let ours_s = t.elapsed().as_secs_f64();
     let paper_q = paper.predictor(&catalog);
     let ours_q = ours.predictor(&catalog);
@@ -432,10 +453,12 @@ pub fn bench_sched(
     let no_stop_cost = GreedyConfig {
         use_cost: true,
         stop_below: None,
+        stop_per_ms: false,
     };
     let no_stop_value = GreedyConfig {
         use_cost: false,
         stop_below: None,
+        stop_per_ms: false,
     };
     let mut policies = Vec::new();
     let mut run = |name: &str, chooser: &mut dyn crate::sched::eval::Chooser| {
@@ -470,6 +493,7 @@ pub fn bench_sched(
         GreedyConfig {
             use_cost: true,
             stop_below: selection.stop_below,
+            stop_per_ms: selection.stop_per_ms,
         },
     );
     let (production_recall, production_time) = production(&catalog, &mut prod, &test_set);
@@ -515,9 +539,10 @@ impl BenchReport {
         }
         let _ = writeln!(
             s,
-            "  early stop below {} keeps {:.1}% of the value in {:.1}% of run-all time on val",
+            "  early stop below {}{} keeps {:.1}% of the value in {:.1}% of run-all time on val",
             sel.stop_below
-                .map_or("(never)".to_string(), |t| format!("{t:.4}")),
+                .map_or("(never)".to_string(), |t| format!("{t:.5}")),
+            if sel.stop_per_ms { " per ms" } else { "" },
             sel.val_recall * 100.0,
             sel.val_time * 100.0
         );

@@ -33,6 +33,9 @@ pub struct Checkpoint {
     /// Early-stop threshold chosen on validation photos for this network (in its units).
     #[serde(default)]
     pub stop_below: Option<f32>,
+    /// Whether `stop_below` is per expected millisecond.
+    #[serde(default)]
+    pub stop_per_ms: bool,
 }
 
 impl Checkpoint {

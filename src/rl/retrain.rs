@@ -41,6 +41,7 @@ fn eval_net(catalog: &Catalog, net: &dyn ValueModel, test: &Trace, name: &str) -
     let cfg = GreedyConfig {
         use_cost: true,
         stop_below: None,
+        stop_per_ms: false,
     };
     evaluate(
         name,
@@ -81,6 +82,7 @@ fn full_info(
     }
     let mut ckpt = train_full_info(train_set, catalog, &cands[sel.chosen].cfg, cancel)?;
     ckpt.stop_below = sel.stop_below;
+    ckpt.stop_per_ms = sel.stop_per_ms;
     progress(&TrainProgress {
         epoch: total,
         epochs: total,

@@ -101,6 +101,7 @@ pub fn train_full_info(
         metrics: Vec::new(),
         prior,
         stop_below: None,
+        stop_per_ms: false,
     };
     if cfg.hidden == 0 || cfg.epochs == 0 {
         return Ok(checkpoint(FastNet::zeros(shape), prior));

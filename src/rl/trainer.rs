@@ -286,5 +286,6 @@ pub fn train(
         metrics: Vec::new(),
         prior: None,
         stop_below: None,
+        stop_per_ms: false,
     })
 }
