@@ -245,20 +245,31 @@ fn read_traces(files: &[PathBuf]) -> anyhow::Result<Trace> {
     all.context("no trace given")
 }
 
-pub fn bench_sched(
-    files: &[PathBuf],
-    train_share: f64,
-    epochs: Option<usize>,
-    seed: u64,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
+pub struct BenchOptions {
+    pub train_share: f64,
+    pub val_share: f64,
+    pub folds: usize,
+    pub target_recall: f64,
+    pub epochs: Option<usize>,
+    pub seed: u64,
+    pub rich_dqn: bool,
+}
+
+pub fn bench_sched(files: &[PathBuf], o: &BenchOptions, json: bool) -> anyhow::Result<ExitCode> {
     let trace = read_traces(files)?;
+    if !(0.0..1.0).contains(&o.val_share) || !(0.0..1.0).contains(&o.train_share) {
+        anyhow::bail!("--train-share and --val-share must be in [0, 1)");
+    }
     let mut cfg = BenchConfig {
-        train_share,
-        seed,
+        train_share: o.train_share,
+        val_share: o.val_share,
+        folds: o.folds,
+        target_recall: o.target_recall,
+        seed: o.seed,
+        rich_dqn: o.rich_dqn,
         ..BenchConfig::default()
     };
-    if let Some(e) = epochs {
+    if let Some(e) = o.epochs {
         cfg.ours.epochs = e;
     }
     let report = run_bench(&trace, &cfg, &mut |step| {

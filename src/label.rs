@@ -30,6 +30,8 @@ pub struct LabelConfig {
     pub exploration: f64,
     /// Early-stop threshold (see [`GreedyConfig::stop_below`]).
     pub stop_below: Option<f32>,
+    /// Whether the threshold is per expected millisecond (see [`GreedyConfig::stop_per_ms`]).
+    pub stop_per_ms: bool,
     /// Run every model on every photo.
     pub run_all: bool,
     /// Per-model priority theta (default 1).
@@ -47,6 +49,7 @@ impl Default for LabelConfig {
             deadline_ms: None,
             exploration: 0.05,
             stop_below: GreedyConfig::default().stop_below,
+            stop_per_ms: false,
             run_all: false,
             priority: HashMap::new(),
             memory_budget: None,
@@ -72,6 +75,8 @@ pub struct PhotoResult {
     /// Whether this was an exploration photo (every model ran).
     pub explored: bool,
     pub elapsed_ms: f64,
+    /// The deadline this photo was scheduled under (`None`: no deadline).
+    pub deadline_ms: Option<f64>,
 }
 
 /// Labels photos with a set of loaded models and a value network.
@@ -122,6 +127,15 @@ impl LibraryLabeller {
             models: infos,
             labels,
         };
+        // A checkpoint's early-stop threshold was chosen on validation photos in its own units;
+        // it replaces the generic default.
+        let mut cfg = cfg;
+        if let Some(c) = checkpoint
+            && c.stop_below.is_some()
+        {
+            cfg.stop_below = c.stop_below;
+            cfg.stop_per_ms = c.stop_per_ms;
+        }
         let value: Box<dyn ValueModel> = match checkpoint {
             Some(c) => Box::new(c.predictor(&catalog)),
             None => Box::new(ColdStart),
@@ -160,6 +174,7 @@ impl LibraryLabeller {
                 GreedyConfig {
                     use_cost: false,
                     stop_below: None,
+                    stop_per_ms: false,
                 },
             )
         } else {
@@ -168,6 +183,7 @@ impl LibraryLabeller {
                 GreedyConfig {
                     use_cost: true,
                     stop_below: self.cfg.stop_below,
+                    stop_per_ms: self.cfg.stop_per_ms,
                 },
             )
         };
@@ -259,6 +275,7 @@ impl LibraryLabeller {
                 runs,
                 explored,
                 elapsed_ms: schedule.elapsed_ms,
+                deadline_ms: deadline,
             },
             ctx,
         ))
@@ -277,6 +294,7 @@ impl LibraryLabeller {
         let pcfg = PackingConfig {
             mem_budget: budget,
             stop_below: self.cfg.stop_below,
+            stop_per_ms: self.cfg.stop_per_ms,
         };
         let start = std::time::Instant::now();
         let n = self.catalog.models.len();
@@ -388,6 +406,7 @@ impl LibraryLabeller {
             runs,
             explored: false,
             elapsed_ms,
+            deadline_ms: Some(deadline),
         }
     }
 
@@ -397,9 +416,8 @@ impl LibraryLabeller {
         match self.label(photo) {
             Ok((result, ctx)) => {
                 store.write_photo_results(photo.id, &result.labels, &result.runs, false)?;
-                if let Ok(json) = serde_json::to_string(&ctx) {
-                    store.set_sched_context(photo.id, &json)?;
-                }
+                let json = serde_json::to_string(&ctx).ok();
+                store.set_sched_run(photo.id, json.as_deref(), result.deadline_ms)?;
                 Ok(result)
             }
             Err(e) => {

@@ -138,11 +138,24 @@ enum Command {
         /// Share of photos used for training (the rest is the test set).
         #[arg(long, default_value_t = 0.2)]
         train_share: f64,
-        /// Training epochs of each network.
+        /// Training epochs of the Dueling DQN on rich features.
         #[arg(long)]
         epochs: Option<usize>,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Share of the training photos held out to choose our variant and its early stop
+        /// (used when --folds is below 2).
+        #[arg(long, default_value_t = 0.25)]
+        val_share: f64,
+        /// Cross-validation folds of the training photos for that choice.
+        #[arg(long, default_value_t = 4)]
+        folds: usize,
+        /// Share of the valuable labels the early stop must keep on the validation photos.
+        #[arg(long, default_value_t = 0.99)]
+        target_recall: f64,
+        /// Skip the (slow) Dueling DQN on rich features.
+        #[arg(long)]
+        no_rich_dqn: bool,
     },
     /// Retrain the scheduler's value network from the library's execution log (or traces);
     /// installs it only if it beats the current one on held-out photos.
@@ -387,7 +400,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             train_share,
             epochs,
             seed,
-        } => cli_sched::bench_sched(&traces, train_share, epochs, seed, cli.json),
+            val_share,
+            folds,
+            target_recall,
+            no_rich_dqn,
+        } => cli_sched::bench_sched(
+            &traces,
+            &cli_sched::BenchOptions {
+                train_share,
+                val_share,
+                folds,
+                target_recall,
+                epochs,
+                seed,
+                rich_dqn: !no_rich_dqn,
+            },
+            cli.json,
+        ),
         Command::Retrain {
             traces,
             epochs,

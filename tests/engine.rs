@@ -149,6 +149,8 @@ impl Labeller for SizeLabeller {
                 bbox: None,
             }],
             runs: vec![],
+            context: Some(format!("{{\"width\":{}}}", photo.meta.width)),
+            deadline_ms: Some(250.0),
         })
     }
 }
@@ -188,6 +190,19 @@ fn an_installed_labeller_labels_scanned_photos_and_failures_are_recorded() {
     assert_eq!(runs[0].status, RunStatus::Failed);
     assert_eq!(runs[0].reason.as_deref(), Some("model crashed"));
     assert_eq!(store.stats().unwrap().photos_labelled, 3);
+    // The engine path stores the scheduler's context and the deadline with each photo.
+    let good = store
+        .photo_by_path(&std::fs::canonicalize(photos.join("album000/IMG_000000.jpg")).unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store.sched_run(good.id).unwrap(),
+        (
+            Some(format!("{{\"width\":{}}}", good.meta.width)),
+            Some(250.0)
+        )
+    );
+    assert_eq!(store.sched_run(bad.id).unwrap(), (None, None));
 }
 
 /// Stands in for the RL trainer.

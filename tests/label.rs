@@ -87,6 +87,10 @@ fn label_trace_retrain_and_schedule_under_a_deadline() {
             .all(|r| r.status == RunStatus::Ran && r.duration_ms.unwrap() > 0.0)
     );
     assert_eq!(store.stats().unwrap().photos_labelled, 10);
+    // The CLI path stores the scheduler's context and the deadline (none here).
+    let (ctx, deadline) = store.sched_run(tench.id).unwrap();
+    assert!(ctx.unwrap().contains("\"width\""));
+    assert_eq!(deadline, None);
     drop(store);
 
     // Record a trace and train on it.
@@ -121,6 +125,7 @@ fn label_trace_retrain_and_schedule_under_a_deadline() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(v["models_skipped"].as_u64().unwrap() > 0, "{v}");
     let store = Store::open(&lib.db()).unwrap();
+    assert_eq!(store.sched_run(tench.id).unwrap().1, Some(120.0));
     let runs = store.runs_for(tench.id).unwrap();
     let skipped: Vec<_> = runs
         .iter()

@@ -84,6 +84,9 @@ pub struct PhotoDetail {
     pub photo: Photo,
     pub labels: Vec<Label>,
     pub runs: Vec<RunRecord>,
+    /// The deadline its latest schedule ran under (`None`: none, or labelled before it was
+    /// recorded).
+    pub deadline_ms: Option<f64>,
 }
 
 /// Library-wide state for the folders panel and the library timeline.

@@ -84,7 +84,15 @@ fn run(
                 sink.send(Event::LabellingStarted(photo.id));
                 let (written, error) = match labeller.label(&photo, &settings) {
                     Ok(out) => (
-                        store.write_photo_results(photo.id, &out.labels, &out.runs, false),
+                        store
+                            .write_photo_results(photo.id, &out.labels, &out.runs, false)
+                            .and_then(|()| {
+                                store.set_sched_run(
+                                    photo.id,
+                                    out.context.as_deref(),
+                                    out.deadline_ms,
+                                )
+                            }),
                         None,
                     ),
                     Err(e) => {

@@ -18,6 +18,10 @@ use super::settings::LabelSettings;
 pub struct LabelOutcome {
     pub labels: Vec<NewLabel>,
     pub runs: Vec<RunRecord>,
+    /// The scheduler's context of the photo (JSON), stored for retraining from the log.
+    pub context: Option<String>,
+    /// The deadline the photo was scheduled under, stored for the timeline.
+    pub deadline_ms: Option<f64>,
 }
 
 /// What preparing one model's weights is doing (see [`ModelStatus`]).

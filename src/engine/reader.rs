@@ -67,6 +67,7 @@ fn answer(store: &Store, cmd: Command) -> crate::Result<Option<Event>> {
             Event::Detail(Box::new(PhotoDetail {
                 labels: store.labels_for(id)?,
                 runs: store.runs_for(id)?,
+                deadline_ms: store.sched_run(id)?.1,
                 photo,
             }))
         }

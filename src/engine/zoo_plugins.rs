@@ -238,10 +238,12 @@ impl Labeller for SchedulerLabeller {
         let Some(inner) = self.inner.as_mut() else {
             anyhow::bail!("the labeller is not ready");
         };
-        let (result, _) = inner.label(photo)?;
+        let (result, ctx) = inner.label(photo)?;
         Ok(LabelOutcome {
             labels: result.labels,
             runs: result.runs,
+            context: serde_json::to_string(&ctx).ok(),
+            deadline_ms: result.deadline_ms,
         })
     }
 }

@@ -138,7 +138,8 @@ impl DetailView {
             .show(ui, |ui| metadata_ui(d, ui));
         ui.separator();
         ui.strong("Scheduling");
-        photo_timeline_ui(&d.runs, deadline_ms, ui);
+        // The deadline that applied when it was labelled; today's setting for older rows.
+        photo_timeline_ui(&d.runs, d.deadline_ms.unwrap_or(deadline_ms), ui);
     }
 }
 

@@ -9,35 +9,356 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::checkpoint::Checkpoint;
+use super::supervised::{SupervisedConfig, train_full_info};
 use super::{TrainConfig, train};
 use crate::error::Result;
-use crate::sched::Catalog;
 use crate::sched::eval::{
-    BUDGETS, Oracle, PolicyReport, RandomOrder, RunAll, StaticOrder, ValueGreedy, evaluate,
-    production,
+    BUDGETS, Chooser, Oracle, PolicyReport, RandomOrder, RunAll, StaticOrder, ValueGreedy,
+    evaluate, production,
 };
-use crate::sched::greedy::GreedyConfig;
-use crate::sched::trace::Trace;
+use crate::sched::greedy::{GreedyConfig, pick};
+use crate::sched::prior::Target;
+use crate::sched::state::State;
+use crate::sched::trace::{PhotoTrace, Trace};
 use crate::sched::valuenet::FeatureSet;
+use crate::sched::{Catalog, ValueModel};
 
 /// Settings of one evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BenchConfig {
     /// Share of photos used for training.
     pub train_share: f64,
+    /// Share of the training photos held out for validation (variant and stop-threshold
+    /// selection) when `folds` < 2; the test photos are never looked at before the final
+    /// replay.
+    pub val_share: f64,
+    /// Cross-validation folds of the training photos (>= 2), else one hold-out.
+    pub folds: usize,
+    /// Recall of valuable labels the production policy's early stop must keep on validation.
+    pub target_recall: f64,
     pub seed: u64,
-    /// Training settings of our network (the paper's differs in features and discount).
+    /// Training settings of the Dueling DQN on rich features (the previous "ours").
     pub ours: TrainConfig,
+    /// Also train and replay the Dueling DQN on rich features (slow).
+    pub rich_dqn: bool,
+    /// Full-information variants compared on validation (see [`candidates`]).
+    pub candidates: Vec<Candidate>,
 }
 
 impl Default for BenchConfig {
     fn default() -> Self {
         BenchConfig {
             train_share: 0.2,
+            val_share: 0.25,
+            folds: 4,
+            target_recall: 0.99,
             seed: 1,
             ours: TrainConfig::default(),
+            rich_dqn: true,
+            candidates: candidates(7, SupervisedConfig::default().epochs),
         }
     }
+}
+
+/// A named full-information variant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    pub name: String,
+    pub cfg: SupervisedConfig,
+}
+
+/// The variants "ours" chooses among on validation: the empirical prior alone, a residual
+/// network over it (marginal-value and paper-reward targets, two sizes), and the network
+/// without the prior. Nothing here depends on the number of models or labels.
+pub fn candidates(seed: u64, epochs: usize) -> Vec<Candidate> {
+    let base = SupervisedConfig {
+        seed,
+        epochs,
+        ..SupervisedConfig::default()
+    };
+    let c = |name: &str, cfg: SupervisedConfig| Candidate {
+        name: name.into(),
+        cfg,
+    };
+    let mut out = Vec::new();
+    for (tname, target) in [
+        ("gain", Target::Gain),
+        ("hit", Target::Hit),
+        ("paper reward", Target::Paper),
+    ] {
+        out.push(c(
+            &format!("prior ({tname})"),
+            SupervisedConfig {
+                hidden: 0,
+                target,
+                ..base.clone()
+            },
+        ));
+        out.push(c(
+            &format!("prior+net64 ({tname})"),
+            SupervisedConfig {
+                target,
+                ..base.clone()
+            },
+        ));
+        out.push(c(
+            &format!("net64 ({tname})"),
+            SupervisedConfig {
+                target,
+                prior: false,
+                ..base.clone()
+            },
+        ));
+    }
+    out.push(c(
+        "prior+net256 (gain)",
+        SupervisedConfig {
+            hidden: 256,
+            ..base.clone()
+        },
+    ));
+    out.push(c(
+        "prior+net64 (gain) labels only",
+        SupervisedConfig {
+            features: FeatureSet::Paper,
+            ..base
+        },
+    ));
+    out
+}
+
+/// What validation chose.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Selection {
+    /// Validation splits (folds) of the training photos.
+    pub folds: usize,
+    /// Validation photos over all splits (each training photo once with folds).
+    pub val_photos: usize,
+    /// Every candidate replayed on the validation photos.
+    pub val: Vec<PolicyReport>,
+    /// Index of the chosen candidate.
+    pub chosen: usize,
+    /// Early-stop threshold (None: never stop early) and what it kept on validation.
+    pub stop_below: Option<f32>,
+    /// Whether the threshold is per expected millisecond.
+    pub stop_per_ms: bool,
+    pub val_recall: f64,
+    pub val_time: f64,
+}
+
+/// Replays greedily with no stop and records every prediction of an unexecuted model.
+struct Recorder<'a> {
+    catalog: &'a Catalog,
+    value: &'a dyn ValueModel,
+    q: Vec<f32>,
+    /// (prediction, expected cost in ms)
+    seen: Vec<(f32, f64)>,
+}
+
+impl Chooser for Recorder<'_> {
+    fn choose(&mut self, state: &State, _: &PhotoTrace, remaining_ms: f64) -> Option<usize> {
+        self.value.predict(state, &mut self.q);
+        self.seen.extend(
+            (0..self.q.len())
+                .filter(|&i| !state.executed[i])
+                .map(|i| (self.q[i], self.catalog.models[i].mean_ms)),
+        );
+        let cfg = GreedyConfig {
+            use_cost: true,
+            stop_below: None,
+            stop_per_ms: false,
+        };
+        pick(self.catalog, &self.q, state, remaining_ms, cfg).map(|(i, _)| i)
+    }
+}
+
+/// A chosen early stop: threshold (None: never stop early), whether it is per expected
+/// millisecond, and the pooled validation recall and time share it gave.
+pub type StopChoice = (Option<f32>, bool, f64, f64);
+
+/// The early-stop rule that keeps at least `target_recall` of the valuable labels of the
+/// validation photos in the least time, among thresholds at quantiles of the models' own
+/// predictions there (on the value, or on the value per expected millisecond) and no stop at
+/// all. `splits` pairs each fold's model with its validation photos; figures are pooled over
+/// them, weighted by photos.
+pub fn choose_stop(
+    catalog: &Catalog,
+    splits: &[(&dyn ValueModel, &Trace)],
+    target_recall: f64,
+) -> StopChoice {
+    let pooled = |cfg: GreedyConfig| {
+        let (mut r, mut t, mut w) = (0.0, 0.0, 0.0);
+        for (value, val) in splits {
+            let mut g = ValueGreedy::new(catalog, *value, cfg);
+            let (ri, ti) = production(catalog, &mut g, val);
+            let wi = val.photos.len() as f64;
+            r += ri * wi;
+            t += ti * wi;
+            w += wi;
+        }
+        (r / w.max(1.0), t / w.max(1.0))
+    };
+    let mut seen = Vec::new();
+    for (value, val) in splits {
+        let mut rec = Recorder {
+            catalog,
+            value: *value,
+            q: vec![0.0; catalog.models.len()],
+            seen: Vec::new(),
+        };
+        production(catalog, &mut rec, val);
+        seen.extend(rec.seen);
+    }
+    let (r0, t0) = pooled(GreedyConfig {
+        use_cost: true,
+        stop_below: None,
+        stop_per_ms: false,
+    });
+    let mut best: StopChoice = (None, false, r0, t0);
+    if seen.is_empty() {
+        return best;
+    }
+    for per_ms in [false, true] {
+        let mut values: Vec<f32> = seen
+            .iter()
+            .map(|(q, cost)| crate::sched::greedy::stop_value(*q, *cost, per_ms))
+            .collect();
+        values.sort_by(f32::total_cmp);
+        let mut grid: Vec<f32> = (0..=40)
+            .map(|k| values[(k * (values.len() - 1)) / 40])
+            .collect();
+        grid.dedup();
+        for tau in grid {
+            let (r, t) = pooled(GreedyConfig {
+                use_cost: true,
+                stop_below: Some(tau),
+                stop_per_ms: per_ms,
+            });
+            let ok = r >= target_recall - 1e-9;
+            let best_ok = best.2 >= target_recall - 1e-9;
+            let better = match (ok, best_ok) {
+                (true, true) => t < best.3,
+                (true, false) => true,
+                (false, true) => false,
+                (false, false) => r > best.2,
+            };
+            if better {
+                best = (Some(tau), per_ms, r, t);
+            }
+        }
+    }
+    best
+}
+
+/// Photo-weighted mean of one policy's reports over validation folds.
+fn pool(name: &str, reports: &[PolicyReport]) -> PolicyReport {
+    let w: f64 = reports
+        .iter()
+        .map(|r| r.photos as f64)
+        .sum::<f64>()
+        .max(1.0);
+    let mean = |f: &dyn Fn(&PolicyReport) -> f64| {
+        reports.iter().map(|r| f(r) * r.photos as f64).sum::<f64>() / w
+    };
+    let budgets = reports.first().map_or(0, |r| r.recall_at.len());
+    PolicyReport {
+        policy: name.to_string(),
+        photos: reports.iter().map(|r| r.photos).sum(),
+        time_to_100: mean(&|r| r.time_to_100),
+        time_to_95: mean(&|r| r.time_to_95),
+        time_to_80: mean(&|r| r.time_to_80),
+        recall_at: (0..budgets)
+            .map(|k| mean(&|r| r.recall_at.get(k).copied().unwrap_or(0.0)))
+            .collect(),
+        area: mean(&|r| r.area),
+        decisions_per_s: mean(&|r| r.decisions_per_s),
+    }
+}
+
+/// Validation splits of the training photos: `folds` rotating folds when it is 2 or more,
+/// else one hold-out of `val_share`. Only training photos are ever split.
+pub fn validation_splits(
+    train: &Trace,
+    folds: usize,
+    val_share: f64,
+    seed: u64,
+) -> Vec<(Trace, Trace)> {
+    if folds >= 2 {
+        train.folds(folds, seed ^ 0x7A11)
+    } else {
+        vec![train.split(1.0 - val_share, seed ^ 0x7A11)]
+    }
+}
+
+/// Trains every candidate on each split's fitting photos, replays it on the split's
+/// validation photos, and chooses the candidate with the least pooled time to 100% of the
+/// value (ties: larger recall area); then its early-stop threshold for `target_recall`.
+pub fn select(
+    splits: &[(Trace, Trace)],
+    catalog: &Catalog,
+    cands: &[Candidate],
+    target_recall: f64,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Selection> {
+    let cancel = AtomicBool::new(false);
+    let no_stop = GreedyConfig {
+        use_cost: true,
+        stop_below: None,
+        stop_per_ms: false,
+    };
+    let mut reports: Vec<PolicyReport> = Vec::new();
+    let mut chosen: Option<(usize, Vec<Checkpoint>)> = None;
+    for (k, c) in cands.iter().enumerate() {
+        progress(&format!("validation: {}", c.name));
+        let mut per_split = Vec::new();
+        let mut ckpts = Vec::new();
+        for (fit, val) in splits {
+            let ckpt = train_full_info(fit, catalog, &c.cfg, &cancel)?;
+            let pred = ckpt.predictor(catalog);
+            per_split.push(evaluate(
+                &c.name,
+                catalog,
+                &mut ValueGreedy::new(catalog, &pred, no_stop),
+                val,
+            ));
+            ckpts.push(ckpt);
+        }
+        let r = pool(&c.name, &per_split);
+        let better = match &chosen {
+            None => true,
+            Some((b, _)) => {
+                let b: &PolicyReport = &reports[*b];
+                r.time_to_100 < b.time_to_100 - 1e-9
+                    || ((r.time_to_100 - b.time_to_100).abs() <= 1e-9 && r.area > b.area)
+            }
+        };
+        reports.push(r);
+        if better {
+            chosen = Some((k, ckpts));
+        }
+    }
+    let Some((chosen, ckpts)) = chosen else {
+        return Err(crate::error::Error::Model("no candidate to select".into()));
+    };
+    let preds: Vec<_> = ckpts.iter().map(|c| c.predictor(catalog)).collect();
+    let pairs: Vec<(&dyn ValueModel, &Trace)> = preds
+        .iter()
+        .zip(splits)
+        .map(|(p, (_, val))| (p as &dyn ValueModel, val))
+        .collect();
+    let (stop_below, stop_per_ms, val_recall, val_time) =
+        choose_stop(catalog, &pairs, target_recall);
+    Ok(Selection {
+        folds: splits.len(),
+        val_photos: splits.iter().map(|(_, v)| v.photos.len()).sum(),
+        val: reports,
+        chosen,
+        stop_below,
+        stop_per_ms,
+        val_recall,
+        val_time,
+    })
 }
 
 /// Everything one evaluation measured.
@@ -47,12 +368,20 @@ pub struct BenchReport {
     pub test_photos: usize,
     pub models: usize,
     pub labels: usize,
+    pub selection: Selection,
+    /// Name of the chosen variant.
+    pub ours: String,
     pub policies: Vec<PolicyReport>,
-    /// Production policy (ours, early stop, no deadline): mean recall and share of run-all
-    /// time.
+    /// Production policy (ours, early stop chosen on validation, no deadline): mean recall
+    /// and share of run-all time.
     pub production_recall: f64,
     pub production_time: f64,
-    pub train_seconds: f64,
+    /// The same with the Dueling DQN on rich features and the default stop (-0.8), if
+    /// trained.
+    pub production_dqn: Option<(f64, f64)>,
+    /// Training seconds: paper's network, rich DQN, validation of all candidates, final
+    /// training of ours.
+    pub train_seconds: [f64; 4],
 }
 
 /// The paper's setting: label bits only, discounted returns.
@@ -72,6 +401,7 @@ pub fn bench_sched(
     progress: &mut dyn FnMut(&str),
 ) -> Result<BenchReport> {
     let (train_set, test_set) = trace.split(cfg.train_share, cfg.seed);
+    let splits = validation_splits(&train_set, cfg.folds, cfg.val_share, cfg.seed);
     let catalog = Catalog::from_trace(&train_set);
     let cancel = AtomicBool::new(false);
     let t = Instant::now();
@@ -83,18 +413,52 @@ pub fn bench_sched(
         &mut |_| {},
         &cancel,
     )?;
-    progress("training ours");
-    let ours = train(&train_set, &catalog, &cfg.ours, &mut |_| {}, &cancel)?;
-    let train_seconds = t.elapsed().as_secs_f64();
+    let paper_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let dqn = if cfg.rich_dqn {
+        progress("training the Dueling DQN on rich features");
+        Some(train(
+            &train_set,
+            &catalog,
+            &cfg.ours,
+            &mut |_| {},
+            &cancel,
+        )?)
+    } else {
+        None
+    };
+    let dqn_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let selection = select(
+        &splits,
+        &catalog,
+        &cfg.candidates,
+        cfg.target_recall,
+        progress,
+    )?;
+    let val_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let chosen = &cfg.candidates[selection.chosen];
+    progress(&format!(
+        "training ours ({}) on all training photos",
+        chosen.name
+    ));
+    let mut ours = train_full_info(&train_set, &catalog, &chosen.cfg, &cancel)?;
+    ours.stop_below = selection.stop_below;
+    ours.stop_per_ms = selection.stop_per_ms;
+    let ours_s = t.elapsed().as_secs_f64();
     let paper_q = paper.predictor(&catalog);
     let ours_q = ours.predictor(&catalog);
+    let dqn_q = dqn.as_ref().map(|d| d.predictor(&catalog));
     let no_stop_cost = GreedyConfig {
         use_cost: true,
         stop_below: None,
+        stop_per_ms: false,
     };
     let no_stop_value = GreedyConfig {
         use_cost: false,
         stop_below: None,
+        stop_per_ms: false,
     };
     let mut policies = Vec::new();
     let mut run = |name: &str, chooser: &mut dyn crate::sched::eval::Chooser| {
@@ -112,22 +476,43 @@ pub fn bench_sched(
         "cost-q (paper)",
         &mut ValueGreedy::new(&catalog, &paper_q, no_stop_cost),
     );
+    if let Some(q) = &dqn_q {
+        run(
+            "dueling rich",
+            &mut ValueGreedy::new(&catalog, q, no_stop_cost),
+        );
+    }
     run(
         "ours",
         &mut ValueGreedy::new(&catalog, &ours_q, no_stop_cost),
     );
     run("oracle", &mut Oracle(&catalog));
-    let mut prod = ValueGreedy::new(&catalog, &ours_q, GreedyConfig::default());
+    let mut prod = ValueGreedy::new(
+        &catalog,
+        &ours_q,
+        GreedyConfig {
+            use_cost: true,
+            stop_below: selection.stop_below,
+            stop_per_ms: selection.stop_per_ms,
+        },
+    );
     let (production_recall, production_time) = production(&catalog, &mut prod, &test_set);
+    let production_dqn = dqn_q.as_ref().map(|q| {
+        let mut g = ValueGreedy::new(&catalog, q, GreedyConfig::default());
+        production(&catalog, &mut g, &test_set)
+    });
     Ok(BenchReport {
         train_photos: train_set.photos.len(),
         test_photos: test_set.photos.len(),
         models: catalog.models.len(),
         labels: catalog.labels.len(),
+        ours: chosen.name.clone(),
+        selection,
         policies,
         production_recall,
         production_time,
-        train_seconds,
+        production_dqn,
+        train_seconds: [paper_s, dqn_s, val_s, ours_s],
     })
 }
 
@@ -135,10 +520,46 @@ impl BenchReport {
     /// The report as a text table.
     pub fn table(&self) -> String {
         let mut s = String::new();
+        let sel = &self.selection;
         let _ = writeln!(
             s,
-            "{} train / {} test photos, {} models, {} labels; training took {:.1}s",
-            self.train_photos, self.test_photos, self.models, self.labels, self.train_seconds
+            "validation on the training photos only ({} split(s), {} validation photos), no stop:",
+            sel.folds, sel.val_photos
+        );
+        for (k, p) in sel.val.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "  {} {:<26} t@100 {:>5.1}%  t@95 {:>5.1}%  area {:.3}",
+                if k == sel.chosen { "*" } else { " " },
+                p.policy,
+                p.time_to_100 * 100.0,
+                p.time_to_95 * 100.0,
+                p.area
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  early stop below {}{} keeps {:.1}% of the value in {:.1}% of run-all time on val",
+            sel.stop_below
+                .map_or("(never)".to_string(), |t| format!("{t:.5}")),
+            if sel.stop_per_ms { " per ms" } else { "" },
+            sel.val_recall * 100.0,
+            sel.val_time * 100.0
+        );
+        let ts = self.train_seconds;
+        let _ = writeln!(
+            s,
+            "{} train / {} test photos, {} models, {} labels; training: paper {:.1}s, rich DQN \
+             {:.1}s, validation of all variants {:.1}s, ours ({}) {:.1}s",
+            self.train_photos,
+            self.test_photos,
+            self.models,
+            self.labels,
+            ts[0],
+            ts[1],
+            ts[2],
+            self.ours,
+            ts[3]
         );
         let _ = writeln!(
             s,
@@ -169,10 +590,20 @@ impl BenchReport {
         }
         let _ = writeln!(
             s,
-            "production (ours, early stop, no deadline): recall {:.1}% at {:.1}% of run-all time",
+            "production (ours, early stop from validation, no deadline): recall {:.1}% at {:.1}% \
+             of run-all time",
             self.production_recall * 100.0,
             self.production_time * 100.0
         );
+        if let Some((r, t)) = self.production_dqn {
+            let _ = writeln!(
+                s,
+                "production (dueling rich, stop below -0.8): recall {:.1}% at {:.1}% of run-all \
+                 time",
+                r * 100.0,
+                t * 100.0
+            );
+        }
         s
     }
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::sched::prior::PriorTable;
 use crate::sched::state::{LabelSpace, State};
 use crate::sched::valuenet::FastNet;
 use crate::sched::{Catalog, ValueModel};
@@ -26,6 +27,15 @@ pub struct Checkpoint {
     pub config: super::TrainConfig,
     /// Held-out figures measured when it was trained (name -> value).
     pub metrics: Vec<(String, f64)>,
+    /// Empirical prior added to the network's output (the network then predicts a residual).
+    #[serde(default)]
+    pub prior: Option<PriorTable>,
+    /// Early-stop threshold chosen on validation photos for this network (in its units).
+    #[serde(default)]
+    pub stop_below: Option<f32>,
+    /// Whether `stop_below` is per expected millisecond.
+    #[serde(default)]
+    pub stop_per_ms: bool,
 }
 
 impl Checkpoint {
@@ -65,6 +75,7 @@ impl Checkpoint {
             .map(|m| self.models.iter().position(|id| id == &m.id))
             .collect();
         Predictor {
+            prior: self.prior.clone(),
             net: self.net.clone(),
             model_map: map,
             same_space: catalog.labels.names() == self.labels.as_slice(),
@@ -77,6 +88,7 @@ impl Checkpoint {
 /// A checkpoint bound to a catalog.
 #[derive(Debug, Clone)]
 pub struct Predictor {
+    prior: Option<PriorTable>,
     net: FastNet,
     model_map: Vec<Option<usize>>,
     same_space: bool,
@@ -84,11 +96,27 @@ pub struct Predictor {
     catalog_labels: Vec<String>,
 }
 
+impl Predictor {
+    /// Adds the prior (in the network's model order) to `q`.
+    fn add_prior(&self, executed: &[bool], q: &mut [f32]) {
+        if let Some(p) = &self.prior
+            && p.models.len() == q.len()
+        {
+            let mut pv = vec![0f32; q.len()];
+            p.values(executed, &mut pv);
+            for (a, b) in q.iter_mut().zip(&pv) {
+                *a += b;
+            }
+        }
+    }
+}
+
 impl ValueModel for Predictor {
     fn predict(&self, state: &State, out: &mut [f32]) {
         let mut q = vec![0f32; self.net.shape.models];
         if self.same_space && state.executed.len() == self.net.shape.models {
             self.net.predict_state(state, &mut q);
+            self.add_prior(&state.executed, &mut q);
         } else {
             // Re-express the state in the network's label and model order.
             let mut s = State {
@@ -111,6 +139,7 @@ impl ValueModel for Predictor {
                 }
             }
             self.net.predict_state(&s, &mut q);
+            self.add_prior(&s.executed, &mut q);
         }
         for (ci, o) in out.iter_mut().enumerate() {
             *o = match self.model_map.get(ci) {

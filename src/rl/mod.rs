@@ -4,12 +4,15 @@
 //! A held-out split decides whether a new network replaces the current one.
 //!
 //! - [`trainer`]: the training loop.
+//! - [`supervised`]: full-information training of "ours" (every model's true gain in every
+//!   visited state), optionally as a residual over an empirical prior.
 //! - [`checkpoint`]: versioned value-network files with their metrics.
 
 pub mod bench;
 pub mod checkpoint;
 pub mod retrain;
+pub mod supervised;
 pub mod trainer;
 
 pub use checkpoint::Checkpoint;
-pub use trainer::{TrainConfig, TrainProgress, train};
+pub use trainer::{TrainConfig, TrainMethod, TrainProgress, train};

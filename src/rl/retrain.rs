@@ -8,7 +8,9 @@ use std::sync::atomic::AtomicBool;
 
 use serde::Serialize;
 
-use super::{Checkpoint, TrainConfig, TrainProgress, train};
+use super::bench::{candidates, select, validation_splits};
+use super::supervised::train_full_info;
+use super::{Checkpoint, TrainConfig, TrainMethod, TrainProgress, train};
 use crate::error::{Error, Result};
 use crate::sched::eval::{PolicyReport, ValueGreedy, evaluate};
 use crate::sched::greedy::GreedyConfig;
@@ -39,6 +41,7 @@ fn eval_net(catalog: &Catalog, net: &dyn ValueModel, test: &Trace, name: &str) -
     let cfg = GreedyConfig {
         use_cost: true,
         stop_below: None,
+        stop_per_ms: false,
     };
     evaluate(
         name,
@@ -46,6 +49,49 @@ fn eval_net(catalog: &Catalog, net: &dyn ValueModel, test: &Trace, name: &str) -
         &mut ValueGreedy::new(catalog, net, cfg),
         test,
     )
+}
+
+/// Chooses a full-information variant and its early stop by cross-validation on `train_set`
+/// (never on the held-out photos), then trains it on all of `train_set`. Each candidate is
+/// trained for `cfg.epochs` random model orders per photo.
+fn full_info(
+    train_set: &Trace,
+    catalog: &Catalog,
+    cfg: &TrainConfig,
+    progress: &mut dyn FnMut(&TrainProgress),
+    cancel: &AtomicBool,
+) -> Result<Checkpoint> {
+    let cands = candidates(cfg.seed, cfg.epochs.max(1));
+    let folds = if train_set.photos.len() >= 8 { 4 } else { 1 };
+    let splits = validation_splits(train_set, folds, 0.25, cfg.seed);
+    let total = cands.len() + 1;
+    let mut done = 0;
+    let sel = select(&splits, catalog, &cands, 0.99, &mut |_| {
+        done += 1;
+        progress(&TrainProgress {
+            epoch: done,
+            epochs: total,
+            steps: done,
+            loss: 0.0,
+            epsilon: 0.0,
+            mean_return: 0.0,
+        });
+    })?;
+    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(Error::Model("training cancelled".into()));
+    }
+    let mut ckpt = train_full_info(train_set, catalog, &cands[sel.chosen].cfg, cancel)?;
+    ckpt.stop_below = sel.stop_below;
+    ckpt.stop_per_ms = sel.stop_per_ms;
+    progress(&TrainProgress {
+        epoch: total,
+        epochs: total,
+        steps: total,
+        loss: 0.0,
+        epsilon: 0.0,
+        mean_return: 0.0,
+    });
+    Ok(ckpt)
 }
 
 /// Trains on `data` and installs the result under `data_dir` when it beats the current
@@ -68,7 +114,10 @@ pub fn retrain(
     }
     let (train_set, held_out) = data.split(0.8, cfg.seed);
     let catalog = Catalog::from_trace(&train_set);
-    let mut new = train(&train_set, &catalog, cfg, progress, cancel)?;
+    let mut new = match cfg.method {
+        TrainMethod::Dqn => train(&train_set, &catalog, cfg, progress, cancel)?,
+        TrainMethod::FullInfo => full_info(&train_set, &catalog, cfg, progress, cancel)?,
+    };
     let after = eval_net(&catalog, &new.predictor(&catalog), &held_out, "new");
     let (current_path, previous_path) = checkpoint_paths(data_dir);
     let before = match Checkpoint::load(&current_path) {
@@ -138,6 +187,9 @@ mod tests {
         assert!(r1.before.is_none() && r1.installed);
         let (current, previous) = checkpoint_paths(dir.path());
         assert!(current.exists() && !previous.exists());
+        let installed = Checkpoint::load(&current).unwrap();
+        assert_eq!(installed.config.method, TrainMethod::FullInfo);
+        assert!(installed.prior.is_some() || installed.net.shape.hidden > 1);
         // The same training again is not better than itself: nothing changes.
         let (r2, _) = retrain(&data, dir.path(), &cfg, true, false, &mut |_| {}, &no).unwrap();
         assert_eq!(r2.before.as_ref().map(|b| b.area), Some(r2.after.area));

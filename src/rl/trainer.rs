@@ -42,6 +42,22 @@ pub struct TrainConfig {
     pub updates_per_episode: usize,
     /// Double DQN targets (online network picks, target network values).
     pub double_dqn: bool,
+    /// How `rl::retrain` trains (this DQN loop ignores it). Checkpoints written before the
+    /// field existed were DQNs.
+    #[serde(default)]
+    pub method: TrainMethod,
+}
+
+/// The training method used by `rl::retrain`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrainMethod {
+    /// The Dueling Double DQN of [`train`].
+    #[default]
+    Dqn,
+    /// Full-information variants chosen by cross-validation (`rl::supervised`,
+    /// `rl::bench::select`), with an early-stop threshold chosen for 99% recall.
+    FullInfo,
 }
 
 impl Default for TrainConfig {
@@ -60,6 +76,7 @@ impl Default for TrainConfig {
             replay: 50_000,
             updates_per_episode: 4,
             double_dqn: true,
+            method: TrainMethod::FullInfo,
         }
     }
 }
@@ -85,17 +102,17 @@ struct Transition {
     next_available: Vec<usize>,
 }
 
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = mix(self.0);
         self.0
     }
-    fn unit(&mut self) -> f32 {
+    pub(crate) fn unit(&mut self) -> f32 {
         (self.next() >> 40) as f32 / (1u64 << 24) as f32
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
 }
@@ -267,5 +284,8 @@ pub fn train(
         net: online.export(shape)?,
         config: cfg.clone(),
         metrics: Vec::new(),
+        prior: None,
+        stop_below: None,
+        stop_per_ms: false,
     })
 }

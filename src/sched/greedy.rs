@@ -16,6 +16,23 @@ pub struct GreedyConfig {
     /// in reward units: -1 means "certainly finds nothing new", so the default -0.8 stops once
     /// every remaining model is predicted to be close to useless.
     pub stop_below: Option<f32>,
+    /// Compare `stop_below` with the predicted value per expected millisecond instead of the
+    /// value (a model is then worth running only when it is worth its cost).
+    pub stop_per_ms: bool,
+}
+
+/// Whether a model predicted `q` at expected cost `cost_ms` falls under the stop threshold.
+pub fn below_stop(q: f32, cost_ms: f64, stop_below: Option<f32>, per_ms: bool) -> bool {
+    stop_below.is_some_and(|t| stop_value(q, cost_ms, per_ms) < t)
+}
+
+/// The quantity the stop threshold is compared with.
+pub fn stop_value(q: f32, cost_ms: f64, per_ms: bool) -> f32 {
+    if per_ms {
+        (f64::from(q) / cost_ms.max(1e-3)) as f32
+    } else {
+        q
+    }
 }
 
 impl Default for GreedyConfig {
@@ -23,6 +40,7 @@ impl Default for GreedyConfig {
         GreedyConfig {
             use_cost: true,
             stop_below: Some(-0.8),
+            stop_per_ms: false,
         }
     }
 }
@@ -54,7 +72,7 @@ pub fn pick(
             continue;
         }
         let qi = q[i];
-        if cfg.stop_below.is_some_and(|t| qi < t) {
+        if below_stop(qi, m.mean_ms, cfg.stop_below, cfg.stop_per_ms) {
             continue;
         }
         let s = score(qi, m.mean_ms, cfg.use_cost);
@@ -78,7 +96,7 @@ pub fn skip_reason(
         SkipReason::Disabled
     } else if m.mean_ms > remaining_ms {
         SkipReason::Deadline
-    } else if cfg.stop_below.is_some_and(|t| q < t) {
+    } else if below_stop(q, m.mean_ms, cfg.stop_below, cfg.stop_per_ms) {
         SkipReason::LowValue
     } else {
         SkipReason::Deadline
@@ -241,6 +259,7 @@ mod tests {
             GreedyConfig {
                 use_cost: true,
                 stop_below: Some(0.1),
+                stop_per_ms: false,
             },
             &mut exec,
         );
@@ -263,6 +282,7 @@ mod tests {
             GreedyConfig {
                 use_cost: false,
                 stop_below: None,
+                stop_per_ms: false,
             },
             &mut exec,
         );
@@ -282,6 +302,7 @@ mod tests {
             GreedyConfig {
                 use_cost: true,
                 stop_below: None,
+                stop_per_ms: false,
             },
             &mut exec,
         );
@@ -305,10 +326,37 @@ mod tests {
             GreedyConfig {
                 use_cost: true,
                 stop_below: None,
+                stop_per_ms: false,
             },
             &mut exec,
         );
         assert!(s.steps.iter().all(|st| st.model != 1));
         assert!(s.skipped.contains(&(1, SkipReason::Disabled, 0.3)));
+    }
+
+    #[test]
+    fn a_per_millisecond_stop_skips_models_not_worth_their_cost() {
+        let c = catalog();
+        let run = |per_ms: bool| {
+            let s = run_photo(
+                &c,
+                &Table,
+                c.new_state(&Context::default()),
+                None,
+                GreedyConfig {
+                    use_cost: true,
+                    stop_below: Some(0.01),
+                    stop_per_ms: per_ms,
+                },
+                &mut exec,
+            );
+            s.steps.iter().map(|st| st.model).collect::<Vec<_>>()
+        };
+        // ocr: 0.05 is above 0.01, but 0.05 / 100 ms = 0.0005 per ms is not.
+        assert_eq!(run(false), vec![1, 0, 2, 3]);
+        assert_eq!(run(true), vec![1, 0, 2]);
+        assert!(below_stop(0.05, 100.0, Some(0.01), true));
+        assert!(!below_stop(0.05, 100.0, Some(0.01), false));
+        assert!(!below_stop(-5.0, 1.0, None, true));
     }
 }

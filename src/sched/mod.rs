@@ -8,12 +8,14 @@
 //! - [`state`]: the label space and a photo's scheduling state.
 //! - [`greedy`]: serial Cost-Q greedy under a deadline, with early stop.
 //! - [`packing`]: concurrent scheduling under deadline and memory (anchor/fill rule).
+//! - [`prior`]: empirical value of each model given which models ran.
 //! - [`eval`]: replays schedulers over traces and measures them against baselines.
 
 pub mod context;
 pub mod eval;
 pub mod greedy;
 pub mod packing;
+pub mod prior;
 pub mod record;
 pub mod state;
 pub mod trace;

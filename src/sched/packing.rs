@@ -14,6 +14,8 @@ use super::{Catalog, ValueModel};
 pub struct PackingConfig {
     pub mem_budget: u64,
     pub stop_below: Option<f32>,
+    /// See [`super::greedy::GreedyConfig::stop_per_ms`].
+    pub stop_per_ms: bool,
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -50,7 +52,7 @@ pub fn plan_round(
             && m.enabled
             && m.mem_bytes <= free
             && now_ms + m.mean_ms <= deadline_ms
-            && cfg.stop_below.is_none_or(|t| q[i] >= t)
+            && !super::greedy::below_stop(q[i], m.mean_ms, cfg.stop_below, cfg.stop_per_ms)
     };
     let cands: Vec<usize> = (0..catalog.models.len())
         .filter(|&i| fits(i, free_mem))
@@ -207,6 +209,7 @@ mod tests {
         let cfg = PackingConfig {
             mem_budget: 1000 << 20,
             stop_below: None,
+            stop_per_ms: false,
         };
         // Anchor by q/(t*mem): b 0.5/(20*100) = 2.5e-4 beats d 0.9/(200*50) = 9e-5.
         // Horizon 20 ms: only models finishing by then may fill; none other does.
@@ -268,6 +271,7 @@ mod tests {
         let cfg = PackingConfig {
             mem_budget: 1000 << 20,
             stop_below: None,
+            stop_per_ms: false,
         };
         let mut exec = |i: usize| Executed {
             outputs: vec![Output {

@@ -177,6 +177,42 @@ impl Trace {
     }
 }
 
+impl Trace {
+    /// `k` validation folds (k >= 2) of the photos, assigned by a seeded hash of their content
+    /// (deterministic, disjoint, sizes within one): for each fold, (the other photos, the
+    /// fold). `k` of 1 or less gives no fold.
+    pub fn folds(&self, k: usize, seed: u64) -> Vec<(Trace, Trace)> {
+        if k < 2 {
+            return Vec::new();
+        }
+        let mut keyed: Vec<(u64, usize)> = self
+            .photos
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (mix(seed ^ fnv(&p.hash)), i))
+            .collect();
+        keyed.sort_by_key(|(key, _)| *key);
+        let fold_of: Vec<(usize, usize)> = keyed
+            .iter()
+            .enumerate()
+            .map(|(rank, (_, i))| (*i, rank % k))
+            .collect();
+        (0..k)
+            .map(|f| {
+                let pick = |inside: bool| Trace {
+                    header: self.header.clone(),
+                    photos: fold_of
+                        .iter()
+                        .filter(|(_, g)| (*g == f) == inside)
+                        .map(|(i, _)| self.photos[*i].clone())
+                        .collect(),
+                };
+                (pick(false), pick(true))
+            })
+            .collect()
+    }
+}
+
 /// Appends photos to a trace file as they are recorded.
 pub struct TraceWriter {
     out: BufWriter<std::fs::File>,

@@ -182,6 +182,20 @@ pub struct FastNet {
 }
 
 impl FastNet {
+    /// A network that predicts 0 everywhere (a prior alone then decides).
+    pub fn zeros(shape: NetShape) -> Self {
+        let (d, h, m) = (shape.input_dim(), shape.hidden.max(1), shape.models);
+        FastNet {
+            shape: NetShape { hidden: h, ..shape },
+            w1: vec![0.0; d * h],
+            b1: vec![0.0; h],
+            wv: vec![0.0; h],
+            bv: 0.0,
+            wa: vec![0.0; h * m],
+            ba: vec![0.0; m],
+        }
+    }
+
     /// Q-values for a sparse input.
     pub fn q(&self, input: &[(usize, f32)], out: &mut [f32]) {
         let hdim = self.shape.hidden;

@@ -290,6 +290,31 @@ impl Store {
         Ok(())
     }
 
+    /// Stores what the scheduler saw and applied for a photo's latest run: its context (JSON)
+    /// and the deadline in milliseconds (`None`: no deadline, e.g. an exploration photo).
+    pub fn set_sched_run(
+        &mut self,
+        photo_id: i64,
+        context_json: Option<&str>,
+        deadline_ms: Option<f64>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE photos SET sched_context = coalesce(?2, sched_context), \
+             sched_deadline_ms = ?3 WHERE id = ?1",
+            params![photo_id, context_json, deadline_ms],
+        )?;
+        Ok(())
+    }
+
+    /// The scheduler's stored context (JSON) and deadline of a photo's latest run.
+    pub fn sched_run(&self, photo_id: i64) -> Result<(Option<String>, Option<f64>)> {
+        Ok(self.conn().query_row(
+            "SELECT sched_context, sched_deadline_ms FROM photos WHERE id = ?1",
+            [photo_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
     /// The execution log as a trace: photos on which every one of `models` ran (exploration
     /// photos), with each model's stored labels and measured time.
     pub fn export_trace(

@@ -279,4 +279,48 @@ mod tests {
         let p = store.photo_by_path(Path::new("/a.jpg")).unwrap().unwrap();
         store.set_sched_context(p.id, "{}").unwrap();
     }
+
+    #[test]
+    fn a_version_2_library_migrates_to_3_and_keeps_rows_and_contexts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+            conn.execute_batch(schema::MIGRATIONS[1]).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute(
+                "INSERT INTO photos (path, size, mtime_ns, status, sort_key, added_at, \
+                 scanned_at, sched_context) VALUES (x'2f612e6a7067', 1, 1, 'ok', 1, 1, 1, \
+                 '{\"gps\":true}')",
+                [],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO model_runs (photo_id, model, seq, status, run_at) \
+                 VALUES (1, 'm', 0, 'ran', 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(SCHEMA_VERSION, 3);
+        assert_eq!(store.schema_version().unwrap(), 3);
+        let p = store.photo_by_path(Path::new("/a.jpg")).unwrap().unwrap();
+        assert_eq!(store.runs_for(p.id).unwrap().len(), 1);
+        assert_eq!(
+            store.sched_run(p.id).unwrap(),
+            (Some("{\"gps\":true}".to_string()), None)
+        );
+        store.set_sched_run(p.id, None, Some(250.0)).unwrap();
+        assert_eq!(
+            store.sched_run(p.id).unwrap(),
+            (Some("{\"gps\":true}".to_string()), Some(250.0))
+        );
+        store.set_sched_run(p.id, Some("{}"), None).unwrap();
+        assert_eq!(
+            store.sched_run(p.id).unwrap(),
+            (Some("{}".to_string()), None)
+        );
+    }
 }

@@ -106,4 +106,9 @@ CREATE VIRTUAL TABLE tag_index USING fts5(
     r#"
 ALTER TABLE photos ADD COLUMN sched_context TEXT;
 "#,
+    // 3: the per-photo deadline the scheduler actually applied (ms; NULL = none), so the
+    // timeline draws the deadline of that run rather than today's setting.
+    r#"
+ALTER TABLE photos ADD COLUMN sched_deadline_ms REAL;
+"#,
 ];

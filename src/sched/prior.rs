@@ -1,0 +1,227 @@
+//! An empirical prior of each model's marginal value given which models already ran, measured
+//! exactly on training traces: every model ran on every recorded photo, so the value of any
+//! subset S of models is known per photo (the labels' best confidences over S), and the gain of
+//! model m after S is v(S + m) - v(S). The table holds the mean target of that gain over the
+//! training photos for every (S, m). It knows nothing about what the executed models found;
+//! a residual network (see `rl::supervised`) adds that.
+//!
+//! Size: 2^n masks x n models. Up to [`MAX_EXACT_MODELS`] models every subset is tabulated;
+//! beyond, only the empty set and single models are, and a larger S is bounded by
+//! submodularity: gain(m | S) <= min over j in S of gain(m | {j}).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::Catalog;
+use super::state::{State, reward};
+use super::trace::Trace;
+
+/// Largest model count whose every subset is tabulated (2^14 x 14 entries, under 1 MiB).
+pub const MAX_EXACT_MODELS: usize = 14;
+
+/// What a value model predicts for running a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// The paper's reward: ln(theta * gain + 1), or -1 when nothing new is found.
+    Paper,
+    /// The expected marginal value itself: theta * gain (0 when nothing new is found).
+    Gain,
+    /// Whether the model finds anything new (theta when it does, else 0): ranks models by
+    /// their chance of being needed at all, which is what the time to 100% recall rewards.
+    Hit,
+}
+
+impl Target {
+    /// The target of gaining `gain` with priority `theta`.
+    pub fn of(self, gain: f32, theta: f32) -> f32 {
+        match self {
+            Target::Paper => reward(gain, theta),
+            Target::Gain => theta * gain.max(0.0),
+            Target::Hit => {
+                if gain > 1e-6 {
+                    theta
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
+/// Mean target of each model given the set of executed models.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriorTable {
+    /// Model ids, in the order of the masks' bits.
+    pub models: Vec<String>,
+    pub target: Target,
+    /// Whether every subset is tabulated (otherwise only the empty set and singletons).
+    exact: bool,
+    /// Exact: [mask][model]. Otherwise: row 0 = empty set, row 1 + j = {j}.
+    table: Vec<f32>,
+}
+
+/// Per photo: for each model, its valuable labels (label index into a photo-local list, best
+/// confidence).
+fn photo_outputs(catalog: &Catalog, photo: &super::trace::PhotoTrace) -> Vec<Vec<(usize, f32)>> {
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    catalog
+        .models
+        .iter()
+        .map(|m| {
+            let mut out: Vec<(usize, f32)> = Vec::new();
+            if let Some(r) = photo
+                .runs
+                .iter()
+                .find(|r| r.model == m.id && r.error.is_none())
+            {
+                for o in r.outputs.iter().filter(|o| o.confidence >= m.threshold) {
+                    let next = names.len();
+                    let k = *names.entry(o.label.as_str()).or_insert(next);
+                    match out.iter_mut().find(|(i, _)| *i == k) {
+                        Some(e) => e.1 = e.1.max(o.confidence),
+                        None => out.push((k, o.confidence)),
+                    }
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// Value (sum of best confidences) of the models in `mask`.
+fn set_value(outs: &[Vec<(usize, f32)>], mask: usize, best: &mut Vec<f32>) -> f32 {
+    best.iter_mut().for_each(|b| *b = 0.0);
+    for (j, o) in outs.iter().enumerate() {
+        if mask & (1 << j) == 0 {
+            continue;
+        }
+        for &(k, c) in o {
+            if k >= best.len() {
+                best.resize(k + 1, 0.0);
+            }
+            best[k] = best[k].max(c);
+        }
+    }
+    best.iter().sum()
+}
+
+impl PriorTable {
+    /// Measures the table on `train` for the models of `catalog`.
+    pub fn fit(train: &Trace, catalog: &Catalog, target: Target) -> Self {
+        let n = catalog.models.len();
+        let exact = n <= MAX_EXACT_MODELS;
+        let masks: Vec<usize> = if exact {
+            (0..1usize << n).collect()
+        } else {
+            std::iter::once(0).chain((0..n).map(|j| 1 << j)).collect()
+        };
+        let mut sum = vec![0f64; masks.len() * n];
+        let mut best = Vec::new();
+        let mut values = vec![0f32; 1usize << n.min(MAX_EXACT_MODELS)];
+        for photo in &train.photos {
+            let outs = photo_outputs(catalog, photo);
+            let value = |mask: usize, best: &mut Vec<f32>| set_value(&outs, mask, best);
+            if exact {
+                for (mask, v) in values.iter_mut().enumerate() {
+                    *v = value(mask, &mut best);
+                }
+            }
+            for (row, &mask) in masks.iter().enumerate() {
+                let base = if exact {
+                    values[mask]
+                } else {
+                    value(mask, &mut best)
+                };
+                for (m, info) in catalog.models.iter().enumerate() {
+                    if mask & (1 << m) != 0 {
+                        continue;
+                    }
+                    let with = if exact {
+                        values[mask | (1 << m)]
+                    } else {
+                        value(mask | (1 << m), &mut best)
+                    };
+                    sum[row * n + m] += f64::from(target.of(with - base, info.theta));
+                }
+            }
+        }
+        let photos = train.photos.len().max(1) as f64;
+        PriorTable {
+            models: catalog.models.iter().map(|m| m.id.clone()).collect(),
+            target,
+            exact,
+            table: sum.iter().map(|s| (s / photos) as f32).collect(),
+        }
+    }
+
+    /// Prior value of each model given the models executed in `executed` (same order as
+    /// [`PriorTable::models`]); entries of executed models are meaningless.
+    pub fn values(&self, executed: &[bool], out: &mut [f32]) {
+        let n = self.models.len();
+        if self.exact {
+            let mask = executed
+                .iter()
+                .take(n)
+                .enumerate()
+                .filter(|(_, e)| **e)
+                .fold(0usize, |a, (j, _)| a | (1 << j));
+            out[..n].copy_from_slice(&self.table[mask * n..(mask + 1) * n]);
+        } else {
+            out[..n].copy_from_slice(&self.table[..n]);
+            for (j, _) in executed.iter().take(n).enumerate().filter(|(_, e)| **e) {
+                let row = &self.table[(1 + j) * n..(2 + j) * n];
+                for (o, r) in out.iter_mut().zip(row) {
+                    *o = o.min(*r);
+                }
+            }
+        }
+    }
+}
+
+impl super::ValueModel for PriorTable {
+    fn predict(&self, state: &State, out: &mut [f32]) {
+        self.values(&state.executed, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sched::ValueModel;
+
+    #[test]
+    fn the_prior_is_the_mean_exact_gain_and_respects_overlap() {
+        let trace = crate::fixtures::synthetic_trace(60, 2);
+        let cat = Catalog::from_trace(&trace);
+        let n = cat.models.len();
+        let p = PriorTable::fit(&trace, &cat, Target::Gain);
+        let mut empty = vec![0f32; n];
+        p.predict(&cat.new_state(&Default::default()), &mut empty);
+        // Alone, each model's prior is its mean standalone value.
+        for (m, info) in cat.models.iter().enumerate() {
+            let mut total = 0f32;
+            for photo in &trace.photos {
+                let mut s = cat.new_state(&photo.context);
+                if let Some(r) = photo.runs.iter().find(|r| r.model == info.id) {
+                    total += s.apply(&cat.labels, m, &r.outputs, info.threshold);
+                }
+            }
+            let mean = total / trace.photos.len() as f32;
+            assert!(
+                (empty[m] - mean).abs() < 1e-4,
+                "{m}: {} vs {mean}",
+                empty[m]
+            );
+        }
+        // Submodular: a model is never worth more after others ran.
+        let mut after = vec![0f32; n];
+        let mut executed = vec![false; n];
+        executed[0] = true;
+        p.values(&executed, &mut after);
+        for m in 1..n {
+            assert!(after[m] <= empty[m] + 1e-5, "{m}");
+        }
+    }
+}
