@@ -367,6 +367,20 @@ impl Graph {
         &self.device
     }
 
+    /// Runs the graph and returns its first output flattened (classifier probabilities and the
+    /// like); a missing or unreadable output is [`Error::Inference`] naming the model.
+    pub fn run_first_vec(&self, input: Tensor<4>) -> Result<Vec<f32>> {
+        let fail = |msg: String| Error::Inference {
+            model: self.model.clone(),
+            msg,
+        };
+        self.run(input)?
+            .first()
+            .ok_or_else(|| fail("no output".to_owned()))?
+            .to_vec()
+            .map_err(fail)
+    }
+
     /// Runs the graph on its (first) data input and returns the graph outputs as floats.
     pub fn run(&self, input: Tensor<4>) -> Result<Vec<F>> {
         let name = self

@@ -169,15 +169,7 @@ impl TextDetector {
     pub fn prob_map(&self, img: &RgbImage, w: u32, h: u32) -> Result<Vec<f32>> {
         let r = imageops::resize(img, w, h, FilterType::Triangle);
         let x = bgr_tensor(&r, IMNET_MEAN, IMNET_STD, self.graph.device());
-        let out = self.graph.run(x)?;
-        let fail = |msg: String| Error::Inference {
-            model: self.id.clone(),
-            msg,
-        };
-        out.first()
-            .ok_or_else(|| fail("no output".to_owned()))?
-            .to_vec()
-            .map_err(fail)
+        self.graph.run_first_vec(x)
     }
 
     /// Text boxes with the detector input `w`×`h`.
@@ -232,7 +224,6 @@ pub const CLS_THRESH: f32 = 0.9;
 /// The 0°/180° text-line classifier (`ppocr_cls_v2`).
 #[derive(Debug)]
 pub struct LineClassifier {
-    id: String,
     graph: Graph,
 }
 
@@ -240,7 +231,6 @@ impl LineClassifier {
     /// Loads the classifier graph at `path`.
     pub fn load(spec: &ModelSpec, path: &Path, device: &Device) -> Result<Self> {
         Ok(LineClassifier {
-            id: spec.id.clone(),
             graph: Graph::load(&spec.id, path, device)?,
         })
     }
@@ -265,15 +255,7 @@ impl LineClassifier {
 
     /// Probabilities of 0° and 180° for a line crop at input width `max_w`.
     pub fn probabilities(&self, line: &RgbImage, max_w: u32) -> Result<Vec<f32>> {
-        let out = self.graph.run(self.input(line, max_w))?;
-        let fail = |msg: String| Error::Inference {
-            model: self.id.clone(),
-            msg,
-        };
-        out.first()
-            .ok_or_else(|| fail("no output".to_owned()))?
-            .to_vec()
-            .map_err(fail)
+        self.graph.run_first_vec(self.input(line, max_w))
     }
 
     /// Whether a line reads upside down (P(180°) > [`CLS_THRESH`]).

@@ -16,7 +16,7 @@ use super::graph::Graph;
 use super::manifest::ModelSpec;
 use super::preprocess::Preprocess;
 use super::{Labeler, Prediction};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The rotation classifier as a [`Labeler`].
 #[derive(Debug)]
@@ -42,15 +42,8 @@ impl Orientation {
 
     /// Probabilities of 0, 90, 180, 270 degrees.
     pub fn probabilities(&self, img: &RgbImage) -> Result<Vec<f32>> {
-        let out = self.graph.run(self.pre.tensor(img, self.graph.device()))?;
-        let fail = |msg: String| Error::Inference {
-            model: self.id.clone(),
-            msg,
-        };
-        out.first()
-            .ok_or_else(|| fail("no output".to_owned()))?
-            .to_vec()
-            .map_err(fail)
+        self.graph
+            .run_first_vec(self.pre.tensor(img, self.graph.device()))
     }
 
     /// Class label (`0`, `90`, …) of index `i`.
