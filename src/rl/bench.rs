@@ -111,6 +111,21 @@ pub fn candidates(seed: u64, epochs: usize) -> Vec<Candidate> {
             },
         ));
     }
+    for (name, target, shrink) in [
+        ("prior|hits (hit)", Target::Hit, 2.0),
+        ("prior|hits (gain)", Target::Gain, 2.0),
+        ("prior|hits (hit) k=8", Target::Hit, 8.0),
+    ] {
+        out.push(c(
+            name,
+            SupervisedConfig {
+                hidden: 0,
+                target,
+                hit_shrink: Some(shrink),
+                ..base.clone()
+            },
+        ));
+    }
     out.push(c(
         "prior+net256 (gain)",
         SupervisedConfig {

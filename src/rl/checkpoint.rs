@@ -98,12 +98,12 @@ pub struct Predictor {
 
 impl Predictor {
     /// Adds the prior (in the network's model order) to `q`.
-    fn add_prior(&self, executed: &[bool], q: &mut [f32]) {
+    fn add_prior(&self, state: &State, q: &mut [f32]) {
         if let Some(p) = &self.prior
             && p.models.len() == q.len()
         {
             let mut pv = vec![0f32; q.len()];
-            p.values(executed, &mut pv);
+            p.values_given(&state.executed, &state.hit, &mut pv);
             for (a, b) in q.iter_mut().zip(&pv) {
                 *a += b;
             }
@@ -116,12 +116,13 @@ impl ValueModel for Predictor {
         let mut q = vec![0f32; self.net.shape.models];
         if self.same_space && state.executed.len() == self.net.shape.models {
             self.net.predict_state(state, &mut q);
-            self.add_prior(&state.executed, &mut q);
+            self.add_prior(state, &mut q);
         } else {
             // Re-express the state in the network's label and model order.
             let mut s = State {
                 best: vec![0.0; self.space.len()],
                 executed: vec![false; self.net.shape.models],
+                hit: vec![false; self.net.shape.models],
                 context: state.context,
                 found: Default::default(),
                 value: state.value,
@@ -136,10 +137,11 @@ impl ValueModel for Predictor {
             for (ci, e) in state.executed.iter().enumerate() {
                 if let Some(Some(ni)) = self.model_map.get(ci) {
                     s.executed[*ni] = *e;
+                    s.hit[*ni] = state.hit.get(ci).copied().unwrap_or(false);
                 }
             }
             self.net.predict_state(&s, &mut q);
-            self.add_prior(&s.executed, &mut q);
+            self.add_prior(&s, &mut q);
         }
         for (ci, o) in out.iter_mut().enumerate() {
             *o = match self.model_map.get(ci) {

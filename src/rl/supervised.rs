@@ -38,6 +38,10 @@ pub struct SupervisedConfig {
     pub target: Target,
     /// Learn a residual over the empirical prior.
     pub prior: bool,
+    /// Condition the prior on which executed models found something, with this pseudo-count
+    /// of the unconditional table (see [`PriorTable::conditioned`]); None: unconditioned.
+    #[serde(default)]
+    pub hit_shrink: Option<f32>,
 }
 
 impl Default for SupervisedConfig {
@@ -51,6 +55,7 @@ impl Default for SupervisedConfig {
             features: FeatureSet::Rich,
             target: Target::Gain,
             prior: true,
+            hit_shrink: None,
         }
     }
 }
@@ -73,9 +78,13 @@ pub fn train_full_info(
         return Err(Error::Model("no training photos".into()));
     }
     let n = catalog.models.len();
-    let prior = cfg
-        .prior
-        .then(|| PriorTable::fit(train, catalog, cfg.target));
+    let prior = cfg.prior.then(|| {
+        let table = PriorTable::fit(train, catalog, cfg.target);
+        match cfg.hit_shrink {
+            Some(k) => table.conditioned(train, catalog, k),
+            None => table,
+        }
+    });
     let shape = NetShape {
         labels: catalog.labels.len(),
         models: n,
@@ -140,7 +149,7 @@ pub fn train_full_info(
             let mut state = catalog.new_state(&photo.context);
             for &next in &models {
                 if let Some(p) = &prior {
-                    p.values(&state.executed, &mut pv);
+                    p.values_given(&state.executed, &state.hit, &mut pv);
                 }
                 let targets = (0..n)
                     .filter(|&m| !state.executed[m])

@@ -5,6 +5,13 @@
 //! training photos for every (S, m). It knows nothing about what the executed models found;
 //! a residual network (see `rl::supervised`) adds that.
 //!
+//! [`PriorTable::conditioned`] adds what the table cannot see: whether each executed model
+//! found anything. It keeps the training photos' valuable outputs and, in a state, averages
+//! the exact gain over the training photos whose executed models hit and missed exactly as
+//! this photo's did, blended with the table by a pseudo-count (`shrink`). A face detector
+//! that found no face then makes face-attribute models worthless, a text detector that found
+//! nothing does the same for text recognisers, without any rule naming them.
+//!
 //! Size: 2^n masks x n models. Up to [`MAX_EXACT_MODELS`] models every subset is tabulated;
 //! beyond, only the empty set and single models are, and a larger S is bounded by
 //! submodularity: gain(m | S) <= min over j in S of gain(m | {j}).
@@ -60,6 +67,30 @@ pub struct PriorTable {
     exact: bool,
     /// Exact: [mask][model]. Otherwise: row 0 = empty set, row 1 + j = {j}.
     table: Vec<f32>,
+    /// Conditioning on which executed models found something (absent in older checkpoints).
+    #[serde(default)]
+    cond: Option<HitConditioning>,
+}
+
+/// Most training photos kept for conditioning (an even, deterministic subsample beyond).
+pub const MAX_CONDITIONING_PHOTOS: usize = 2000;
+
+/// Training photos' outputs kept to condition the prior on the executed models' hits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HitConditioning {
+    /// Pseudo-count of the unconditional table in the blend.
+    pub shrink: f32,
+    theta: Vec<f32>,
+    photos: Vec<RefPhoto>,
+}
+
+/// One training photo, compactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct RefPhoto {
+    /// Bit j set: model j found at least one valuable label.
+    hits: u64,
+    /// Per model: (photo-local label, best confidence) of its valuable labels.
+    outs: Vec<Vec<(u16, f32)>>,
 }
 
 /// Per photo: for each model, its valuable labels (label index into a photo-local list, best
@@ -153,6 +184,95 @@ impl PriorTable {
             target,
             exact,
             table: sum.iter().map(|s| (s / photos) as f32).collect(),
+            cond: None,
+        }
+    }
+
+    /// The same table, conditioned on the executed models' hits with pseudo-count `shrink`
+    /// (unchanged beyond 64 models).
+    pub fn conditioned(mut self, train: &Trace, catalog: &Catalog, shrink: f32) -> Self {
+        let n = catalog.models.len();
+        if n > 64 || n != self.models.len() {
+            return self;
+        }
+        let total = train.photos.len();
+        let keep = total.min(MAX_CONDITIONING_PHOTOS);
+        let photos = (0..keep)
+            .map(|i| &train.photos[i * total / keep.max(1)])
+            .map(|photo| {
+                let outs: Vec<Vec<(u16, f32)>> = photo_outputs(catalog, photo)
+                    .into_iter()
+                    .map(|o| {
+                        o.into_iter()
+                            .filter_map(|(k, c)| u16::try_from(k).ok().map(|k| (k, c)))
+                            .collect()
+                    })
+                    .collect();
+                let hits = outs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, o)| !o.is_empty())
+                    .fold(0u64, |a, (j, _)| a | (1 << j));
+                RefPhoto { hits, outs }
+            })
+            .collect();
+        self.cond = Some(HitConditioning {
+            shrink: shrink.max(0.0),
+            theta: catalog.models.iter().map(|m| m.theta).collect(),
+            photos,
+        });
+        self
+    }
+
+    /// Prior value of each unexecuted model given which models ran and which of those found
+    /// something (`hit`); without conditioning the same as [`PriorTable::values`].
+    pub fn values_given(&self, executed: &[bool], hit: &[bool], out: &mut [f32]) {
+        self.values(executed, out);
+        let Some(c) = &self.cond else {
+            return;
+        };
+        let n = self.models.len();
+        let (mut e, mut h) = (0u64, 0u64);
+        for j in 0..n {
+            if executed.get(j).copied().unwrap_or(false) {
+                e |= 1 << j;
+                if hit.get(j).copied().unwrap_or(false) {
+                    h |= 1 << j;
+                }
+            }
+        }
+        let mut sum = vec![0f32; n];
+        let mut count = 0f32;
+        let mut best: Vec<f32> = Vec::new();
+        for p in c.photos.iter().filter(|p| p.hits & e == h) {
+            count += 1.0;
+            best.iter_mut().for_each(|b| *b = 0.0);
+            for (_, o) in p.outs.iter().enumerate().filter(|(j, _)| e & (1 << j) != 0) {
+                for &(k, conf) in o {
+                    let k = usize::from(k);
+                    if k >= best.len() {
+                        best.resize(k + 1, 0.0);
+                    }
+                    best[k] = best[k].max(conf);
+                }
+            }
+            for (m, o) in p.outs.iter().enumerate() {
+                if e & (1 << m) != 0 {
+                    continue;
+                }
+                let gain: f32 = o
+                    .iter()
+                    .map(|&(k, conf)| {
+                        (conf - best.get(usize::from(k)).copied().unwrap_or(0.0)).max(0.0)
+                    })
+                    .sum();
+                sum[m] += self.target.of(gain, c.theta[m]);
+            }
+        }
+        if count + c.shrink > 0.0 {
+            for m in (0..n).filter(|&m| e & (1 << m) == 0) {
+                out[m] = (sum[m] + c.shrink * out[m]) / (count + c.shrink);
+            }
         }
     }
 
@@ -182,7 +302,7 @@ impl PriorTable {
 
 impl super::ValueModel for PriorTable {
     fn predict(&self, state: &State, out: &mut [f32]) {
-        self.values(&state.executed, out);
+        self.values_given(&state.executed, &state.hit, out);
     }
 }
 
@@ -223,5 +343,45 @@ mod tests {
         for m in 1..n {
             assert!(after[m] <= empty[m] + 1e-5, "{m}");
         }
+    }
+
+    #[test]
+    fn conditioning_on_hits_follows_what_executed_models_found() {
+        let trace = crate::fixtures::synthetic_trace(300, 5);
+        let cat = Catalog::from_trace(&trace);
+        let n = cat.models.len();
+        let idx = |id: &str| cat.models.iter().position(|m| m.id == id).unwrap();
+        let (faces, age) = (idx("faces"), idx("age"));
+        let plain = PriorTable::fit(&trace, &cat, Target::Hit);
+        let cond = plain.clone().conditioned(&trace, &cat, 1.0);
+        let (mut a, mut b) = (vec![0f32; n], vec![0f32; n]);
+        // Nothing ran: every photo matches, the blend is the table itself.
+        let none = vec![false; n];
+        plain.values_given(&none, &none, &mut a);
+        cond.values_given(&none, &none, &mut b);
+        for m in 0..n {
+            assert!((a[m] - b[m]).abs() < 1e-4, "{m}: {} vs {}", a[m], b[m]);
+        }
+        // The face detector ran: the table cannot tell a hit from a miss, conditioning can.
+        let mut executed = vec![false; n];
+        executed[faces] = true;
+        let mut hit = vec![false; n];
+        plain.values_given(&executed, &hit, &mut a);
+        assert!(a[age] > 0.1, "faces are common: {}", a[age]);
+        cond.values_given(&executed, &hit, &mut b);
+        assert!(
+            b[age] < 0.1 * a[age],
+            "no face, no age: {} vs {}",
+            b[age],
+            a[age]
+        );
+        hit[faces] = true;
+        cond.values_given(&executed, &hit, &mut b);
+        assert!(b[age] > 0.95, "every face gets an age: {}", b[age]);
+        // Old checkpoints (no conditioning stored) still load.
+        let mut json = serde_json::to_value(&plain).unwrap();
+        json.as_object_mut().unwrap().remove("cond");
+        let back: PriorTable = serde_json::from_value(json).unwrap();
+        assert_eq!(back, plain);
     }
 }

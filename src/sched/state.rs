@@ -106,6 +106,8 @@ pub struct State {
     pub best: Vec<f32>,
     /// Which models have run (or failed).
     pub executed: Vec<bool>,
+    /// Which executed models found at least one valuable label (new or not).
+    pub hit: Vec<bool>,
     /// Context features, fixed for the photo.
     pub context: [f32; CONTEXT_FEATURES],
     /// Every valuable label found (also ones outside the label space), best confidence.
@@ -120,6 +122,7 @@ impl State {
         State {
             best: vec![0.0; labels],
             executed: vec![false; models],
+            hit: vec![false; models],
             context: context_features(context),
             found: HashMap::new(),
             value: 0.0,
@@ -140,6 +143,9 @@ impl State {
         }
         let before = self.value;
         for o in outputs.iter().filter(|o| o.confidence >= threshold) {
+            if let Some(h) = self.hit.get_mut(m) {
+                *h = true;
+            }
             let entry = self.found.entry(o.label.clone()).or_insert(0.0);
             if o.confidence > *entry {
                 self.value += o.confidence - *entry;
@@ -189,6 +195,7 @@ mod tests {
         let g2 = s.apply(&space, 1, &[out("dog", 0.9), out("tree", 0.7)], 0.5);
         assert!((g2 - (0.3 + 0.7)).abs() < 1e-6);
         assert_eq!(s.best, vec![0.0, 0.9]);
+        assert_eq!(s.hit, vec![true, true, false]);
         assert!((s.value - 1.6).abs() < 1e-6);
         let g3 = s.apply(&space, 2, &[out("dog", 0.8)], 0.5);
         assert_eq!(g3, 0.0);
