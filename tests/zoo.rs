@@ -1028,3 +1028,273 @@ fn graph_executor_runs_nudenet_and_mtcnn_graphs() {
     }
     assert_eq!(compared, 2);
 }
+
+/// A fresh cache holding copies of the verified source files of `ids` (fetched into the shared
+/// test cache first), so conversion tests neither see nor disturb the shared burnpacks.
+fn private_cache(ids: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Manifest::embedded().unwrap();
+    for id in ids {
+        let src = fetched(id);
+        let dest = weights::weight_path(dir.path(), m.get(id).unwrap());
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&src, &dest).unwrap();
+    }
+    dir
+}
+
+fn ms_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+/// MobileNetV2's first load converts the verified `.pth` into `mobilenet_v2.bpk`, the second
+/// reads the burnpack and gives bit-identical logits on a real photo; a truncated burnpack and a
+/// burnpack tagged for another source sha256 or converter version are converted again and
+/// rewritten, and the model still loads. Prints source vs burnpack load times.
+#[test]
+fn mobilenet_v2_burnpack_conversion_and_reuse() {
+    if skip("mobilenet_v2_burnpack_conversion_and_reuse") {
+        return;
+    }
+    use photolabel::zoo::mobilenet_v2::{MobileNetV2, MobileNetV2Config};
+    use photolabel::zoo::native::{self, Origin, Status, Tag};
+    use photolabel::zoo::preprocess::Preprocess;
+    let id = "mobilenet_v2";
+    let cache = private_cache(&[id]);
+    let spec = Manifest::embedded().unwrap().get(id).unwrap();
+    let dev = device::select_with(DeviceChoice::Cpu).unwrap().device;
+    let bpk = native::burnpack_path(cache.path(), spec);
+    assert_eq!(
+        bpk,
+        weights::models_dir(cache.path())
+            .join(id)
+            .join("mobilenet_v2.bpk")
+    );
+    let tag = Tag::for_spec(spec);
+    assert_eq!(native::status(&bpk, &tag), Status::Missing);
+
+    let img = zoo::load_photo(&photos_dir().join("imagenet-sample/n01440764_tench.JPEG")).unwrap();
+    let x = Preprocess::from_spec(spec).unwrap().tensor(&img, &dev);
+    let logits = |net: &MobileNetV2| -> Vec<f32> {
+        net.forward(x.clone())
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap()
+    };
+
+    // Through the real load path: the first load writes the burnpack.
+    let source = weights::verify(cache.path(), spec).unwrap();
+    let t = Instant::now();
+    let first = ImagenetClassifier::load(spec, &source, &dev).unwrap_or_else(|e| panic!("{e:#}"));
+    let first_ms = ms_since(t);
+    assert_eq!(
+        native::status(&bpk, &tag),
+        Status::Fresh,
+        "first load writes the burnpack"
+    );
+    let bpk_bytes = std::fs::read(&bpk).unwrap();
+    let t = Instant::now();
+    let second = zoo::load(id, cache.path(), &dev).unwrap_or_else(|e| panic!("{e:#}"));
+    let second_ms = ms_since(t);
+    assert_eq!(
+        std::fs::read(&bpk).unwrap(),
+        bpk_bytes,
+        "a fresh burnpack is not rewritten"
+    );
+    let want = first.logits(&img).unwrap();
+    assert_eq!(want.len(), 1000);
+    let tench = top_k(&want, 1)[0].0;
+    assert_eq!(tench, 0, "the tench photo is class 0");
+    let again = ImagenetClassifier::load(spec, &source, &dev).unwrap();
+    assert_eq!(
+        again.logits(&img).unwrap(),
+        want,
+        "burnpack logits == source logits"
+    );
+    assert_eq!(
+        second.run(&img).unwrap()[0].label,
+        first.run(&img).unwrap()[0].label
+    );
+
+    // Which file each load read, with timings of the network alone: load, and load + first
+    // forward (a store may leave tensor data lazy until first use), minus a warm forward.
+    let t = Instant::now();
+    let from_source = MobileNetV2::load(id, &source, &dev).unwrap();
+    let source_ms = ms_since(t);
+    let src_logits = logits(&from_source);
+    let source_first_ms = ms_since(t);
+    let t = Instant::now();
+    let (from_bpk, origin) = native::load_or_convert_tagged(
+        &tag,
+        &source,
+        || MobileNetV2Config::new().init(&dev),
+        || panic!("a fresh burnpack must be used"),
+    )
+    .unwrap();
+    let bpk_ms = ms_since(t);
+    let bpk_logits = logits(&from_bpk);
+    let bpk_first_ms = ms_since(t);
+    let t = Instant::now();
+    logits(&from_bpk);
+    let warm_ms = ms_since(t);
+    assert_eq!(origin, Origin::Burnpack);
+    assert_eq!(bpk_logits, src_logits);
+    assert_eq!(bpk_logits, want);
+    eprintln!(
+        "mobilenet_v2 load: source .pth {source_ms:.0} ms (+ first forward {source_first_ms:.0} \
+         ms), burnpack {bpk_ms:.0} ms (+ first forward {bpk_first_ms:.0} ms), warm forward \
+         {warm_ms:.0} ms; ImagenetClassifier first load (convert) {first_ms:.0} ms, zoo::load \
+         from burnpack {second_ms:.0} ms (both include the source sha256 check)"
+    );
+
+    // Truncated: still loads, converted again, rewritten in full.
+    std::fs::write(&bpk, &bpk_bytes[..bpk_bytes.len() / 3]).unwrap();
+    assert!(matches!(native::status(&bpk, &tag), Status::Stale(_)));
+    let net = zoo::load(id, cache.path(), &dev).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(
+        net.run(&img).unwrap()[0].label,
+        first.run(&img).unwrap()[0].label
+    );
+    // Rewritten in full (not byte-identical: burnpack stores each parameter's random id).
+    assert_eq!(
+        native::status(&bpk, &tag),
+        Status::Fresh,
+        "truncated burnpack rewritten"
+    );
+    assert!(std::fs::metadata(&bpk).unwrap().len() > bpk_bytes.len() as u64 / 2);
+
+    // Tagged for another source sha256, or by another converter version: converted again.
+    for stale in [
+        Tag {
+            source_sha256: "0".repeat(64),
+            ..tag.clone()
+        },
+        Tag {
+            converter: native::CONVERTER_VERSION + 1,
+            ..tag.clone()
+        },
+    ] {
+        native::write(&bpk, &from_source, &stale).unwrap();
+        assert!(matches!(native::status(&bpk, &tag), Status::Stale(_)));
+        let (net, origin) = native::load_or_convert_tagged(
+            &tag,
+            &source,
+            || MobileNetV2Config::new().init(&dev),
+            || MobileNetV2::load(id, &source, &dev),
+        )
+        .unwrap();
+        assert!(
+            matches!(
+                origin,
+                Origin::Converted {
+                    rewritten: true,
+                    ..
+                }
+            ),
+            "{stale:?}: {origin:?}"
+        );
+        assert_eq!(logits(&net), want);
+        assert_eq!(native::status(&bpk, &tag), Status::Fresh);
+    }
+    // The same through zoo::load.
+    native::write(
+        &bpk,
+        &from_source,
+        &Tag {
+            converter: native::CONVERTER_VERSION + 1,
+            ..tag.clone()
+        },
+    )
+    .unwrap();
+    zoo::load(id, cache.path(), &dev).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(native::status(&bpk, &tag), Status::Fresh);
+}
+
+/// NudeNet and the three MTCNN stages (ONNX-initializer networks): the first load converts,
+/// the second reads the burnpacks, outputs on a real photo are identical. Prints load times.
+#[test]
+fn nudenet_and_mtcnn_burnpack_conversion_and_reuse() {
+    if skip("nudenet_and_mtcnn_burnpack_conversion_and_reuse") {
+        return;
+    }
+    use burn::tensor::Tensor;
+    use photolabel::zoo::mtcnn::Mtcnn;
+    use photolabel::zoo::native::{self, Origin, Status, Tag};
+    use photolabel::zoo::nudenet::{NudeNet, YoloV8, YoloV8Config};
+    let ids = ["nudenet_320n", "mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"];
+    let cache = private_cache(&ids);
+    let m = Manifest::embedded().unwrap();
+    let dev = device::select_with(DeviceChoice::Cpu).unwrap().device;
+    let img = zoo::load_photo(&photos_dir().join("coco128/train2017/000000000036.jpg")).unwrap();
+
+    let spec = m.get("nudenet_320n").unwrap();
+    let source = weights::verify(cache.path(), spec).unwrap();
+    let bpk = native::burnpack_path(cache.path(), spec);
+    assert_eq!(native::status(&bpk, &Tag::for_spec(spec)), Status::Missing);
+    let first = NudeNet::load(spec, &source, &dev).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(native::status(&bpk, &Tag::for_spec(spec)), Status::Fresh);
+    let second = NudeNet::load(spec, &source, &dev).unwrap();
+    let (a, na) = first.raw_output(&img).unwrap();
+    let (b, nb) = second.raw_output(&img).unwrap();
+    assert_eq!((na, &a), (nb, &b), "burnpack output == source output");
+    let x = Tensor::<4>::zeros([1, 3, 320, 320], &dev);
+    let run = |net: &YoloV8| net.forward(x.clone()).0.sum().into_scalar::<f32>();
+    let t = Instant::now();
+    let net = YoloV8::load("nudenet_320n", &source, 18, &dev).unwrap();
+    let source_ms = ms_since(t);
+    let want = run(&net);
+    let source_first_ms = ms_since(t);
+    let t = Instant::now();
+    let (net, origin) = native::load_or_convert_tagged(
+        &Tag::for_spec(spec),
+        &source,
+        || YoloV8Config::new().with_num_classes(18).init(&dev),
+        || panic!("a fresh burnpack must be used"),
+    )
+    .unwrap();
+    let bpk_ms = ms_since(t);
+    assert_eq!(run(&net), want);
+    let bpk_first_ms = ms_since(t);
+    let t = Instant::now();
+    run(&net);
+    let warm_ms = ms_since(t);
+    assert_eq!(origin, Origin::Burnpack);
+    eprintln!(
+        "nudenet_320n load: source .onnx {source_ms:.0} ms (+ first forward {source_first_ms:.0} \
+         ms), burnpack {bpk_ms:.0} ms (+ first forward {bpk_first_ms:.0} ms), warm forward \
+         {warm_ms:.0} ms"
+    );
+
+    let first = Mtcnn::load(cache.path(), &dev).unwrap_or_else(|e| panic!("{e:#}"));
+    for id in &ids[1..] {
+        let spec = m.get(id).unwrap();
+        let bpk = native::burnpack_path(cache.path(), spec);
+        assert_eq!(
+            native::status(&bpk, &Tag::for_spec(spec)),
+            Status::Fresh,
+            "{id}"
+        );
+    }
+    let t = Instant::now();
+    let second = Mtcnn::load(cache.path(), &dev).unwrap();
+    let bpk_ms = ms_since(t);
+    let faces = first.detect(&img).unwrap();
+    assert!(!faces.is_empty(), "the photo has a face");
+    assert_eq!(
+        format!("{faces:?}"),
+        format!("{:?}", second.detect(&img).unwrap())
+    );
+    // Truncate O-Net's burnpack: MTCNN still loads, the file is rewritten.
+    let spec = m.get("mtcnn_onet").unwrap();
+    let bpk = native::burnpack_path(cache.path(), spec);
+    let len = std::fs::metadata(&bpk).unwrap().len();
+    std::fs::write(&bpk, b"BPK").unwrap();
+    let third = Mtcnn::load(cache.path(), &dev).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(native::status(&bpk, &Tag::for_spec(spec)), Status::Fresh);
+    assert!(std::fs::metadata(&bpk).unwrap().len() > len / 2);
+    assert_eq!(
+        format!("{faces:?}"),
+        format!("{:?}", third.detect(&img).unwrap())
+    );
+    eprintln!("mtcnn (3 stages) load from burnpacks: {bpk_ms:.0} ms (incl. source sha256 checks)");
+}

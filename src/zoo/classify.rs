@@ -7,9 +7,10 @@ use std::path::Path;
 use burn::tensor::Device;
 use image::RgbImage;
 
-use super::efficientnet_lite::EfficientNetLite;
+use super::efficientnet_lite::{EfficientNetLite, EfficientNetLiteConfig};
 use super::manifest::ModelSpec;
-use super::mobilenet_v2::MobileNetV2;
+use super::mobilenet_v2::{MobileNetV2, MobileNetV2Config};
+use super::native;
 use super::preprocess::Preprocess;
 use super::{Labeler, Prediction};
 use crate::error::{Error, Result};
@@ -22,6 +23,38 @@ pub const TOP_K: usize = 5;
 enum Network {
     MobileNetV2(MobileNetV2),
     EfficientNetLite(EfficientNetLite),
+}
+
+impl Network {
+    /// Loads the network of `spec` from its burnpack, converting the verified source file at
+    /// `path` first if needed (see [`super::native`]).
+    fn load(spec: &ModelSpec, path: &Path, device: &Device) -> Result<Self> {
+        let id = spec.id.as_str();
+        Ok(match id {
+            "mobilenet_v2" => Network::MobileNetV2(native::load_or_convert(
+                spec,
+                path,
+                || MobileNetV2Config::new().init(device),
+                || MobileNetV2::load(id, path, device),
+            )?),
+            _ => {
+                let config = EfficientNetLiteConfig::for_id(id)
+                    .ok_or_else(|| Error::ModelNotImplemented(id.to_owned()))?;
+                Network::EfficientNetLite(native::load_or_convert(
+                    spec,
+                    path,
+                    || config.init(device),
+                    || EfficientNetLite::load(id, path, device),
+                )?)
+            }
+        })
+    }
+}
+
+/// Makes sure the burnpack of ImageNet classifier `spec` exists and is fresh, converting the
+/// verified source at `path` if not (for `models fetch`).
+pub fn convert(spec: &ModelSpec, path: &Path, device: &Device) -> Result<()> {
+    Network::load(spec, path, device).map(drop)
 }
 
 /// An ImageNet-1k classifier ready to run.
@@ -38,13 +71,7 @@ pub struct ImagenetClassifier {
 impl ImagenetClassifier {
     /// Builds the network for `spec` and loads the weight file at `path` onto `device`.
     pub fn load(spec: &ModelSpec, path: &Path, device: &Device) -> Result<Self> {
-        let net = match spec.id.as_str() {
-            "mobilenet_v2" => Network::MobileNetV2(MobileNetV2::load(&spec.id, path, device)?),
-            id if id.starts_with("efficientnet_lite") => {
-                Network::EfficientNetLite(EfficientNetLite::load(id, path, device)?)
-            }
-            other => return Err(Error::ModelNotImplemented(other.to_owned())),
-        };
+        let net = Network::load(spec, path, device)?;
         let labels = spec.label_list()?;
         if labels.len() != 1000 {
             return Err(Error::Manifest(format!(

@@ -8,6 +8,8 @@
 //! - [`layers`], [`mobilenet_v2`], [`efficientnet_lite`]: hand-written networks loading
 //!   PyTorch state dicts with burn-store.
 //! - [`classify`]: the ImageNet classifier [`Labeler`] over those networks.
+//! - [`native`]: converts those networks' verified source weights once into burnpack files
+//!   (`CACHE/models/ID/ID.bpk`, burn's native format) that later loads read instead.
 //! - [`onnx`]: reads initializers out of `.onnx` files and applies them through burn-store.
 //! - [`nudenet`]: NudeNet (YOLOv8n) body-part detector, a detection [`Labeler`].
 //! - [`mtcnn`]: MTCNN face detector (`face` boxes), loaded under the id `mtcnn_onet`.
@@ -30,6 +32,7 @@ pub mod layers;
 pub mod manifest;
 pub mod mobilenet_v2;
 pub mod mtcnn;
+pub mod native;
 pub mod nudenet;
 pub mod ocr;
 pub mod onnx;
@@ -142,6 +145,30 @@ pub fn load(id: &str, cache_dir: &Path, device: &Device) -> Result<Box<dyn Label
         }
         _ => Box::new(classify::ImagenetClassifier::load(spec, &path, device)?),
     })
+}
+
+/// Converts the verified weights of manifest id `id` (a weight id, as [`weight_ids`] lists) into
+/// its burnpack if this build converts that model and the burnpack is missing or stale (see
+/// [`native`]); `Ok(false)` for models that load their source directly (the ONNX graph
+/// executor's). Run by `models fetch` right after the sha256 check so the first real load is
+/// fast.
+pub fn convert(id: &str, cache_dir: &Path, device: &Device) -> Result<bool> {
+    if !native::is_converted(id) {
+        return Ok(false);
+    }
+    let spec = Manifest::embedded()?.get(id)?;
+    let path = weights::verify(cache_dir, spec)?;
+    match id {
+        "nudenet_320n" => {
+            let classes = spec.label_list()?.len();
+            nudenet::YoloV8::load_converted(spec, &path, classes, device).map(drop)?
+        }
+        "mtcnn_pnet" | "mtcnn_rnet" | "mtcnn_onet" => {
+            mtcnn::Mtcnn::convert_stage(cache_dir, id, device)?
+        }
+        _ => classify::convert(spec, &path, device)?,
+    }
+    Ok(true)
 }
 
 /// Turns an incomplete or failed weight application into [`Error::WeightsLoad`].

@@ -391,6 +391,19 @@ fn regress(b: [f32; 4], r: [f32; 4]) -> [f32; 4] {
     ]
 }
 
+/// Verifies stage `id`'s ONNX file in the cache and loads the stage from its burnpack,
+/// converting it first if needed (see [`super::native`]).
+fn load_stage<M: Module>(
+    cache_dir: &Path,
+    id: &str,
+    from_source: impl FnOnce(&Path) -> Result<M>,
+    empty: impl FnOnce() -> M,
+) -> Result<M> {
+    let spec = Manifest::embedded()?.get(id)?;
+    let path = weights::verify(cache_dir, spec)?;
+    super::native::load_or_convert(spec, &path, empty, || from_source(&path))
+}
+
 /// The MTCNN face detector as a [`Labeler`].
 #[derive(Debug)]
 pub struct Mtcnn {
@@ -404,16 +417,57 @@ pub struct Mtcnn {
 impl Mtcnn {
     /// Loads the three stages from the cache (`mtcnn_pnet`, `mtcnn_rnet`, `mtcnn_onet`).
     pub fn load(cache_dir: &Path, device: &Device) -> Result<Self> {
-        let m = Manifest::embedded()?;
-        let path =
-            |id: &str| -> Result<std::path::PathBuf> { weights::verify(cache_dir, m.get(id)?) };
         Ok(Mtcnn {
             id: "mtcnn_onet".to_owned(),
-            pnet: PNet::load("mtcnn_pnet", &path("mtcnn_pnet")?, device)?,
-            rnet: RNet::load("mtcnn_rnet", &path("mtcnn_rnet")?, device)?,
-            onet: ONet::load("mtcnn_onet", &path("mtcnn_onet")?, device)?,
+            pnet: load_stage(
+                cache_dir,
+                "mtcnn_pnet",
+                |p| PNet::load("mtcnn_pnet", p, device),
+                || MtcnnNetConfig::new(Stage::P).init_p(device),
+            )?,
+            rnet: load_stage(
+                cache_dir,
+                "mtcnn_rnet",
+                |p| RNet::load("mtcnn_rnet", p, device),
+                || MtcnnNetConfig::new(Stage::R).init_r(device),
+            )?,
+            onet: load_stage(
+                cache_dir,
+                "mtcnn_onet",
+                |p| ONet::load("mtcnn_onet", p, device),
+                || MtcnnNetConfig::new(Stage::O).init_o(device),
+            )?,
             device: device.clone(),
         })
+    }
+
+    /// Makes sure the burnpack of stage `id` (`mtcnn_pnet`, `mtcnn_rnet`, `mtcnn_onet`) exists
+    /// and is fresh, converting its verified ONNX file if not (for `models fetch`).
+    pub fn convert_stage(cache_dir: &Path, id: &str, device: &Device) -> Result<()> {
+        match id {
+            "mtcnn_pnet" => load_stage(
+                cache_dir,
+                id,
+                |p| PNet::load(id, p, device),
+                || MtcnnNetConfig::new(Stage::P).init_p(device),
+            )
+            .map(drop),
+            "mtcnn_rnet" => load_stage(
+                cache_dir,
+                id,
+                |p| RNet::load(id, p, device),
+                || MtcnnNetConfig::new(Stage::R).init_r(device),
+            )
+            .map(drop),
+            "mtcnn_onet" => load_stage(
+                cache_dir,
+                id,
+                |p| ONet::load(id, p, device),
+                || MtcnnNetConfig::new(Stage::O).init_o(device),
+            )
+            .map(drop),
+            other => Err(Error::ModelNotImplemented(other.to_owned())),
+        }
     }
 
     /// The stages, for parity tests.

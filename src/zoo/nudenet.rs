@@ -292,6 +292,22 @@ impl YoloV8 {
         Ok(net)
     }
 
+    /// Loads the network from its burnpack, converting the verified ONNX file at `path` first
+    /// if needed (see [`super::native`]).
+    pub fn load_converted(
+        spec: &ModelSpec,
+        path: &Path,
+        num_classes: usize,
+        dev: &Device,
+    ) -> Result<Self> {
+        super::native::load_or_convert(
+            spec,
+            path,
+            || YoloV8Config::new().with_num_classes(num_classes).init(dev),
+            || YoloV8::load(&spec.id, path, num_classes, dev),
+        )
+    }
+
     /// `[N, 3, H, W]` (H, W multiples of 32, RGB in 0..1) → per anchor
     /// (`A = H/8·W/8 + H/16·W/16 + H/32·W/32`): box side distances `[N, 4, A]` (left, top,
     /// right, bottom in stride units) and class probabilities `[N, classes, A]`.
@@ -382,7 +398,7 @@ impl NudeNet {
     /// Builds the network for `spec` and loads `path` onto `device`.
     pub fn load(spec: &ModelSpec, path: &Path, device: &Device) -> Result<Self> {
         let labels = spec.label_list()?;
-        let net = YoloV8::load(&spec.id, path, labels.len(), device)?;
+        let net = YoloV8::load_converted(spec, path, labels.len(), device)?;
         Ok(NudeNet {
             id: spec.id.clone(),
             net,

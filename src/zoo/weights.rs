@@ -6,7 +6,12 @@
 //! what loading uses: a missing or corrupt file is a typed error naming the model and the fix
 //! (`photolabel models fetch ID`), and never affects other models. Loading never downloads.
 //!
-//! Layout: `CACHE/models/ID/FILE` for weights, `CACHE/models/.pkgs/NAME-VER/` for packages.
+//! Layout: `CACHE/models/ID/FILE` for weights, `CACHE/models/.pkgs/NAME-VER/` for packages,
+//! `CACHE/models/ID/ID.bpk` for the burnpack that [`super::native`] converts the weights of
+//! hand-written burn networks into (the first load, or `models fetch`, writes it; later loads
+//! read it). The ONNX models run by the generic executor ([`super::graph`]) are loaded from
+//! their `.onnx` directly: ONNX is already a runtime format and the executor needs its graph
+//! anyway, so a burnpack of its initializers would be a second copy that saves little.
 
 use std::fs::File;
 use std::io::{Read, Write};
