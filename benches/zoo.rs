@@ -1,5 +1,6 @@
 //! Model zoo latency: burn (flex CPU by default) per implemented model vs onnxruntime on the CPU
-//! (1 intra-op thread) on the same model file and input, as a ratio from one run.
+//! on the same model file, input and thread count (burn's rayon pool size, see
+//! [`burn_threads`]; `RAYON_NUM_THREADS=1` for one thread), as a ratio from one run.
 //!
 //! The ORT figures are measured now by `tools/reference/ort_latency.py`, run as a subprocess with
 //! the interpreter in `PHOTOLABEL_ORT_PYTHON` (default `python3`) before burn is timed; the input
@@ -91,12 +92,24 @@ struct OrtFigures {
 
 /// Runs `tools/reference/ort_latency.py` on `(id, file, shape)` and parses its JSON, or says why
 /// not.
+/// Threads burn's CPU backend uses (its rayon pool): `RAYON_NUM_THREADS`, else every core.
+/// onnxruntime gets as many intra-op threads, so the ratio compares like with like; run with
+/// `RAYON_NUM_THREADS=1` for the single-thread figures.
+fn burn_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 fn ort_measure(root: &Path, items: &[(String, PathBuf, [usize; 4])]) -> Result<OrtFigures, String> {
     let python = std::env::var("PHOTOLABEL_ORT_PYTHON").unwrap_or_else(|_| "python3".to_owned());
     let script = root.join("tools/reference/ort_latency.py");
     let mut cmd = std::process::Command::new(&python);
+    let threads = burn_threads().to_string();
     cmd.arg(&script)
-        .args(["--threads", "1", "--runs", "10", "--warmup", "2"]);
+        .args(["--threads", &threads, "--runs", "10", "--warmup", "2"]);
     for (id, file, s) in items {
         cmd.arg(format!(
             "{id}={}:{}x{}x{}x{}",
@@ -135,7 +148,7 @@ fn ort_measure(root: &Path, items: &[(String, PathBuf, [usize; 4])]) -> Result<O
         ms,
         measured_now: true,
         about: format!(
-            "onnxruntime {} CPU, 1 intra-op thread, measured now ({python}; mean of {} after {} warm-ups, same input pattern as burn)",
+            "onnxruntime {} CPU, {threads} intra-op thread(s) like burn's pool, measured now ({python}; mean of {} after {} warm-ups, same input pattern as burn)",
             v["_machine"]["onnxruntime"].as_str().unwrap_or("?"),
             v["_machine"]["runs"],
             v["_machine"]["warmup"]
@@ -195,9 +208,10 @@ fn main() {
         measured_now: false,
         about: format!(
             "onnxruntime {} CPU, 1 thread, RECORDED earlier by reference.py on a {}-core machine \
-             (first photo's input), not measured in this run",
+             (first photo's input), not measured in this run; burn uses {} thread(s)",
             ort["_machine"]["onnxruntime"].as_str().unwrap_or("?"),
-            ort["_machine"]["cpus"]
+            ort["_machine"]["cpus"],
+            burn_threads()
         ),
     };
     let ort_now = if items.is_empty() {

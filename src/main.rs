@@ -191,6 +191,14 @@ enum ModelsCmd {
         #[arg(long)]
         all: bool,
     },
+    /// Each model's cost profile measured on this device from the library's execution log
+    /// (mean / p95 duration and peak memory over the latest runs; what the scheduler plans
+    /// with).
+    Costs {
+        /// How many of each model's latest runs to use.
+        #[arg(long, default_value_t = 1000)]
+        window: usize,
+    },
     /// Check the sha256 of cached weights and say whether the burnpack conversion is fresh.
     /// Without IDs: every model whose file is present.
     Verify {
@@ -480,6 +488,32 @@ fn models_cmd(paths: &Paths, action: ModelsCmd, json: bool) -> anyhow::Result<Ex
                     );
                 }
                 println!("weights cache: {}", weights::models_dir(cache).display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ModelsCmd::Costs { window } => {
+            let profiles = Store::open(&paths.db)?.model_profiles(window)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&profiles)?);
+            } else if profiles.is_empty() {
+                println!("no model has run in this library yet (photolabel label DIR)");
+            } else {
+                println!(
+                    "{:<20} {:>8} {:>7} {:>9} {:>9} {:>8}",
+                    "model", "runs", "window", "mean_ms", "p95_ms", "peak_MB"
+                );
+                for p in &profiles {
+                    println!(
+                        "{:<20} {:>8} {:>7} {:>9.1} {:>9.1} {:>8}",
+                        p.model,
+                        p.runs,
+                        p.window,
+                        p.mean_ms,
+                        p.p95_ms,
+                        p.peak_mem_bytes
+                            .map_or("-".to_owned(), |b| format!("{:.1}", b as f64 / 1e6))
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

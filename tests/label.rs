@@ -92,6 +92,22 @@ fn label_trace_retrain_and_schedule_under_a_deadline() {
     assert!(ctx.unwrap().contains("\"width\""));
     assert_eq!(deadline, None);
     drop(store);
+    // Every model's cost profile on this device, from that log.
+    let costs: serde_json::Value =
+        serde_json::from_str(&run_ok(cli(&lib).args(["--json", "models", "costs"]))).unwrap();
+    let costs = costs.as_array().unwrap();
+    assert_eq!(costs.len() as u64, n_models, "{costs:?}");
+    for c in costs {
+        let (mean, p95) = (
+            c["mean_ms"].as_f64().unwrap(),
+            c["p95_ms"].as_f64().unwrap(),
+        );
+        assert_eq!(c["runs"], 10, "{c}");
+        assert!(
+            mean > 0.0 && p95 >= mean * 0.5 && c["peak_mem_bytes"].as_i64() > Some(0),
+            "{c}"
+        );
+    }
 
     // Record a trace and train on it.
     let trace = lib.dir.path().join("t.jsonl");

@@ -135,6 +135,55 @@ fn photo_results_replace_model_labels_keep_user_labels_and_log_runs() {
     assert_eq!(store.stats().unwrap().photos_labelled, 1);
 }
 
+#[test]
+fn cost_profiles_are_mean_p95_and_peak_of_the_latest_runs() {
+    let lib = TempLib::new();
+    let root = lib.photos();
+    fixtures::generate_library(&root, 20, (16, 16)).unwrap();
+    let mut store = lib.store();
+    lib.scan(&mut store, &[&root]);
+    let ids: Vec<i64> = store
+        .photos_newest_first(20, 0)
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    let run = |model: &str, ms: f64, mem: i64, status: RunStatus| RunRecord {
+        model: model.into(),
+        seq: 0,
+        predicted_value: None,
+        actual_value: None,
+        start_ms: Some(0.0),
+        duration_ms: Some(ms),
+        peak_mem_bytes: Some(mem),
+        status,
+        reason: None,
+    };
+    // Photo k: "det" took 10 + k ms (the first photo an outlier, 500 ms); "ocr" was skipped.
+    for (k, id) in ids.iter().enumerate() {
+        let ms = if k == 0 { 500.0 } else { 10.0 + k as f64 };
+        let runs = [
+            run("det", ms, 1000 + k as i64, RunStatus::Ran),
+            run("ocr", 1.0, 1, RunStatus::Skipped),
+        ];
+        store.write_photo_results(*id, &[], &runs, false).unwrap();
+    }
+    let all = store.model_profiles(1000).unwrap();
+    assert_eq!(all.len(), 1, "skipped runs are not a cost: {all:?}");
+    let p = &all[0];
+    assert_eq!((p.model.as_str(), p.runs, p.window), ("det", 20, 20));
+    let mean = (500.0 + (1..20).map(|k| 10.0 + f64::from(k)).sum::<f64>()) / 20.0;
+    assert!((p.mean_ms - mean).abs() < 1e-9, "{}", p.mean_ms);
+    // Nearest rank: the 19th of 20 sorted durations.
+    assert_eq!(p.p95_ms, 29.0);
+    assert_eq!(p.peak_mem_bytes, Some(1019));
+    // Only the latest runs count: the outlier (written first) leaves a window of 10.
+    let recent = &store.model_profiles(10).unwrap()[0];
+    assert_eq!((recent.runs, recent.window), (20, 10));
+    assert_eq!(recent.p95_ms, 29.0);
+    assert!((recent.mean_ms - 24.5).abs() < 1e-9, "{}", recent.mean_ms);
+}
+
 /// A library of photos with known labels and dates for search tests. Returns the store and the
 /// ids, oldest photo first.
 fn labelled_library(lib: &TempLib) -> (Store, Vec<i64>) {

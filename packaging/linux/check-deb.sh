@@ -7,10 +7,24 @@
 # The package is installed with dpkg -i (and removed afterwards) when running as root under CI,
 # or when PHOTOLABEL_DEB_INSTALL=1; otherwise it is unpacked with dpkg -x into a temporary root,
 # so a developer's machine is never changed.
+#
+#   bash packaging/linux/check-deb.sh [--profile debug|release]
+#
+# --profile  whose binary to package (default debug: CI stays in the tests' profile). With
+#            release, build it first (`cargo build --release --bin photolabel`); the checks
+#            are the same.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}
+profile=debug
+while (($#)); do
+    case "$1" in
+        --profile) profile=${2:?--profile needs debug or release}; shift 2 ;;
+        --profile=*) profile=${1#*=}; shift ;;
+        *) echo "check-deb.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
 
 echo "== desktop-file-validate packaging/linux/photolabel.desktop"
 desktop-file-validate packaging/linux/photolabel.desktop
@@ -18,8 +32,8 @@ desktop-file-validate packaging/linux/photolabel.desktop
 echo "== Windows and macOS icons are current"
 python3 tools/packaging/make_icons.py --check
 
-echo "== build the .deb from the debug binary"
-deb=$(bash packaging/linux/build-deb.sh --profile debug --no-build | tail -n1)
+echo "== build the .deb from the $profile binary"
+deb=$(bash packaging/linux/build-deb.sh --profile "$profile" --no-build | tail -n1)
 echo "$deb"
 dpkg-deb --info "$deb"
 

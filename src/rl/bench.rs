@@ -114,6 +114,8 @@ pub fn candidates(seed: u64, epochs: usize) -> Vec<Candidate> {
     for (name, target, shrink) in [
         ("prior|hits (hit)", Target::Hit, 2.0),
         ("prior|hits (gain)", Target::Gain, 2.0),
+        ("prior|hits (paper reward)", Target::Paper, 2.0),
+        ("prior|hits (hit) k=0.5", Target::Hit, 0.5),
         ("prior|hits (hit) k=8", Target::Hit, 8.0),
     ] {
         out.push(c(
@@ -160,7 +162,13 @@ pub struct Selection {
     pub stop_per_ms: bool,
     pub val_recall: f64,
     pub val_time: f64,
+    /// The same stop chosen for the lower targets of [`TRADE_OFF_TARGETS`]: (target, stop).
+    pub trade_off: Vec<(f64, StopChoice)>,
 }
+
+/// Lower recall targets whose early stops are also chosen on validation and replayed on the
+/// test photos, to show what giving up a little recall saves.
+pub const TRADE_OFF_TARGETS: [f64; 3] = [0.95, 0.9, 0.8];
 
 /// Replays greedily with no stop and records every prediction of an unexecuted model.
 struct Recorder<'a> {
@@ -364,6 +372,11 @@ pub fn select(
         .collect();
     let (stop_below, stop_per_ms, val_recall, val_time) =
         choose_stop(catalog, &pairs, target_recall);
+    let trade_off = TRADE_OFF_TARGETS
+        .iter()
+        .filter(|t| **t < target_recall)
+        .map(|&t| (t, choose_stop(catalog, &pairs, t)))
+        .collect();
     Ok(Selection {
         folds: splits.len(),
         val_photos: splits.iter().map(|(_, v)| v.photos.len()).sum(),
@@ -373,6 +386,7 @@ pub fn select(
         stop_per_ms,
         val_recall,
         val_time,
+        trade_off,
     })
 }
 
@@ -391,6 +405,9 @@ pub struct BenchReport {
     /// and share of run-all time.
     pub production_recall: f64,
     pub production_time: f64,
+    /// Production at lower recall targets (stops chosen on validation): (target, recall,
+    /// time share) on the test photos.
+    pub production_trade_off: Vec<(f64, f64, f64)>,
     /// The same with the Dueling DQN on rich features and the default stop (-0.8), if
     /// trained.
     pub production_dqn: Option<(f64, f64)>,
@@ -512,6 +529,23 @@ pub fn bench_sched(
         },
     );
     let (production_recall, production_time) = production(&catalog, &mut prod, &test_set);
+    let production_trade_off = selection
+        .trade_off
+        .iter()
+        .map(|(target, (stop_below, stop_per_ms, _, _))| {
+            let cfg = GreedyConfig {
+                use_cost: true,
+                stop_below: *stop_below,
+                stop_per_ms: *stop_per_ms,
+            };
+            let (r, t) = production(
+                &catalog,
+                &mut ValueGreedy::new(&catalog, &ours_q, cfg),
+                &test_set,
+            );
+            (*target, r, t)
+        })
+        .collect();
     let production_dqn = dqn_q.as_ref().map(|q| {
         let mut g = ValueGreedy::new(&catalog, q, GreedyConfig::default());
         production(&catalog, &mut g, &test_set)
@@ -526,6 +560,7 @@ pub fn bench_sched(
         policies,
         production_recall,
         production_time,
+        production_trade_off,
         production_dqn,
         train_seconds: [paper_s, dqn_s, val_s, ours_s],
     })
@@ -610,6 +645,15 @@ impl BenchReport {
             self.production_recall * 100.0,
             self.production_time * 100.0
         );
+        for (target, r, t) in &self.production_trade_off {
+            let _ = writeln!(
+                s,
+                "  with the stop chosen for {:.0}% on validation: recall {:.1}% at {:.1}% of run-all time",
+                target * 100.0,
+                r * 100.0,
+                t * 100.0
+            );
+        }
         if let Some((r, t)) = self.production_dqn {
             let _ = writeln!(
                 s,

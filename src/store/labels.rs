@@ -81,6 +81,29 @@ pub struct RunRecord {
     pub reason: Option<String>,
 }
 
+/// A model's measured cost on this device (see [`Store::model_profiles`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ModelProfile {
+    pub model: String,
+    /// Successful runs ever logged.
+    pub runs: i64,
+    /// Runs the figures below are over (the latest ones).
+    pub window: usize,
+    pub mean_ms: f64,
+    pub p95_ms: f64,
+    /// Largest peak memory logged (an estimate per model, see the labeller).
+    pub peak_mem_bytes: Option<i64>,
+}
+
+/// Nearest-rank percentile of sorted values (0 when empty).
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
 /// (id, path, hash, scheduler context) of a photo in the execution log.
 type LogPhotoRow = (i64, Vec<u8>, Option<String>, Option<String>);
 
@@ -279,6 +302,44 @@ impl Store {
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Each model's cost profile on this device over its latest `window` successful runs
+    /// (refreshed as runs accumulate): mean and 95th-percentile duration, largest peak memory
+    /// recorded, and the total run count. Models that never ran are absent.
+    pub fn model_profiles(&self, window: usize) -> Result<Vec<ModelProfile>> {
+        let models: Vec<(String, i64)> = {
+            let mut stmt = self.conn().prepare(
+                "SELECT model, count(*) FROM model_runs \
+                 WHERE status = 'ran' AND duration_ms IS NOT NULL GROUP BY model ORDER BY model",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut stmt = self.conn().prepare(
+            "SELECT duration_ms, peak_mem_bytes FROM model_runs \
+             WHERE model = ?1 AND status = 'ran' AND duration_ms IS NOT NULL \
+             ORDER BY id DESC LIMIT ?2",
+        )?;
+        let mut out = Vec::with_capacity(models.len());
+        for (model, runs) in models {
+            let rows = stmt.query_map(params![model, window.max(1) as i64], |r| {
+                Ok((r.get::<_, f64>(0)?, r.get::<_, Option<i64>>(1)?))
+            })?;
+            let rows: Vec<(f64, Option<i64>)> = rows.collect::<Result<_, _>>()?;
+            let mut ms: Vec<f64> = rows.iter().map(|r| r.0).collect();
+            ms.sort_by(f64::total_cmp);
+            let n = ms.len().max(1);
+            out.push(ModelProfile {
+                model,
+                runs,
+                window: ms.len(),
+                mean_ms: ms.iter().sum::<f64>() / n as f64,
+                p95_ms: percentile(&ms, 0.95),
+                peak_mem_bytes: rows.iter().filter_map(|r| r.1).max(),
+            });
+        }
+        Ok(out)
     }
 
     /// Stores the scheduler's context of a photo (JSON).

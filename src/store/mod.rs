@@ -21,7 +21,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::{Error, Result};
 
 pub use browse::{ModelRunSummary, PhotoOrder, RunSummary};
-pub use labels::{Label, LabelSource, NewLabel, RunRecord, RunStatus};
+pub use labels::{Label, LabelSource, ModelProfile, NewLabel, RunRecord, RunStatus};
 pub use photos::{LabelStatus, Photo, PhotoMeta, PhotoStatus, ScanRecord};
 pub use search::{MatchedTag, SearchHit};
 
