@@ -8,44 +8,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::xvfb::{Kill, have, screenshot_dir, start_xvfb, wait_for};
 use photolabel::fixtures::generate_library;
 use photolabel::store::Store;
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn screenshot_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    target.join("e2e")
-}
 
 #[test]
 fn the_binary_opens_a_window_and_scans_a_folder_under_xvfb() {
@@ -66,24 +36,7 @@ fn the_binary_opens_a_window_and_scans_a_folder_under_xvfb() {
     generate_library(&photos, 24, (320, 240)).unwrap();
     let db = dir.path().join("library.sqlite");
 
-    let display = format!(":{}", 90 + std::process::id() % 100);
-    let _xvfb = Kill(
-        Command::new("Xvfb")
-            .args([
-                display.as_str(),
-                "-screen",
-                "0",
-                "1280x800x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let socket = PathBuf::from(format!("/tmp/.X11-unix/X{}", &display[1..]));
-    wait_for("Xvfb", Duration::from_secs(20), || socket.exists());
+    let (display, _xvfb) = start_xvfb(90);
 
     let log = std::fs::File::create(dir.path().join("photolabel.log")).unwrap();
     let mut app = Kill(

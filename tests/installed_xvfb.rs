@@ -13,28 +13,15 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::xvfb::{Kill, screenshot_dir, start_xvfb};
 use photolabel::fixtures::generate_library;
 use photolabel::store::Store;
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn screenshot_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    target.join("e2e")
-}
 
 #[test]
 fn the_installed_binary_starts_from_a_launcher_under_xvfb() {
@@ -53,31 +40,7 @@ fn the_installed_binary_starts_from_a_launcher_under_xvfb() {
     let log_file = data.join("logs").join("photolabel.log");
     let log_text = || std::fs::read_to_string(&log_file).unwrap_or_default();
 
-    let display = format!(":{}", 150 + std::process::id() % 100);
-    let _xvfb = Kill(
-        Command::new("Xvfb")
-            .args([
-                display.as_str(),
-                "-screen",
-                "0",
-                "1280x800x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb (apt-get install xvfb)"),
-    );
-    let socket = PathBuf::from(format!("/tmp/.X11-unix/X{}", &display[1..]));
-    let start = Instant::now();
-    while !socket.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "Xvfb did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (display, _xvfb) = start_xvfb(150);
 
     let mut app = Kill(
         Command::new(&bin)

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod xvfb;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
