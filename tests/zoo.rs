@@ -318,6 +318,67 @@ fn wgpu_matches_cpu() {
     );
 }
 
+/// Every labeler of the zoo through `zoo::load` on the wgpu device (lavapipe without a GPU)
+/// gives the labels it gives on the CPU, on an ImageNet photo and a COCO scene with three faces,
+/// people and text (tennis players, sponsor banners). Labels within 0.02 of the model's threshold may
+/// appear on one side only (numeric noise); every other label must be on both sides with
+/// confidences within 0.02.
+#[test]
+fn every_labeler_gives_the_same_labels_on_wgpu_and_cpu() {
+    if skip("every_labeler_gives_the_same_labels_on_wgpu_and_cpu") {
+        return;
+    }
+    let gpu = match device::select_with(DeviceChoice::Wgpu) {
+        Ok(d) => d,
+        Err(e) if std::env::var("PHOTOLABEL_REQUIRE_WGPU").is_ok_and(|v| v == "1") => {
+            panic!("PHOTOLABEL_REQUIRE_WGPU=1 but {e:#}")
+        }
+        Err(e) => {
+            eprintln!("skipped, no wgpu adapter: {e:#}");
+            return;
+        }
+    };
+    let cpu = device::select_with(DeviceChoice::Cpu).unwrap();
+    let manifest = Manifest::embedded().unwrap();
+    let photos: Vec<_> = [
+        "imagenet-sample/n01440764_tench.JPEG",
+        "coco128/val2017/000000000885.jpg",
+    ]
+    .iter()
+    .map(|p| zoo::load_photo(&photos_dir().join(p)).unwrap())
+    .collect();
+    for id in zoo::IMPLEMENTED {
+        for need in zoo::weight_ids(id) {
+            fetched(need);
+        }
+        let threshold = manifest.get(id).unwrap().threshold;
+        let on_cpu = zoo::load(id, &cache_dir(), &cpu.device).unwrap();
+        let on_gpu = zoo::load(id, &cache_dir(), &gpu.device).unwrap();
+        let t = Instant::now();
+        let mut compared = 0;
+        for img in &photos {
+            let (a, b) = (on_cpu.run(img).unwrap(), on_gpu.run(img).unwrap());
+            for (one, other, side) in [(&a, &b, "wgpu"), (&b, &a, "cpu")] {
+                for p in one.iter().filter(|p| p.confidence > threshold + 0.02) {
+                    compared += 1;
+                    let close = other
+                        .iter()
+                        .any(|q| q.label == p.label && (q.confidence - p.confidence).abs() < 0.02);
+                    assert!(
+                        close,
+                        "{id}: {p:?} has no match on {side}: cpu {a:?} wgpu {b:?}"
+                    );
+                }
+            }
+        }
+        eprintln!(
+            "{id}: {compared} label(s) agree; both photos on {} in {:.1} s",
+            gpu.describe(),
+            t.elapsed().as_secs_f64()
+        );
+    }
+}
+
 /// Compares a model with its torch-free numpy reference (`models/reference/ID.json`, written by
 /// `tools/reference/torchfree_reference.py`) on the reference photos. Inputs differ slightly
 /// (PIL vs `image` resampling), so top-1 must agree, top-5 must share at least 4 classes and
