@@ -224,6 +224,7 @@ fn main() -> ExitCode {
         Ok(None) => {}
         Err(e) => eprintln!("photolabel: {e}"),
     }
+    quiet_on_broken_pipe();
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -435,6 +436,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             roll_back,
         } => cli_sched::retrain(&paths, &traces, epochs, dry_run, force, roll_back, cli.json),
     }
+}
+
+/// `photolabel search x | head` closes stdout early; `println!` then panics. Like other Unix
+/// tools, end quietly instead (status 141, as for SIGPIPE); every other panic goes on to the
+/// hook installed before.
+fn quiet_on_broken_pipe() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        previous(info);
+    }));
 }
 
 fn models_cmd(paths: &Paths, action: ModelsCmd, json: bool) -> anyhow::Result<ExitCode> {

@@ -273,3 +273,21 @@ fn models_fetch_converts_and_list_verify_report_it() {
     );
     assert_eq!(list(&lib)["converted"], "fresh");
 }
+
+/// `photolabel models list | head -0`: the reader is gone before the first line is printed;
+/// the command ends quietly with status 141 instead of a panic message.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let lib = TempLib::new();
+    let mut child = cli(&lib)
+        .args(["models", "list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+}
