@@ -68,7 +68,8 @@ pub struct Candidate {
     pub cfg: SupervisedConfig,
 }
 
-/// The variants "ours" chooses among on validation: the empirical prior alone, a residual
+/// The variants "ours" chooses among on validation: the empirical prior alone, conditioned on
+/// the executed models' hits or not, ranking by hit probability or by its odds, a residual
 /// network over it (marginal-value and paper-reward targets, two sizes), and the network
 /// without the prior. Nothing here depends on the number of models or labels.
 pub fn candidates(seed: u64, epochs: usize) -> Vec<Candidate> {
@@ -124,6 +125,21 @@ pub fn candidates(seed: u64, epochs: usize) -> Vec<Candidate> {
                 hidden: 0,
                 target,
                 hit_shrink: Some(shrink),
+                ..base.clone()
+            },
+        ));
+    }
+    for (name, shrink) in [
+        ("prior (hit odds)", None),
+        ("prior|hits (hit odds)", Some(2.0)),
+    ] {
+        out.push(c(
+            name,
+            SupervisedConfig {
+                hidden: 0,
+                target: Target::Hit,
+                hit_shrink: shrink,
+                odds: true,
                 ..base.clone()
             },
         ));

@@ -42,6 +42,10 @@ pub struct SupervisedConfig {
     /// of the unconditional table (see [`PriorTable::conditioned`]); None: unconditioned.
     #[serde(default)]
     pub hit_shrink: Option<f32>,
+    /// Rank by the odds of a hit (see [`PriorTable::ranked_by_odds`]); the prior alone only
+    /// (`hidden` 0), with the [`Target::Hit`] target.
+    #[serde(default)]
+    pub odds: bool,
 }
 
 impl Default for SupervisedConfig {
@@ -56,6 +60,7 @@ impl Default for SupervisedConfig {
             target: Target::Gain,
             prior: true,
             hit_shrink: None,
+            odds: false,
         }
     }
 }
@@ -78,11 +83,17 @@ pub fn train_full_info(
         return Err(Error::Model("no training photos".into()));
     }
     let n = catalog.models.len();
+    let prior_only = cfg.hidden == 0 || cfg.epochs == 0;
     let prior = cfg.prior.then(|| {
         let table = PriorTable::fit(train, catalog, cfg.target);
-        match cfg.hit_shrink {
+        let table = match cfg.hit_shrink {
             Some(k) => table.conditioned(train, catalog, k),
             None => table,
+        };
+        if cfg.odds && prior_only {
+            table.ranked_by_odds()
+        } else {
+            table
         }
     });
     let shape = NetShape {
@@ -112,7 +123,7 @@ pub fn train_full_info(
         stop_below: None,
         stop_per_ms: false,
     };
-    if cfg.hidden == 0 || cfg.epochs == 0 {
+    if prior_only {
         return Ok(checkpoint(FastNet::zeros(shape), prior));
     }
     let dim = shape.input_dim();

@@ -70,10 +70,21 @@ pub struct PriorTable {
     /// Conditioning on which executed models found something (absent in older checkpoints).
     #[serde(default)]
     cond: Option<HitConditioning>,
+    /// Report the odds p / (1 - p) of a hit instead of its probability p (see
+    /// [`PriorTable::ranked_by_odds`]); only meaningful with [`Target::Hit`].
+    #[serde(default)]
+    odds: bool,
+    /// Each model's priority (the hit target is theta when found), for the odds.
+    #[serde(default)]
+    theta: Vec<f32>,
 }
 
 /// Most training photos kept for conditioning (an even, deterministic subsample beyond).
 pub const MAX_CONDITIONING_PHOTOS: usize = 2000;
+
+/// Most matching photos one prediction averages over (they are kept in a seeded random order,
+/// so the first ones are an unbiased sample): bounds the time per decision.
+pub const MAX_MATCHED_PHOTOS: usize = 256;
 
 /// Training photos' outputs kept to condition the prior on the executed models' hits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,7 +196,20 @@ impl PriorTable {
             exact,
             table: sum.iter().map(|s| (s / photos) as f32).collect(),
             cond: None,
+            odds: false,
+            theta: catalog.models.iter().map(|m| m.theta).collect(),
         }
+    }
+
+    /// The same table reporting odds of a hit, p / (1 - p) (times theta), instead of p. For the
+    /// time to find *all* of a photo's labels, swapping two adjacent models a, b in the run order
+    /// helps exactly when p_b / ((1 - p_b) c_b) > p_a / ((1 - p_a) c_a) (independent hits,
+    /// costs c): ranking by odds per millisecond puts the models almost sure to be needed first,
+    /// whatever they cost, where p per millisecond would leave an expensive sure model late.
+    /// Has no effect unless the target is [`Target::Hit`].
+    pub fn ranked_by_odds(mut self) -> Self {
+        self.odds = self.target == Target::Hit;
+        self
     }
 
     /// The same table, conditioned on the executed models' hits with pseudo-count `shrink`
@@ -197,8 +221,12 @@ impl PriorTable {
         }
         let total = train.photos.len();
         let keep = total.min(MAX_CONDITIONING_PHOTOS);
-        let photos = (0..keep)
-            .map(|i| &train.photos[i * total / keep.max(1)])
+        let mut chosen: Vec<usize> = (0..keep).map(|i| i * total / keep.max(1)).collect();
+        // A seeded shuffle, so the first matches of a prediction are a random sample.
+        chosen.sort_by_key(|&i| super::trace::mix(i as u64 ^ 0xC0_4D17));
+        let photos = chosen
+            .into_iter()
+            .map(|i| &train.photos[i])
             .map(|photo| {
                 let outs: Vec<Vec<(u16, f32)>> = photo_outputs(catalog, photo)
                     .into_iter()
@@ -228,6 +256,18 @@ impl PriorTable {
     /// something (`hit`); without conditioning the same as [`PriorTable::values`].
     pub fn values_given(&self, executed: &[bool], hit: &[bool], out: &mut [f32]) {
         self.values(executed, out);
+        self.condition(executed, hit, out);
+        if self.odds {
+            for (m, o) in out.iter_mut().enumerate().take(self.models.len()) {
+                let theta = self.theta.get(m).copied().unwrap_or(1.0).max(1e-6);
+                let p = (*o / theta).clamp(0.0, 0.99);
+                *o = theta * p / (1.0 - p);
+            }
+        }
+    }
+
+    /// Blends `out` (the table's values) with the conditioned estimate, if any.
+    fn condition(&self, executed: &[bool], hit: &[bool], out: &mut [f32]) {
         let Some(c) = &self.cond else {
             return;
         };
@@ -241,10 +281,19 @@ impl PriorTable {
                 }
             }
         }
+        if e == 0 {
+            // Nothing ran: every photo matches, and their mean is the table itself.
+            return;
+        }
         let mut sum = vec![0f32; n];
         let mut count = 0f32;
         let mut best: Vec<f32> = Vec::new();
-        for p in c.photos.iter().filter(|p| p.hits & e == h) {
+        for p in c
+            .photos
+            .iter()
+            .filter(|p| p.hits & e == h)
+            .take(MAX_MATCHED_PHOTOS)
+        {
             count += 1.0;
             best.iter_mut().for_each(|b| *b = 0.0);
             for (_, o) in p.outs.iter().enumerate().filter(|(j, _)| e & (1 << j) != 0) {
@@ -378,10 +427,29 @@ mod tests {
         hit[faces] = true;
         cond.values_given(&executed, &hit, &mut b);
         assert!(b[age] > 0.95, "every face gets an age: {}", b[age]);
+        // Odds of a hit instead of its probability, on top of the conditioning.
+        let odds = cond.clone().ranked_by_odds();
+        hit[faces] = false;
+        cond.values_given(&executed, &hit, &mut a);
+        odds.values_given(&executed, &hit, &mut b);
+        for m in (0..n).filter(|&m| m != faces) {
+            let p = a[m].clamp(0.0, 0.99);
+            assert!(
+                (b[m] - p / (1.0 - p)).abs() < 1e-4,
+                "{m}: {} vs p {}",
+                b[m],
+                a[m]
+            );
+        }
         // Old checkpoints (no conditioning stored) still load.
         let mut json = serde_json::to_value(&plain).unwrap();
-        json.as_object_mut().unwrap().remove("cond");
+        for field in ["cond", "odds", "theta"] {
+            json.as_object_mut().unwrap().remove(field);
+        }
         let back: PriorTable = serde_json::from_value(json).unwrap();
-        assert_eq!(back, plain);
+        assert_eq!(
+            (&back.table, back.cond.is_none(), back.odds),
+            (&plain.table, true, false)
+        );
     }
 }
