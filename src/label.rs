@@ -241,7 +241,9 @@ impl LibraryLabeller {
                 actual_value: Some(st.gain),
                 start_ms: Some(st.start_ms),
                 duration_ms: Some(st.time_ms),
-                peak_mem_bytes: None,
+                // The model's memory estimate, as the concurrent path records (no per-run
+                // measurement on the CPU backend).
+                peak_mem_bytes: Some(self.catalog.models[st.model].mem_bytes as i64),
                 status: if st.error.is_some() {
                     RunStatus::Failed
                 } else {
