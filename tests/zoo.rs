@@ -231,20 +231,28 @@ fn device_falls_back_to_cpu_and_runs() {
     assert_eq!(sum, 6.0);
 }
 
+/// The wgpu device, or `None` (test skipped, with a message) when no adapter exists, unless
+/// `PHOTOLABEL_REQUIRE_WGPU=1`, which makes a missing adapter a failure.
+fn wgpu_device(test: &str) -> Option<device::SelectedDevice> {
+    match device::select_with(DeviceChoice::Wgpu) {
+        Ok(d) => Some(d),
+        Err(e) if std::env::var("PHOTOLABEL_REQUIRE_WGPU").is_ok_and(|v| v == "1") => {
+            panic!("PHOTOLABEL_REQUIRE_WGPU=1 but {e:#}")
+        }
+        Err(e) => {
+            eprintln!("{test}: skipped, no wgpu adapter: {e:#}");
+            None
+        }
+    }
+}
+
 #[test]
 fn wgpu_matches_cpu() {
     if skip("wgpu_matches_cpu") {
         return;
     }
-    let gpu = match device::select_with(DeviceChoice::Wgpu) {
-        Ok(d) => d,
-        Err(e) if std::env::var("PHOTOLABEL_REQUIRE_WGPU").is_ok_and(|v| v == "1") => {
-            panic!("PHOTOLABEL_REQUIRE_WGPU=1 but {e:#}")
-        }
-        Err(e) => {
-            eprintln!("wgpu_matches_cpu: skipped, no wgpu adapter: {e:#}");
-            return;
-        }
+    let Some(gpu) = wgpu_device("wgpu_matches_cpu") else {
+        return;
     };
     let img = zoo::load_photo(&photos_dir().join("imagenet-sample/n01440764_tench.JPEG")).unwrap();
     for id in ["mobilenet_v2", "efficientnet_lite0"] {
@@ -328,15 +336,8 @@ fn every_labeler_gives_the_same_labels_on_wgpu_and_cpu() {
     if skip("every_labeler_gives_the_same_labels_on_wgpu_and_cpu") {
         return;
     }
-    let gpu = match device::select_with(DeviceChoice::Wgpu) {
-        Ok(d) => d,
-        Err(e) if std::env::var("PHOTOLABEL_REQUIRE_WGPU").is_ok_and(|v| v == "1") => {
-            panic!("PHOTOLABEL_REQUIRE_WGPU=1 but {e:#}")
-        }
-        Err(e) => {
-            eprintln!("skipped, no wgpu adapter: {e:#}");
-            return;
-        }
+    let Some(gpu) = wgpu_device("every_labeler_gives_the_same_labels_on_wgpu_and_cpu") else {
+        return;
     };
     let cpu = device::select_with(DeviceChoice::Cpu).unwrap();
     let manifest = Manifest::embedded().unwrap();

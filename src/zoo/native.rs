@@ -272,6 +272,17 @@ mod tests {
             .device
     }
 
+    /// Whether a load converted the source and rewrote the burnpack.
+    fn reconverted(origin: &Origin) -> bool {
+        matches!(
+            origin,
+            Origin::Converted {
+                rewritten: true,
+                ..
+            }
+        )
+    }
+
     /// A "source" network with known, non-zero weights (what a converter would produce).
     fn source_net(dev: &Device) -> Linear {
         let mut net = LinearConfig::new(3, 2).init(dev);
@@ -329,16 +340,7 @@ mod tests {
         let mut n = 0;
         assert_eq!(status(&bpk, &t), Status::Missing);
         let (a, origin) = load(&source, &t, &dev, &mut n);
-        assert!(
-            matches!(
-                origin,
-                Origin::Converted {
-                    rewritten: true,
-                    ..
-                }
-            ),
-            "{origin:?}"
-        );
+        assert!(reconverted(&origin), "{origin:?}");
         assert_eq!(n, 1);
         assert_eq!(status(&bpk, &t), Status::Fresh);
         let (b, origin) = load(&source, &t, &dev, &mut n);
@@ -378,16 +380,7 @@ mod tests {
             assert!(matches!(status(&bpk, &t), Status::Stale(_)));
             let before = n;
             let (net, origin) = load(&source, &t, &dev, &mut n);
-            assert!(
-                matches!(
-                    origin,
-                    Origin::Converted {
-                        rewritten: true,
-                        ..
-                    }
-                ),
-                "{origin:?}"
-            );
+            assert!(reconverted(&origin), "{origin:?}");
             assert_eq!(n, before + 1);
             assert_eq!(out(&net, &dev), out(&want, &dev));
             // Rewritten in full (not byte-identical: burnpack stores each parameter's random
