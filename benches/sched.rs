@@ -102,6 +102,7 @@ fn main() {
         prior: Some(PriorTable::fit(&trace, &catalog, Target::Gain)),
         stop_below: None,
         stop_per_ms: false,
+        costs: Vec::new(),
     }
     .predictor(&catalog);
     let conditioned =

@@ -96,6 +96,14 @@ pub enum Error {
     #[error("model {model}: cannot load weights: {msg}")]
     WeightsLoad { model: String, msg: String },
 
+    /// Another photolabel process holds the library for writing.
+    #[error(
+        "the library is open in another photolabel (pid {pid}); close it first, or use read-only \
+         commands (search, show, stats): {}",
+        path.display()
+    )]
+    LibraryLocked { pid: String, path: PathBuf },
+
     /// Running a model failed on the device.
     #[error("model {model}: inference failed: {msg}")]
     Inference { model: String, msg: String },

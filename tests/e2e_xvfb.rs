@@ -4,7 +4,8 @@
 //! and `xdotool` (Debian: xvfb imagemagick xdotool; Mesa for rendering). Without them the test
 //! is skipped with a message, except under CI (`CI` set), where it fails.
 //! The screenshots are kept at `target/e2e/photolabel.png` (the grid after the scan) and
-//! `target/e2e/photolabel-detail.png` (after clicking the first photo).
+//! `target/e2e/photolabel-detail.png` (after clicking the first photo) and
+//! `target/e2e/photolabel-search.png` (after typing a search into the search box).
 
 #![allow(clippy::unwrap_used)]
 
@@ -35,6 +36,24 @@ fn the_binary_opens_a_window_and_scans_a_folder_under_xvfb() {
     let photos = dir.path().join("photos");
     generate_library(&photos, 24, (320, 240)).unwrap();
     let db = dir.path().join("library.sqlite");
+    // Three photos carry a user tag the search below types (the models do not run here:
+    // their weights are not in this fresh cache).
+    {
+        let mut store = Store::open(&db).unwrap();
+        // The thumbnails where the app looks for them (beside the --db file).
+        let opts = photolabel::scan::ScanOptions::new(db.with_extension("cache").join("thumbs"));
+        photolabel::scan::scan(
+            &mut store,
+            std::slice::from_ref(&photos),
+            &opts,
+            None,
+            &std::sync::atomic::AtomicBool::new(false),
+        )
+        .unwrap();
+        for p in store.photos_newest_first(3, 0).unwrap() {
+            store.add_user_label(p.id, "zanzibar").unwrap();
+        }
+    }
 
     let (display, _xvfb) = start_xvfb(90);
 
@@ -138,6 +157,46 @@ fn the_binary_opens_a_window_and_scans_a_folder_under_xvfb() {
         app.0.try_wait().unwrap().is_none(),
         "photolabel crashed: {}",
         log_text()
+    );
+
+    // Type a query into the search box (Ctrl+F focuses it): the grid narrows to the three
+    // tagged photos, so most of the grid area becomes plain background.
+    xdo(&["key", "Escape"]);
+    xdo(&["key", "ctrl+f"]);
+    std::thread::sleep(Duration::from_millis(500));
+    xdo(&["type", "--delay", "50", "zanzibar"]);
+    xdo(&["key", "Return"]);
+    std::thread::sleep(Duration::from_secs(3));
+    let searched = out.join("photolabel-search.png");
+    let ok = Command::new("import")
+        .args(["-window", "root"])
+        .arg(&searched)
+        .env("DISPLAY", &display)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "import failed");
+    let busy = |img: &image::RgbImage| {
+        // Pixels of the lower grid area that differ from its most common colour.
+        let (w, h) = img.dimensions();
+        let mut counts = std::collections::HashMap::new();
+        let area: Vec<[u8; 3]> = (h / 2..h - 40)
+            .flat_map(|y| (40..w / 2).map(move |x| (x, y)))
+            .map(|(x, y)| img.get_pixel(x, y).0)
+            .collect();
+        for p in &area {
+            *counts.entry(*p).or_insert(0usize) += 1;
+        }
+        let bg = counts.values().max().copied().unwrap_or(0);
+        area.len() - bg
+    };
+    let (grid_busy, search_busy) = (
+        busy(&image::open(&shot).unwrap().to_rgb8()),
+        busy(&image::open(&searched).unwrap().to_rgb8()),
+    );
+    assert!(
+        search_busy * 3 < grid_busy,
+        "typing a search did not narrow the grid ({search_busy} vs {grid_busy} busy pixels): {}",
+        searched.display()
     );
 
     let img = image::open(&shot).unwrap().to_rgb8();

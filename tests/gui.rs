@@ -576,3 +576,101 @@ fn the_scheduler_labeller_labels_photos_through_the_gui() {
     h.run_steps(3);
     assert!(h.query_all_by_label("tench").count() >= 1);
 }
+
+/// A labeller whose models cannot be had until Retry is pressed (as when pip was missing and
+/// has been installed since), labelling slowly enough to be paused.
+struct FlakyLabeller {
+    fixed: bool,
+}
+
+impl photolabel::engine::Labeller for FlakyLabeller {
+    fn backend(&self) -> String {
+        "scripted".into()
+    }
+
+    fn label(
+        &mut self,
+        _photo: &photolabel::store::Photo,
+        _settings: &photolabel::engine::LabelSettings,
+    ) -> anyhow::Result<photolabel::engine::LabelOutcome> {
+        std::thread::sleep(Duration::from_millis(40));
+        if !self.fixed {
+            anyhow::bail!("no model could be loaded: pip is missing");
+        }
+        Ok(photolabel::engine::LabelOutcome {
+            labels: vec![NewLabel {
+                label: "cat".into(),
+                model: "m".into(),
+                confidence: 0.9,
+                bbox: None,
+            }],
+            runs: vec![run("m", 0, RunStatus::Ran, Some((0.0, 40.0)), None)],
+            context: None,
+            deadline_ms: None,
+        })
+    }
+
+    fn retry(&mut self) {
+        self.fixed = true;
+    }
+}
+
+/// Issue #11: the labelling progress bar (done / total, pause / resume) and the Retry button
+/// that brings back photos whose labelling failed for a reason that has gone away.
+#[test]
+fn the_labelling_bar_shows_progress_pauses_and_retries_failed_photos() {
+    let lib = TempLib::new();
+    let photos = lib.photos();
+    generate_library(&photos, 40, (64, 48)).unwrap();
+    let engine = Engine::start(
+        paths(&lib),
+        Plugins {
+            labeller: Some(Box::new(FlakyLabeller { fixed: false })),
+            trainer: None,
+        },
+    )
+    .unwrap();
+    let app = App::new(
+        engine,
+        Box::new(FixedPicker::default()),
+        Settings::default(),
+        vec![photos.clone()],
+    );
+    let mut h = harness(app);
+    step_until(&mut h, "every photo failing", |a| {
+        a.models
+            .labelling
+            .as_ref()
+            .is_some_and(|p| p.retryable_failed == 40 && p.current.is_none())
+    });
+    h.get_by_label_contains("40 failed, can be retried");
+    h.get_by_label("Retry").click();
+    step_until(&mut h, "labelling under way", |a| {
+        a.models.labelling.as_ref().is_some_and(|p| p.done >= 2)
+    });
+    assert!(sent(h.state(), |c| *c == Command::RetryLabelling));
+    h.get_by_label_contains("Labelling ");
+    h.get_by_label("Pause labelling").click();
+    step_until(&mut h, "the pause", |a| {
+        a.models.labelling.as_ref().is_some_and(|p| p.paused)
+    });
+    let done_at_pause = h.state().models.labelling.as_ref().unwrap().done;
+    for _ in 0..20 {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let p = h.state().models.labelling.clone().unwrap();
+    // At most the photo in hand finishes after the pause.
+    assert!(p.done <= done_at_pause + 1 && p.done < 40, "{p:?}");
+    h.get_by_label_contains("paused");
+    h.get_by_label("Resume labelling").click();
+    step_until(&mut h, "every photo labelled", |a| {
+        a.models
+            .labelling
+            .as_ref()
+            .is_some_and(|p| p.total > 0 && p.done == p.total && !p.paused)
+    });
+    let store = Store::open_readonly(&lib.db()).unwrap();
+    assert_eq!(store.stats().unwrap().photos_labelled, 40);
+    assert_eq!(store.retryable_failures().unwrap(), 0);
+}

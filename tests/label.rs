@@ -63,16 +63,19 @@ fn label_trace_retrain_and_schedule_under_a_deadline() {
         std::fs::copy(f, root.join(f.file_name().unwrap())).unwrap();
     }
 
-    // Cold start (no network yet): every model runs, cheapest first, all logged.
+    // Run-all: every model runs on every photo, all logged.
     let out = run_ok(
         cli(&lib)
-            .args(["label", "--json", "--exploration", "0"])
+            .args(["label", "--json", "--all", "--no-deadline"])
             .arg(&root),
     );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let n_models = zoo::IMPLEMENTED.len() as u64;
     assert_eq!(v["photos"], 10);
-    assert_eq!(v["models_ran"].as_u64(), Some(10 * n_models));
+    assert_eq!(
+        v["models_ran"].as_u64().unwrap() + v["models_late"].as_u64().unwrap(),
+        10 * n_models
+    );
     let store = Store::open(&lib.db()).unwrap();
     let tench = store
         .photo_by_path(&root.canonicalize().unwrap().join("n01440764_tench.JPEG"))
@@ -158,4 +161,291 @@ fn label_trace_retrain_and_schedule_under_a_deadline() {
             .filter(|r| r.status == RunStatus::Ran)
             .all(|r| r.predicted_value.is_some())
     );
+}
+
+/// Fetches every implemented model's weights into the shared test cache (or skips).
+fn weights_or_skip() -> bool {
+    if std::env::var("PHOTOLABEL_SKIP_MODEL_TESTS").is_ok_and(|v| v == "1") {
+        eprintln!("skipped (PHOTOLABEL_SKIP_MODEL_TESTS=1)");
+        return false;
+    }
+    let manifest = Manifest::embedded().unwrap();
+    for id in zoo::IMPLEMENTED.iter().flat_map(|id| zoo::weight_ids(id)) {
+        weights::fetch(&cache_dir(), manifest.get(id).unwrap()).unwrap();
+    }
+    true
+}
+
+/// ImageNet sample photos: `dogs` of the dog classes and `others` of other classes.
+fn sample_photos(dogs: usize, others: usize) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/photos/imagenet-sample");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    // The 118 dog classes are the WordNet ids n02085620 (Chihuahua) to n02113978.
+    let is_dog = |p: &PathBuf| {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        ("n02085620".."n02113979").contains(&&name[..9])
+    };
+    let dog: Vec<PathBuf> = files
+        .iter()
+        .filter(|f| is_dog(f))
+        .step_by(7)
+        .take(dogs)
+        .cloned()
+        .collect();
+    let other: Vec<PathBuf> = files
+        .iter()
+        .filter(|f| !is_dog(f))
+        .step_by(37)
+        .take(others)
+        .cloned()
+        .collect();
+    (dog, other)
+}
+
+/// Issue #11 end to end through the real labelling service and models, on a fresh library with
+/// default settings: the shipped network schedules from the first photo (its predicted values
+/// differ, most photos run fewer models than run-all), every model's cost is measured here, and
+/// `search animal` / `dog` find the dog photos the models tagged.
+#[test]
+fn a_fresh_library_is_scheduled_by_the_shipped_network_and_animal_finds_the_dogs() {
+    if !weights_or_skip() {
+        return;
+    }
+    let lib = TempLib::new();
+    let root = lib.photos();
+    let (dogs, others) = sample_photos(5, 7);
+    for f in dogs.iter().chain(&others) {
+        std::fs::copy(f, root.join(f.file_name().unwrap())).unwrap();
+    }
+    let out = run_ok(
+        cli(&lib)
+            .args(["label", "--json", "--exploration", "0"])
+            .arg(&root),
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["photos"], 12, "{v}");
+    assert!(v["scheduler"].as_str().unwrap().contains("shipped"), "{v}");
+    let n_models = zoo::IMPLEMENTED.len();
+    let store = Store::open(&lib.db()).unwrap();
+    let mut photos = store.photos_newest_first(100, 0).unwrap();
+    photos.sort_by_key(|p| p.id);
+    // (a) The first photo's decisions come from a trained network: not all the same value.
+    let first = store.runs_for(photos[0].id).unwrap();
+    let mut predicted: Vec<f32> = first.iter().filter_map(|r| r.predicted_value).collect();
+    predicted.sort_by(f32::total_cmp);
+    predicted.dedup();
+    assert!(predicted.len() > 2, "{first:?}");
+    // ... and most photos run fewer models than run-all (calibration runs aside: a model's
+    // first run on this device measures its cost).
+    let scheduled = |id| {
+        store
+            .runs_for(id)
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                r.status != RunStatus::Skipped
+                    && r.reason.as_deref() != Some(photolabel::label::CALIBRATION)
+            })
+            .count()
+    };
+    let fewer = photos.iter().filter(|p| scheduled(p.id) < n_models).count();
+    assert!(fewer * 2 > photos.len(), "{fewer} of {}", photos.len());
+    // (b) Every model's cost is measured on this device.
+    let costs: serde_json::Value =
+        serde_json::from_str(&run_ok(cli(&lib).args(["--json", "models", "costs"]))).unwrap();
+    let costs = costs.as_array().unwrap();
+    assert_eq!(costs.len(), n_models, "{costs:?}");
+    assert!(
+        costs.iter().all(|c| c["runs"].as_i64() >= Some(1)),
+        "{costs:?}"
+    );
+    // (c) The hierarchy is live: the dog photos the models tagged with a breed are found by
+    // `dog` and by `animal`.
+    let parents = photolabel::label::write::vocabulary_parents().unwrap();
+    let breeds: std::collections::HashSet<&str> = parents
+        .iter()
+        .filter(|(_, p)| p == "dog")
+        .map(|(l, _)| l.as_str())
+        .collect();
+    let tagged: Vec<PathBuf> = photos
+        .iter()
+        .filter(|p| {
+            store
+                .labels_for(p.id)
+                .unwrap()
+                .iter()
+                .any(|l| breeds.contains(l.label.as_str()))
+        })
+        .map(|p| p.path.clone())
+        .collect();
+    assert!(
+        tagged.len() >= 3,
+        "only {} photos tagged with a breed",
+        tagged.len()
+    );
+    for word in ["animal", "dog"] {
+        let hits: serde_json::Value = serde_json::from_str(&run_ok(
+            cli(&lib).args(["--json", "search", word, "--limit", "100"]),
+        ))
+        .unwrap();
+        let hits: Vec<PathBuf> = hits
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| PathBuf::from(h["path"].as_str().unwrap()))
+            .collect();
+        for p in &tagged {
+            assert!(
+                hits.contains(p),
+                "{word}: {} missing from {hits:?}",
+                p.display()
+            );
+        }
+    }
+}
+
+/// A labeler that panics, as a lost wgpu device or an op bug would.
+struct Panicking;
+
+impl zoo::Labeler for Panicking {
+    fn id(&self) -> &str {
+        "panicking"
+    }
+    fn run(&self, _: &image::RgbImage) -> photolabel::Result<Vec<zoo::Prediction>> {
+        panic!("injected: device lost");
+    }
+}
+
+/// Issue #11 (e): a model that panics is caught at the run boundary: its run fails with the
+/// message and the other models on the photo go on and label it.
+#[test]
+fn a_panicking_model_fails_its_run_and_the_others_go_on() {
+    if !weights_or_skip() {
+        return;
+    }
+    let lib = TempLib::new();
+    let root = lib.photos();
+    let (dogs, _) = sample_photos(1, 0);
+    std::fs::copy(&dogs[0], root.join("dog.jpg")).unwrap();
+    let mut store = lib.store();
+    lib.scan(&mut store, &[&root]);
+    let photo = store.photos_newest_first(1, 0).unwrap().remove(0);
+    let dev = zoo::device::select_with(zoo::device::DeviceChoice::Cpu).unwrap();
+    let models: Vec<Box<dyn zoo::Labeler>> = vec![
+        Box::new(Panicking),
+        zoo::load("mobilenet_v2", &cache_dir(), &dev.device).unwrap(),
+    ];
+    let mut labeller = photolabel::label::LibraryLabeller::new(
+        models,
+        &Default::default(),
+        &store,
+        None,
+        photolabel::label::LabelConfig::default(),
+    )
+    .unwrap();
+    let result = labeller.label_into(&mut store, &photo).unwrap();
+    let runs = store.runs_for(photo.id).unwrap();
+    let bad = runs.iter().find(|r| r.model == "panicking").unwrap();
+    assert_eq!(bad.status, RunStatus::Failed);
+    assert!(
+        bad.reason
+            .as_deref()
+            .unwrap()
+            .contains("injected: device lost"),
+        "{bad:?}"
+    );
+    let good = runs.iter().find(|r| r.model == "mobilenet_v2").unwrap();
+    assert_eq!(good.status, RunStatus::Ran, "{runs:?}");
+    assert!(result.labels.iter().any(|l| l.model == "mobilenet_v2"));
+    assert!(!store.labels_for(photo.id).unwrap().is_empty());
+}
+
+/// Issue #11 (d): in the app's engine, with the real labeller, photos whose labelling failed
+/// because no weights could be had (the cache is unusable) are labelled once the reason is gone
+/// and Retry is pressed.
+#[test]
+fn photos_that_failed_for_missing_weights_are_relabelled_after_retry() {
+    use photolabel::config::Paths;
+    use photolabel::engine::zoo_plugins::SchedulerLabeller;
+    use photolabel::engine::{Command, Engine, Event, LabelSettings, ModelSetting, Plugins};
+    use std::time::{Duration, Instant};
+    if !weights_or_skip() {
+        return;
+    }
+    let lib = TempLib::new();
+    let root = lib.photos();
+    let (dogs, others) = sample_photos(1, 1);
+    for f in dogs.iter().chain(&others) {
+        std::fs::copy(f, root.join(f.file_name().unwrap())).unwrap();
+    }
+    // The cache lies under a plain file: nothing can be fetched into it.
+    let blocker = lib.dir.path().join("c");
+    std::fs::write(&blocker, b"not a folder").unwrap();
+    let paths = Paths {
+        db: lib.db(),
+        cache_dir: blocker.join("cache"),
+        data_dir: lib.dir.path().join("data"),
+    };
+    let engine = Engine::start(
+        paths.clone(),
+        Plugins {
+            labeller: Some(Box::new(SchedulerLabeller::new(paths))),
+            trainer: None,
+        },
+    )
+    .unwrap();
+    // One model is enough here (and keeps the test short).
+    let settings = LabelSettings {
+        models: zoo::IMPLEMENTED
+            .iter()
+            .map(|id| ModelSetting {
+                id: (*id).to_string(),
+                enabled: *id == "mobilenet_v2",
+                ..ModelSetting::default()
+            })
+            .collect(),
+        ..LabelSettings::default()
+    };
+    engine.send(Command::ApplySettings(settings)).unwrap();
+    engine.send(Command::AddPaths(vec![root.clone()])).unwrap();
+    let wait = |what: &str, n: usize, ok: bool| {
+        let start = Instant::now();
+        let mut seen = 0;
+        while seen < n {
+            assert!(
+                start.elapsed() < Duration::from_secs(300),
+                "timed out: {what}"
+            );
+            match engine.try_recv() {
+                Some(Event::LabellingDone { error, .. }) => {
+                    assert_eq!(error.is_none(), ok, "{what}: {error:?}");
+                    seen += 1;
+                }
+                Some(_) => {}
+                None => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    };
+    wait("the failures", 2, false);
+    let store = Store::open_readonly(&lib.db()).unwrap();
+    assert_eq!(store.retryable_failures().unwrap(), 2);
+    // The reason goes away: the cache becomes a real folder holding the weights.
+    std::fs::remove_file(&blocker).unwrap();
+    std::fs::create_dir(&blocker).unwrap();
+    std::os::unix::fs::symlink(cache_dir(), blocker.join("cache")).unwrap();
+    engine.send(Command::RetryLabelling).unwrap();
+    wait("the relabelling", 2, true);
+    assert_eq!(store.retryable_failures().unwrap(), 0);
+    assert_eq!(store.stats().unwrap().photos_labelled, 2);
+    for p in store.photos_newest_first(10, 0).unwrap() {
+        assert!(
+            !store.labels_for(p.id).unwrap().is_empty(),
+            "{}",
+            p.path.display()
+        );
+    }
 }

@@ -294,3 +294,52 @@ fn removing_a_folder_forgets_its_photos_but_not_the_files() {
     assert!(ids(&store, "person").is_empty());
     assert_eq!(std::fs::read_dir(root.join("album000")).unwrap().count(), 6);
 }
+
+#[test]
+fn retryable_failures_are_requeued_until_the_third_and_photo_faults_never() {
+    use photolabel::label::write;
+    use photolabel::store::{LabelStatus, MAX_LABEL_FAILURES};
+    let lib = TempLib::new();
+    let root = lib.photos();
+    fixtures::generate_library(&root, 2, (16, 16)).unwrap();
+    let mut store = lib.store();
+    lib.scan(&mut store, &[&root]);
+    let ids: Vec<i64> = store
+        .photos_newest_first(2, 0)
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    let status = |s: &Store, id| s.photo(id).unwrap().unwrap().label_status;
+    // Weights missing: the reason can go away, so the photo comes back after a retry.
+    let missing = Error::WeightsMissing {
+        model: "m".into(),
+        path: "/nowhere".into(),
+    };
+    let unreadable = Error::Image {
+        msg: "truncated".into(),
+        path: "/p.jpg".into(),
+    };
+    assert!(write::retryable(&missing) && !write::retryable(&unreadable));
+    write::failure(&mut store, ids[0], "labeller", &missing).unwrap();
+    write::failure(&mut store, ids[1], "decode", &unreadable).unwrap();
+    assert_eq!(store.retryable_failures().unwrap(), 1);
+    assert_eq!(status(&store, ids[0]), LabelStatus::Failed);
+    assert_eq!(store.requeue_retryable().unwrap(), 1);
+    assert_eq!(status(&store, ids[0]), LabelStatus::Pending);
+    // The photo's own fault is final.
+    assert_eq!(status(&store, ids[1]), LabelStatus::Failed);
+    // Failing the same way again and again: the third failure is final.
+    for n in 2..=MAX_LABEL_FAILURES {
+        write::failure(&mut store, ids[0], "labeller", &missing).unwrap();
+        assert_eq!(store.label_failures(ids[0]).unwrap(), n);
+        let requeued = store.requeue_retryable().unwrap();
+        assert_eq!(requeued, usize::from(n < MAX_LABEL_FAILURES), "failure {n}");
+    }
+    assert_eq!(status(&store, ids[0]), LabelStatus::Failed);
+    // Labelled at last (e.g. after an update): the count starts afresh.
+    store
+        .write_photo_results(ids[0], &[label("cat", 0.9)], &[], false)
+        .unwrap();
+    assert_eq!(store.label_failures(ids[0]).unwrap(), 0);
+}

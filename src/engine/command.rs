@@ -48,6 +48,13 @@ pub enum Command {
     RemoveLabel { photo_id: i64, label_id: i64 },
     /// Use these labelling settings from now on.
     ApplySettings(LabelSettings),
+    /// Pause labelling after the photo in hand.
+    PauseLabelling,
+    /// Resume labelling.
+    ResumeLabelling,
+    /// Label again the photos that failed for a reason that can go away (weights missing, a
+    /// fetch or device error), trying the models that could not be had again.
+    RetryLabelling,
     /// Retrain the scheduler on this library (needs an installed trainer).
     Retrain,
     /// Keep the scheduler the last retraining produced.
@@ -97,6 +104,23 @@ pub struct LibrarySnapshot {
     pub runs: RunSummary,
 }
 
+/// Where labelling is, for the progress bar.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LabelProgress {
+    /// Photos labelled since labelling (re)started.
+    pub done: u64,
+    /// `done` plus the photos still waiting.
+    pub total: u64,
+    pub photos_per_s: f64,
+    /// Time left at the current rate.
+    pub eta_s: Option<f64>,
+    /// The photo being labelled now.
+    pub current: Option<i64>,
+    pub paused: bool,
+    /// Photos whose labelling failed and can be retried.
+    pub retryable_failed: u64,
+}
+
 /// What the engine reports back.
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -143,6 +167,8 @@ pub enum Event {
         photo_id: i64,
         error: Option<String>,
     },
+    /// Where labelling is (after every photo, and when it is paused, resumed or retried).
+    LabelProgress(LabelProgress),
     /// Preparing the models (first use fetches their weights): progress, failures, the end.
     Model(ModelStatus),
     /// These photos' labels changed (tag edits); views showing them should reload.

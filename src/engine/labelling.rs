@@ -1,17 +1,22 @@
 //! The labelling thread, present only when a [`Labeller`] is plugged in: it takes the photos
 //! still waiting for labels, labels them one at a time and writes labels and decision log in
-//! one transaction per photo. A failing photo is marked failed with a `failed` run that says
-//! why, is reported once, and the run goes on.
+//! one transaction per photo (through `label::write`, as the CLI does). A failing photo is
+//! marked failed with a `failed` run that says why, is reported once, and the run goes on;
+//! when the reason can go away it is retried (Retry, next start), at most three times.
+//! After every photo it reports progress (done / total, photos per second, time left) and it
+//! can be paused and resumed between photos.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded};
 
 use super::EventSink;
-use super::command::Event;
+use super::command::{Event, LabelProgress};
 use super::plugins::Labeller;
 use super::settings::LabelSettings;
-use crate::store::{RunRecord, RunStatus, Store};
+use crate::label::write;
+use crate::store::Store;
 
 /// Messages to the labelling thread.
 #[derive(Debug)]
@@ -20,6 +25,13 @@ pub(crate) enum LabelMsg {
     Wake,
     /// Settings changed.
     Settings(LabelSettings),
+    /// Stop after the photo in hand until resumed.
+    Pause,
+    /// Go on after a pause.
+    Resume,
+    /// Put photos that failed for a reason that can go away back in the queue, and let the
+    /// labeller try the models it could not have again.
+    Retry,
 }
 
 pub(crate) fn spawn(
@@ -41,6 +53,71 @@ pub(crate) fn spawn(
     tx
 }
 
+/// The thread's state between messages.
+struct Worker {
+    settings: LabelSettings,
+    paused: bool,
+    /// Photos finished since labelling (re)started, and when it started.
+    done: u64,
+    since: Option<Instant>,
+}
+
+impl Worker {
+    /// Applies one message and reports the new state.
+    fn apply(
+        &mut self,
+        msg: LabelMsg,
+        store: &mut Store,
+        labeller: &mut dyn Labeller,
+        sink: &EventSink,
+    ) {
+        match msg {
+            LabelMsg::Wake => {}
+            LabelMsg::Settings(s) => self.settings = s,
+            LabelMsg::Pause => self.paused = true,
+            LabelMsg::Resume => {
+                self.paused = false;
+                // Throughput is measured from here on (a pause is not slow labelling).
+                self.done = 0;
+                self.since = None;
+            }
+            LabelMsg::Retry => {
+                // A new round over the photos that come back.
+                self.done = 0;
+                self.since = None;
+                labeller.retry();
+                match store.requeue_retryable() {
+                    Ok(n) => log::info!("retry: {n} photos back in the labelling queue"),
+                    Err(e) => {
+                        sink.send(Event::Error(format!("{e:#}")));
+                    }
+                }
+            }
+        }
+        self.report(store, None, sink);
+    }
+
+    fn report(&self, store: &Store, current: Option<i64>, sink: &EventSink) {
+        let pending = store.count_pending_labels().unwrap_or(0) as u64;
+        let retryable = store.retryable_failures().unwrap_or(0) as u64;
+        let secs = self.since.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        let rate = if secs > 0.0 && self.done > 0 {
+            self.done as f64 / secs
+        } else {
+            0.0
+        };
+        sink.offer(Event::LabelProgress(LabelProgress {
+            done: self.done,
+            total: self.done + pending,
+            photos_per_s: rate,
+            eta_s: (rate > 0.0).then(|| pending as f64 / rate),
+            current,
+            paused: self.paused,
+            retryable_failed: retryable,
+        }));
+    }
+}
+
 fn run(
     db: &std::path::Path,
     mut labeller: Box<dyn Labeller>,
@@ -56,12 +133,18 @@ fn run(
             return;
         }
     };
-    let mut settings = LabelSettings::default();
-    while let Ok(msg) = rx.recv() {
-        if let LabelMsg::Settings(s) = msg {
-            settings = s;
-        }
+    let mut w = Worker {
+        settings: LabelSettings::default(),
+        paused: false,
+        done: 0,
+        since: None,
+    };
+    'outer: while let Ok(msg) = rx.recv() {
+        w.apply(msg, &mut store, labeller.as_mut(), sink);
         loop {
+            if w.paused {
+                continue 'outer;
+            }
             let batch = match store.photos_pending_labels(32) {
                 Ok(b) => b,
                 Err(e) => {
@@ -75,41 +158,44 @@ fn run(
             for photo in batch {
                 loop {
                     match rx.try_recv() {
-                        Ok(LabelMsg::Settings(s)) => settings = s,
-                        Ok(LabelMsg::Wake) => {}
+                        Ok(msg) => w.apply(msg, &mut store, labeller.as_mut(), sink),
                         Err(TryRecvError::Empty) => break,
                         Err(TryRecvError::Disconnected) => return,
                     }
                 }
+                if w.paused {
+                    continue 'outer;
+                }
+                w.since.get_or_insert_with(Instant::now);
                 sink.send(Event::LabellingStarted(photo.id));
-                let (written, error) = match labeller.label(&photo, &settings) {
+                w.report(&store, Some(photo.id), sink);
+                let (written, error) = match labeller.label(&photo, &w.settings) {
                     Ok(out) => (
-                        store
-                            .write_photo_results(photo.id, &out.labels, &out.runs, false)
-                            .and_then(|()| {
-                                store.set_sched_run(
-                                    photo.id,
-                                    out.context.as_deref(),
-                                    out.deadline_ms,
-                                )
-                            }),
+                        write::outcome(
+                            &mut store,
+                            photo.id,
+                            &out.labels,
+                            &out.runs,
+                            out.context.as_deref(),
+                            out.deadline_ms,
+                        ),
                         None,
                     ),
                     Err(e) => {
                         let msg = format!("{e:#}");
-                        let run = RunRecord {
-                            model: "labeller".into(),
-                            seq: 0,
-                            predicted_value: None,
-                            actual_value: None,
-                            start_ms: None,
-                            duration_ms: None,
-                            peak_mem_bytes: None,
-                            status: RunStatus::Failed,
-                            reason: Some(msg.clone()),
-                        };
+                        // The photo's own fault (unreadable) is final; anything else (no
+                        // weights, a device error) may go away and is retried.
+                        let retryable = e
+                            .downcast_ref::<crate::Error>()
+                            .is_none_or(write::retryable);
                         (
-                            store.write_photo_results(photo.id, &[], &[run], true),
+                            write::failure_message(
+                                &mut store,
+                                photo.id,
+                                "labeller",
+                                msg.clone(),
+                                retryable,
+                            ),
                             Some(msg),
                         )
                     }
@@ -123,12 +209,14 @@ fn run(
                     });
                     break;
                 }
+                w.done += 1;
                 if !sink.send(Event::LabellingDone {
                     photo_id: photo.id,
                     error,
                 }) {
                     return;
                 }
+                w.report(&store, None, sink);
             }
         }
     }

@@ -33,9 +33,12 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
 use crate::config::Paths;
 use crate::error::Result;
+use crate::label::lock::LibraryLock;
 use crate::store::Store;
 
-pub use command::{Command, DecodedImage, Event, LibrarySnapshot, PhotoDetail, ThumbRequest};
+pub use command::{
+    Command, DecodedImage, Event, LabelProgress, LibrarySnapshot, PhotoDetail, ThumbRequest,
+};
 pub use plugins::{
     Figure, LabelOutcome, Labeller, ModelStatus, ModelStep, Plugins, StatusSink, TrainProgress,
     TrainReport, Trainer,
@@ -112,10 +115,13 @@ pub struct Engine {
     writer: Sender<Command>,
     images: Sender<Command>,
     trainer: Option<Sender<Command>>,
+    labelling: Option<Sender<labelling::LabelMsg>>,
     events: Receiver<Event>,
     waker: Arc<RwLock<Option<Waker>>>,
     cancel_scan: Arc<AtomicBool>,
     info: EngineInfo,
+    /// This process is the library's one writer while the engine runs.
+    _lock: LibraryLock,
 }
 
 impl std::fmt::Debug for Engine {
@@ -125,8 +131,10 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Opens (creating if needed) the library at `paths.db` and starts the workers.
+    /// Opens (creating if needed) the library at `paths.db` and starts the workers. Fails
+    /// with [`crate::Error::LibraryLocked`] when another photolabel writes to that library.
     pub fn start(paths: Paths, plugins: Plugins) -> Result<Engine> {
+        let lock = LibraryLock::acquire(&paths.db)?;
         // Create and migrate the database before the read-only reader opens it (each thread
         // then opens its own connection: a Store is not Send).
         drop(Store::open(&paths.db)?);
@@ -159,7 +167,7 @@ impl Engine {
             writer_rx,
             sink.clone(),
             Arc::clone(&cancel_scan),
-            label_tx,
+            label_tx.clone(),
         );
         let (images, images_rx) = bounded(COMMAND_CAPACITY);
         images::spawn(images_rx, sink);
@@ -169,10 +177,12 @@ impl Engine {
             writer,
             images,
             trainer,
+            labelling: label_tx,
             events: ev_rx,
             waker,
             cancel_scan,
             info,
+            _lock: lock,
         })
     }
 
@@ -207,6 +217,22 @@ impl Engine {
                         ));
                     }
                 }
+            }
+            Command::PauseLabelling | Command::ResumeLabelling | Command::RetryLabelling => {
+                let Some(tx) = &self.labelling else {
+                    return Err(SendError::Unavailable(
+                        "no labeller is installed in this build",
+                    ));
+                };
+                let msg = match cmd {
+                    Command::PauseLabelling => labelling::LabelMsg::Pause,
+                    Command::ResumeLabelling => labelling::LabelMsg::Resume,
+                    _ => labelling::LabelMsg::Retry,
+                };
+                return tx.try_send(msg).map_err(|e| match e {
+                    TrySendError::Full(_) => SendError::Busy,
+                    TrySendError::Disconnected(_) => SendError::Stopped,
+                });
             }
             Command::PauseScan => {
                 // Takes effect at once, even while the writer is busy.

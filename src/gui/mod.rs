@@ -62,7 +62,19 @@ pub fn run(paths: Paths, open: Vec<PathBuf>) -> anyhow::Result<()> {
         labeller: Some(Box::new(SchedulerLabeller::new(paths.clone()))),
         trainer: Some(Box::new(RlTrainer::new(paths.clone()))),
     };
-    let engine = Engine::start(paths, plugins)?;
+    let engine = match Engine::start(paths, plugins) {
+        Ok(e) => e,
+        Err(e @ crate::Error::LibraryLocked { .. }) => {
+            // Started from a launcher there is no terminal to read: say it in a dialog too.
+            let _ = rfd::MessageDialog::new()
+                .set_title("photolabel")
+                .set_level(rfd::MessageLevel::Warning)
+                .set_description(e.to_string())
+                .show();
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     eframe::run_native(
         "photolabel",
         options,

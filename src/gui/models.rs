@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use egui::Ui;
 
-use crate::engine::{ModelStatus, ModelStep};
+use crate::engine::{Command, LabelProgress, ModelStatus, ModelStep};
 
 /// What the models bar shows.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +20,12 @@ pub struct ModelsPanel {
     pub finished: Option<(usize, usize, Option<String>)>,
     /// The user dismissed the outcome.
     pub dismissed: bool,
+    /// Where labelling is (the labelling progress bar).
+    pub labelling: Option<LabelProgress>,
+    /// The model running now.
+    pub running: Option<String>,
+    /// The models moved to another device, and why (a lost GPU).
+    pub device_change: Option<(String, String)>,
 }
 
 impl ModelsPanel {
@@ -38,6 +44,10 @@ impl ModelsPanel {
                 self.current = Some((status, since));
             }
             ModelStatus::Failed { model, error } => self.failed.push((model, error)),
+            ModelStatus::Running { model } => self.running = Some(model),
+            ModelStatus::DeviceChanged { device, reason } => {
+                self.device_change = Some((device, reason));
+            }
             ModelStatus::Finished {
                 ready,
                 total,
@@ -48,6 +58,85 @@ impl ModelsPanel {
                 self.dismissed = false;
             }
         }
+    }
+
+    /// Takes a labelling progress report.
+    pub fn set_progress(&mut self, p: LabelProgress) {
+        if p.current.is_none() {
+            self.running = None;
+        }
+        self.labelling = Some(p);
+    }
+
+    /// One line for the labelling progress bar (also used by tests).
+    pub fn labelling_text(&self) -> Option<String> {
+        let p = self.labelling.as_ref()?;
+        if p.total == 0 && p.retryable_failed == 0 {
+            return None;
+        }
+        let mut text = format!("Labelling {} of {}", p.done, p.total);
+        if p.photos_per_s > 0.0 {
+            text.push_str(&format!(" · {:.2} photos/s", p.photos_per_s));
+        }
+        if let Some(eta) = p.eta_s.filter(|_| p.done < p.total) {
+            let secs = eta.round() as u64;
+            text.push_str(&format!(
+                " · {}:{:02}:{:02} left",
+                secs / 3600,
+                secs / 60 % 60,
+                secs % 60
+            ));
+        }
+        if p.paused {
+            text.push_str(" · paused");
+        } else if let Some(m) = &self.running {
+            text.push_str(&format!(" · running {m}"));
+        }
+        if p.retryable_failed > 0 {
+            text.push_str(&format!(" · {} failed, can be retried", p.retryable_failed));
+        }
+        Some(text)
+    }
+
+    /// The labelling progress bar with Pause / Resume and Retry.
+    fn labelling_ui(&mut self, ui: &mut Ui, out: &mut Vec<Command>) {
+        let Some(text) = self.labelling_text() else {
+            return;
+        };
+        let Some(p) = self.labelling.clone() else {
+            return;
+        };
+        ui.horizontal(|ui| {
+            let fraction = if p.total > 0 {
+                p.done as f32 / p.total as f32
+            } else {
+                1.0
+            };
+            ui.add(
+                egui::ProgressBar::new(fraction)
+                    .desired_width(560.0)
+                    .text(text),
+            );
+            if p.done < p.total {
+                if p.paused {
+                    if ui.button("Resume labelling").clicked() {
+                        out.push(Command::ResumeLabelling);
+                    }
+                } else if ui.button("Pause labelling").clicked() {
+                    out.push(Command::PauseLabelling);
+                }
+            }
+        });
+    }
+
+    /// Whether Retry makes sense: models could not be had, or photos wait for a retry.
+    fn can_retry(&self) -> bool {
+        !self.failed.is_empty()
+            || self.finished.as_ref().is_some_and(|f| f.2.is_some())
+            || self
+                .labelling
+                .as_ref()
+                .is_some_and(|p| p.retryable_failed > 0)
     }
 
     /// One line of text for the step in progress, if any (also used by tests).
@@ -105,7 +194,13 @@ impl ModelsPanel {
 
     /// The bar under the top bar: progress while preparing, then any failure (with where the
     /// log is) until dismissed.
-    pub fn models_ui(&mut self, log: &std::path::Path, ui: &mut Ui) {
+    pub fn models_ui(&mut self, log: &std::path::Path, ui: &mut Ui, out: &mut Vec<Command>) {
+        if let Some((device, reason)) = &self.device_change {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("Models moved to {device}: {reason}"),
+            );
+        }
         if let Some(text) = self.progress_text() {
             ui.horizontal(|ui| {
                 ui.spinner();
@@ -118,6 +213,21 @@ impl ModelsPanel {
             // The elapsed time ticks even while no event comes.
             ui.ctx().request_repaint_after(Duration::from_secs(1));
             return;
+        }
+        self.labelling_ui(ui, out);
+        if self.can_retry()
+            && !self.dismissed
+            && ui
+                .button("Retry")
+                .on_hover_text("Fetch and load the models that could not be had, and label again the photos that failed for a reason that can go away")
+                .clicked()
+        {
+            out.push(Command::RetryLabelling);
+            self.failed.clear();
+            self.finished = None;
+            if let Some(p) = &mut self.labelling {
+                p.retryable_failed = 0;
+            }
         }
         if self.dismissed {
             return;

@@ -44,7 +44,12 @@ impl SearchBox {
                     .hint_text("tags: dog -cat, \"traffic light\" OR car conf>0.7")
                     .desired_width(320.0),
             )
-            .labelled_by(label.id);
+            .labelled_by(label.id)
+            .on_hover_text("Ctrl+F");
+        // Ctrl+F (Cmd+F) jumps to the search box, as in every app with one.
+        if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::F)) {
+            edit.request_focus();
+        }
         if edit.changed() {
             self.edited_at = Some(now);
             let word = current_word(&self.text).to_string();

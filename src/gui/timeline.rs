@@ -1,6 +1,6 @@
 //! Scheduling timelines. For one photo: a horizontal time chart of the models the scheduler
 //! ran (bars from start to end, concurrent ones stacked in lanes, the deadline as a line),
-//! the models it skipped with the reason and predicted value, and predicted vs actual value
+//! the models it skipped with the reason and the scheduler's score, and score vs what was found
 //! per decision. For the library: each model's share of runs and skips and the time skipping
 //! saved compared with running every model.
 
@@ -35,6 +35,7 @@ pub fn stack_lanes(intervals: &[(f64, f64)]) -> Vec<usize> {
 fn status_color(s: RunStatus) -> Color32 {
     match s {
         RunStatus::Ran => Color32::from_rgb(70, 140, 230),
+        RunStatus::Late => Color32::from_rgb(230, 160, 60),
         RunStatus::Skipped => Color32::from_gray(150),
         RunStatus::Failed => Color32::from_rgb(220, 90, 70),
     }
@@ -42,6 +43,15 @@ fn status_color(s: RunStatus) -> Color32 {
 
 fn opt(v: Option<f32>) -> String {
     v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "–".into())
+}
+
+/// What a run found, in words and numbers: "nothing new" or the new labels' confidence.
+fn found(v: Option<f32>) -> String {
+    match v {
+        None => "–".into(),
+        Some(v) if v <= 0.0 => "nothing new".into(),
+        Some(v) => format!("new labels, {v:.2}"),
+    }
 }
 
 /// The timeline of one photo's schedule.
@@ -106,13 +116,13 @@ pub fn photo_timeline_ui(runs: &[RunRecord], deadline_ms: f64, ui: &mut Ui) {
         );
         let resp = ui.interact(bar, ui.scope_id().with(("run", r.seq)), Sense::hover());
         resp.on_hover_text(format!(
-            "{} ({:?})\nstart {:.1} ms, {:.1} ms long\npredicted value {}, actual {}",
+            "{} ({:?})\nstart {:.1} ms, {:.1} ms long\nscheduler's score {}, found {}",
             r.model,
             r.status,
             s,
             e - s,
             opt(r.predicted_value),
-            opt(r.actual_value)
+            found(r.actual_value)
         ));
     }
     let dx = x_of(deadline_ms);
@@ -138,7 +148,7 @@ pub fn photo_timeline_ui(runs: &[RunRecord], deadline_ms: f64, ui: &mut Ui) {
         ui.strong(format!("Skipped ({})", skipped.len()));
         for r in skipped {
             ui.label(format!(
-                "{} — {} (predicted value {})",
+                "{} — {} (scheduler's score {})",
                 r.model,
                 r.reason.as_deref().unwrap_or("no reason recorded"),
                 opt(r.predicted_value)
@@ -146,11 +156,16 @@ pub fn photo_timeline_ui(runs: &[RunRecord], deadline_ms: f64, ui: &mut Ui) {
         }
     }
     ui.add_space(4.0);
-    egui::CollapsingHeader::new("Predicted vs actual value")
+    egui::CollapsingHeader::new("Scheduler's score vs what was found")
         .default_open(true)
         .show(ui, |ui| {
+            ui.weak(
+                "score: what the scheduler expected of the model, in its network's own units \
+                 (ranked per millisecond; higher runs first). found: the confidence of the new \
+                 labels the model added (0 = nothing new).",
+            );
             egui::Grid::new("pred_actual").striped(true).show(ui, |ui| {
-                for h in ["#", "model", "status", "predicted", "actual", "ms"] {
+                for h in ["#", "model", "status", "score", "found", "ms"] {
                     ui.strong(h);
                 }
                 ui.end_row();
@@ -162,7 +177,7 @@ pub fn photo_timeline_ui(runs: &[RunRecord], deadline_ms: f64, ui: &mut Ui) {
                         format!("{:?}", r.status).to_lowercase(),
                     );
                     ui.label(opt(r.predicted_value));
-                    ui.label(opt(r.actual_value));
+                    ui.label(found(r.actual_value));
                     ui.label(
                         r.duration_ms
                             .map(|d| format!("{d:.1}"))

@@ -36,6 +36,11 @@ pub struct Checkpoint {
     /// Whether `stop_below` is per expected millisecond.
     #[serde(default)]
     pub stop_per_ms: bool,
+    /// Each model's mean time (ms) on the photos it was trained on, as measured where they
+    /// were recorded: the cost profile a device starts from before it has measured a model
+    /// itself (rescaled by what the device measures, see `label::costs`).
+    #[serde(default)]
+    pub costs: Vec<(String, f64)>,
 }
 
 impl Checkpoint {

@@ -119,16 +119,13 @@ pub fn retrain(
         TrainMethod::FullInfo => full_info(&train_set, &catalog, cfg, progress, cancel)?,
     };
     let after = eval_net(&catalog, &new.predictor(&catalog), &held_out, "new");
-    let (current_path, previous_path) = checkpoint_paths(data_dir);
-    let before = match Checkpoint::load(&current_path) {
-        Ok(c) => Some(eval_net(
-            &catalog,
-            &c.predictor(&catalog),
-            &held_out,
-            "current",
-        )),
-        Err(_) => None,
-    };
+    let (current_path, _) = checkpoint_paths(data_dir);
+    // "Before" is the network in use: the library's own, else the shipped default (which a
+    // retraining must beat on this library's held-out photos to replace it).
+    let before = Checkpoint::load(&current_path)
+        .ok()
+        .or_else(|| crate::label::shipped::default_checkpoint().cloned())
+        .map(|c| eval_net(&catalog, &c.predictor(&catalog), &held_out, "current"));
     let improved = before.as_ref().is_none_or(|b| after.area > b.area);
     new.metrics = vec![
         ("held_out_area".into(), after.area),
@@ -137,15 +134,7 @@ pub fn retrain(
     ];
     let installed = install && (improved || force);
     if installed {
-        if let Some(dir) = current_path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::io("cannot create the scheduler folder", dir, e))?;
-        }
-        if current_path.exists() {
-            std::fs::rename(&current_path, &previous_path)
-                .map_err(|e| Error::io("cannot keep the previous network", &previous_path, e))?;
-        }
-        new.save(&current_path)?;
+        install_checkpoint(data_dir, &new)?;
     }
     Ok((
         RetrainReport {
@@ -158,6 +147,20 @@ pub fn retrain(
         },
         new,
     ))
+}
+
+/// Makes `ckpt` the library's network, keeping the one it replaces for rolling back.
+pub fn install_checkpoint(data_dir: &Path, ckpt: &Checkpoint) -> Result<()> {
+    let (current, previous) = checkpoint_paths(data_dir);
+    if let Some(dir) = current.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io("cannot create the scheduler folder", dir, e))?;
+    }
+    if current.exists() {
+        std::fs::rename(&current, &previous)
+            .map_err(|e| Error::io("cannot keep the previous network", &previous, e))?;
+    }
+    ckpt.save(&current)
 }
 
 /// Puts the previous network back.

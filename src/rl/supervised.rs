@@ -122,6 +122,11 @@ pub fn train_full_info(
         prior,
         stop_below: None,
         stop_per_ms: false,
+        costs: catalog
+            .models
+            .iter()
+            .map(|m| (m.id.clone(), m.mean_ms))
+            .collect(),
     };
     if prior_only {
         return Ok(checkpoint(FastNet::zeros(shape), prior));

@@ -287,5 +287,10 @@ pub fn train(
         prior: None,
         stop_below: None,
         stop_per_ms: false,
+        costs: catalog
+            .models
+            .iter()
+            .map(|m| (m.id.clone(), m.mean_ms))
+            .collect(),
     })
 }

@@ -67,10 +67,16 @@ pub fn decode_photo(path: &Path) -> Result<DecodedPhoto> {
     })
 }
 
-/// Runs one model on an image, timing it.
+/// Runs one model on an image, timing it. A model that panics (a lost wgpu device, a bug in an
+/// op) is caught here, at the run boundary: the run fails with the panic's message and the
+/// other models go on.
 pub fn run_model(model: &dyn Labeler, image: &image::RgbImage) -> ModelRun {
     let t = Instant::now();
-    let result = model.run(image);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.run(image)))
+        .unwrap_or_else(|payload| {
+            let msg = panic_message(payload.as_ref());
+            Err(Error::Model(format!("{PANIC_PREFIX}{msg}")))
+        });
     let time_ms = t.elapsed().as_secs_f64() * 1e3;
     match result {
         Ok(preds) => ModelRun {
@@ -95,6 +101,18 @@ pub fn run_model(model: &dyn Labeler, image: &image::RgbImage) -> ModelRun {
             error: Some(format!("{e:#}")),
         },
     }
+}
+
+/// How the error of a run that panicked starts (see [`run_model`]).
+pub const PANIC_PREFIX: &str = "the model panicked: ";
+
+/// The text of a panic's payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
 }
 
 /// What a recording did.

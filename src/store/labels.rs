@@ -42,6 +42,9 @@ pub struct Label {
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     Ran,
+    /// Ran to the end, but after the photo's deadline: its duration counts towards the
+    /// model's cost; its labels are kept when the photo was still being labelled.
+    Late,
     Skipped,
     Failed,
 }
@@ -50,6 +53,7 @@ impl RunStatus {
     fn as_str(self) -> &'static str {
         match self {
             RunStatus::Ran => "ran",
+            RunStatus::Late => "late",
             RunStatus::Skipped => "skipped",
             RunStatus::Failed => "failed",
         }
@@ -58,6 +62,7 @@ impl RunStatus {
     fn parse(s: &str) -> Self {
         match s {
             "ran" => RunStatus::Ran,
+            "late" => RunStatus::Late,
             "skipped" => RunStatus::Skipped,
             _ => RunStatus::Failed,
         }
@@ -104,6 +109,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// Failures after which a photo's labelling failure is final (no more retries).
+pub const MAX_LABEL_FAILURES: i64 = 3;
+
 /// (id, path, hash, scheduler context) of a photo in the execution log.
 type LogPhotoRow = (i64, Vec<u8>, Option<String>, Option<String>);
 
@@ -148,8 +156,12 @@ impl Store {
             }
         }
         let status = if failed { "failed" } else { "labelled" };
+        // A labelled photo starts its failure count afresh; a failure written here is final
+        // (see `write_photo_failure` for the ones that are retried).
         tx.execute(
-            "UPDATE photos SET label_status = ?2 WHERE id = ?1",
+            "UPDATE photos SET label_status = ?2, label_retry = 0, \
+             label_failures = CASE WHEN ?2 = 'failed' THEN label_failures + 1 ELSE 0 END \
+             WHERE id = ?1",
             params![photo_id, status],
         )?;
         let key: i64 = tx.query_row(
@@ -160,6 +172,57 @@ impl Store {
         reindex_photo(&tx, photo_id, key)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Records that labelling a photo failed with `run` (a `failed` run saying why) in one
+    /// transaction: its model results are replaced by that run, its failure count grows, and
+    /// it stays `failed`. With `retryable` (the reason can go away: weights missing, a fetch or
+    /// device error) [`Store::requeue_retryable`] puts it back in the queue until it has failed
+    /// [`MAX_LABEL_FAILURES`] times; after that the failure is final.
+    pub fn write_photo_failure(
+        &mut self,
+        photo_id: i64,
+        run: &RunRecord,
+        retryable: bool,
+    ) -> Result<()> {
+        self.write_photo_results(photo_id, &[], std::slice::from_ref(run), true)?;
+        self.conn.execute(
+            "UPDATE photos SET label_retry = ?2 WHERE id = ?1",
+            params![
+                photo_id,
+                i64::from(retryable && self.label_failures(photo_id)? < MAX_LABEL_FAILURES)
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// How many times labelling this photo has failed since it was last labelled.
+    pub fn label_failures(&self, photo_id: i64) -> Result<i64> {
+        Ok(self.conn().query_row(
+            "SELECT label_failures FROM photos WHERE id = ?1",
+            [photo_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Puts photos whose labelling failed for a reason that can go away back in the queue
+    /// (called when the reason may be gone: models were fetched, the user pressed Retry, the
+    /// labeller started). Returns how many were requeued.
+    pub fn requeue_retryable(&mut self) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE photos SET label_status = 'pending', label_retry = 0 \
+             WHERE label_status = 'failed' AND label_retry = 1 AND status = 'ok'",
+            [],
+        )?)
+    }
+
+    /// Photos whose labelling failed and will be retried (see [`Store::requeue_retryable`]).
+    pub fn retryable_failures(&self) -> Result<i64> {
+        Ok(self.conn().query_row(
+            "SELECT count(*) FROM photos WHERE label_status = 'failed' AND label_retry = 1",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     /// Writes model labels for many photos in one transaction (bulk import, e.g. from a trace):
@@ -298,7 +361,7 @@ impl Store {
     pub fn model_costs(&self) -> Result<Vec<(String, f64, i64)>> {
         let mut stmt = self.conn().prepare(
             "SELECT model, avg(duration_ms), count(*) FROM model_runs \
-             WHERE status = 'ran' AND duration_ms IS NOT NULL GROUP BY model ORDER BY model",
+             WHERE status IN ('ran', 'late') AND duration_ms IS NOT NULL GROUP BY model ORDER BY model",
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -311,14 +374,14 @@ impl Store {
         let models: Vec<(String, i64)> = {
             let mut stmt = self.conn().prepare(
                 "SELECT model, count(*) FROM model_runs \
-                 WHERE status = 'ran' AND duration_ms IS NOT NULL GROUP BY model ORDER BY model",
+                 WHERE status IN ('ran', 'late') AND duration_ms IS NOT NULL GROUP BY model ORDER BY model",
             )?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<Result<_, _>>()?
         };
         let mut stmt = self.conn().prepare(
             "SELECT duration_ms, peak_mem_bytes FROM model_runs \
-             WHERE model = ?1 AND status = 'ran' AND duration_ms IS NOT NULL \
+             WHERE model = ?1 AND status IN ('ran', 'late') AND duration_ms IS NOT NULL \
              ORDER BY id DESC LIMIT ?2",
         )?;
         let mut out = Vec::with_capacity(models.len());

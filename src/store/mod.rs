@@ -21,7 +21,9 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::{Error, Result};
 
 pub use browse::{ModelRunSummary, PhotoOrder, RunSummary};
-pub use labels::{Label, LabelSource, ModelProfile, NewLabel, RunRecord, RunStatus};
+pub use labels::{
+    Label, LabelSource, MAX_LABEL_FAILURES, ModelProfile, NewLabel, RunRecord, RunStatus,
+};
 pub use photos::{LabelStatus, Photo, PhotoMeta, PhotoStatus, ScanRecord};
 pub use search::{MatchedTag, SearchHit};
 
@@ -281,7 +283,7 @@ mod tests {
     }
 
     #[test]
-    fn a_version_2_library_migrates_to_3_and_keeps_rows_and_contexts() {
+    fn a_version_2_library_migrates_to_the_latest_and_keeps_rows_and_contexts() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v2.sqlite");
         {
@@ -304,10 +306,30 @@ mod tests {
             .unwrap();
         }
         let mut store = Store::open(&path).unwrap();
-        assert_eq!(SCHEMA_VERSION, 3);
-        assert_eq!(store.schema_version().unwrap(), 3);
+        assert_eq!(SCHEMA_VERSION, 4);
+        assert_eq!(store.schema_version().unwrap(), 4);
         let p = store.photo_by_path(Path::new("/a.jpg")).unwrap().unwrap();
         assert_eq!(store.runs_for(p.id).unwrap().len(), 1);
+        // Version 4: late runs are rows like the others and count towards the model's cost.
+        let late = RunRecord {
+            model: "m".into(),
+            seq: 0,
+            predicted_value: None,
+            actual_value: Some(0.0),
+            start_ms: Some(0.0),
+            duration_ms: Some(30.0),
+            peak_mem_bytes: None,
+            status: RunStatus::Late,
+            reason: None,
+        };
+        store
+            .write_photo_results(p.id, &[], &[late], false)
+            .unwrap();
+        assert_eq!(store.runs_for(p.id).unwrap()[0].status, RunStatus::Late);
+        assert_eq!(
+            store.model_costs().unwrap(),
+            vec![("m".to_string(), 30.0, 1)]
+        );
         assert_eq!(
             store.sched_run(p.id).unwrap(),
             (Some("{\"gps\":true}".to_string()), None)

@@ -297,6 +297,15 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// How many readable photos wait for labels.
+    pub fn count_pending_labels(&self) -> Result<i64> {
+        Ok(self.conn().query_row(
+            "SELECT count(*) FROM photos WHERE status = 'ok' AND label_status = 'pending'",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Photos whose scan failed, with their errors.
     pub fn photos_with_errors(&self) -> Result<Vec<Photo>> {
         let sql = format!("SELECT {PHOTO_COLUMNS} FROM photos WHERE status = 'error' ORDER BY id");

