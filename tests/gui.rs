@@ -593,7 +593,7 @@ impl photolabel::engine::Labeller for FlakyLabeller {
         _photo: &photolabel::store::Photo,
         _settings: &photolabel::engine::LabelSettings,
     ) -> anyhow::Result<photolabel::engine::LabelOutcome> {
-        std::thread::sleep(Duration::from_millis(40));
+        std::thread::sleep(Duration::from_millis(100));
         if !self.fixed {
             anyhow::bail!("no model could be loaded: pip is missing");
         }
@@ -646,10 +646,17 @@ fn the_labelling_bar_shows_progress_pauses_and_retries_failed_photos() {
     h.get_by_label_contains("40 failed, can be retried");
     h.get_by_label("Retry").click();
     step_until(&mut h, "labelling under way", |a| {
-        a.models.labelling.as_ref().is_some_and(|p| p.done >= 2)
+        a.models
+            .labelling
+            .as_ref()
+            .is_some_and(|p| p.retryable_failed == 0 && p.done >= 2 && p.done < p.total)
     });
     assert!(sent(h.state(), |c| *c == Command::RetryLabelling));
-    h.get_by_label_contains("Labelling ");
+    let text = h.state().models.labelling_text().unwrap();
+    assert!(text.starts_with("Labelling "), "{text}");
+    // The next frames draw what the last event said.
+    h.step();
+    h.step();
     h.get_by_label("Pause labelling").click();
     step_until(&mut h, "the pause", |a| {
         a.models.labelling.as_ref().is_some_and(|p| p.paused)

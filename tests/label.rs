@@ -43,13 +43,8 @@ fn run_ok(c: &mut Command) -> String {
 
 #[test]
 fn label_trace_retrain_and_schedule_under_a_deadline() {
-    if std::env::var("PHOTOLABEL_SKIP_MODEL_TESTS").is_ok_and(|v| v == "1") {
-        eprintln!("skipped (PHOTOLABEL_SKIP_MODEL_TESTS=1)");
+    if !weights_or_skip() {
         return;
-    }
-    let manifest = Manifest::embedded().unwrap();
-    for id in zoo::IMPLEMENTED.iter().flat_map(|id| zoo::weight_ids(id)) {
-        weights::fetch(&cache_dir(), manifest.get(id).unwrap()).unwrap();
     }
     let lib = TempLib::new();
     let root = lib.photos();
@@ -118,9 +113,23 @@ fn label_trace_retrain_and_schedule_under_a_deadline() {
     let t = photolabel::sched::trace::Trace::read(&trace).unwrap();
     assert_eq!(t.photos.len(), 10);
     assert!(t.photos.iter().all(|p| p.runs.len() as u64 == n_models));
+    // A network trained on this library is compared with the one in use (the shipped
+    // default) on the held-out photos, and installed only when it is better...
     let out = run_ok(
         cli(&lib)
             .args(["retrain", "--json", "--epochs", "5", "--traces"])
+            .arg(&trace),
+    );
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(r["before"].is_object(), "{r}");
+    assert_eq!(
+        r["installed"], r["improved"],
+        "installed exactly when better: {r}"
+    );
+    // ... or when forced.
+    let out = run_ok(
+        cli(&lib)
+            .args(["retrain", "--json", "--force", "--epochs", "5", "--traces"])
             .arg(&trace),
     );
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -169,6 +178,9 @@ fn weights_or_skip() -> bool {
         eprintln!("skipped (PHOTOLABEL_SKIP_MODEL_TESTS=1)");
         return false;
     }
+    // The tests of this file run in parallel threads: one fetch into the shared cache at a time.
+    static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = FETCH.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let manifest = Manifest::embedded().unwrap();
     for id in zoo::IMPLEMENTED.iter().flat_map(|id| zoo::weight_ids(id)) {
         weights::fetch(&cache_dir(), manifest.get(id).unwrap()).unwrap();
