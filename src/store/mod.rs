@@ -4,7 +4,8 @@
 //!
 //! Submodules split the tables by responsibility: [`photos`] (scan results), [`labels`] (labels,
 //! model runs and the tag index they feed), [`query`] (the search language), [`search`] and
-//! [`browse`] (what the GUI pages through: ordered ids, rows by id, run summaries).
+//! [`browse`] (what the GUI pages through: ordered ids, rows by id, run summaries), [`tags`]
+//! (the vocabulary's tags of each photo: applying a vocabulary, tag counts and the tag tree).
 
 pub mod browse;
 pub mod labels;
@@ -12,6 +13,7 @@ pub mod photos;
 pub mod query;
 mod schema;
 pub mod search;
+pub mod tags;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -35,6 +37,9 @@ pub struct Store {
     /// The label hierarchy, loaded on first search, with the `PRAGMA data_version` it was read
     /// at (another connection's commit changes that number).
     parents_cache: std::cell::RefCell<Option<(i64, std::rc::Rc<search::ParentMap>)>>,
+    /// The vocabulary tags are computed with (the embedded one unless
+    /// [`Store::apply_vocabulary`] gave another).
+    vocab: std::sync::Arc<crate::vocab::Vocabulary>,
 }
 
 impl std::fmt::Debug for Store {
@@ -54,6 +59,9 @@ impl Store {
         let conn = Connection::open(path)?;
         let mut store = Self::configure(conn, path)?;
         store.migrate()?;
+        // Tags follow the vocabulary built into this binary: reindexed from the stored raw
+        // labels when it differs from the one the library was indexed with.
+        store.apply_vocabulary(crate::vocab::Vocabulary::embedded()?)?;
         Ok(store)
     }
 
@@ -88,6 +96,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             parents_cache: std::cell::RefCell::new(None),
+            vocab: std::sync::Arc::new(crate::vocab::Vocabulary::embedded()?.clone()),
         })
     }
 
@@ -281,7 +290,7 @@ mod tests {
     }
 
     #[test]
-    fn a_version_2_library_migrates_to_3_and_keeps_rows_and_contexts() {
+    fn a_version_2_library_migrates_and_keeps_rows_and_contexts() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v2.sqlite");
         {
@@ -304,8 +313,7 @@ mod tests {
             .unwrap();
         }
         let mut store = Store::open(&path).unwrap();
-        assert_eq!(SCHEMA_VERSION, 3);
-        assert_eq!(store.schema_version().unwrap(), 3);
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         let p = store.photo_by_path(Path::new("/a.jpg")).unwrap().unwrap();
         assert_eq!(store.runs_for(p.id).unwrap().len(), 1);
         assert_eq!(

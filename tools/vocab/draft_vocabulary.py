@@ -177,7 +177,7 @@ TAGS = {
     "butterfly": (["insect"], 60), "spider": (["invertebrate"], 55),
     "crab": (["invertebrate", "sea life"], 55), "lobster": (["invertebrate", "sea life"], 55),
     "parrot": (["bird"], 65), "duck": (["bird"], 65), "chicken": (["bird", "farm animal"], 65),
-    "person": (["people"], 90), "people": ([], 90), "group": (["people"], 92),
+    "person": ([], 90), "people": ([], 90), "group": (["people"], 92),
     "face": (["person"], 85), "wedding": (["person"], 75),
     "child": (["person"], 88), "teen": (["person"], 86), "adult": (["person"], 84),
     "senior": (["person"], 86), "male": (["person"], 83), "female": (["person"], 83),
