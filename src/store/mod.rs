@@ -331,4 +331,46 @@ mod tests {
             (Some("{}".to_string()), None)
         );
     }
+
+    #[test]
+    fn a_version_3_library_gets_vocabulary_tags_from_its_raw_labels_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &schema::MIGRATIONS[..3] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            conn.execute(
+                "INSERT INTO photos (path, size, mtime_ns, status, sort_key, added_at, \
+                 scanned_at, label_status) VALUES (x'2f612e6a7067', 1, 1, 'ok', 7, 1, 1, \
+                 'labelled')",
+                [],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO labels (photo_id, label, model, confidence, source) \
+                 VALUES (1, 'tabby cat', 'efficientnet_lite0', 0.7, 'model')",
+                [],
+            )
+            .unwrap();
+            // The version-3 index knew only the raw class.
+            conn.execute("INSERT INTO tag_index (rowid, tags) VALUES (7, 'tabby cat')", [])
+                .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        for word in ["tabby", "cat", "pet", "animal"] {
+            let q = query::Query::parse(word).unwrap();
+            assert_eq!(store.search(&q, 10, 0).unwrap().len(), 1, "{word}");
+        }
+        let tags: Vec<String> = store
+            .photo_tags_for(1)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.tag)
+            .collect();
+        assert_eq!(tags[0], "cat", "the friendly tag leads: {tags:?}");
+    }
 }
