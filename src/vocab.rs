@@ -228,7 +228,9 @@ impl Vocabulary {
         }
         for (from, cat) in referenced {
             if !self.tags.contains_key(cat) {
-                return bad(format!("{from:?}: category {cat:?} is not defined in [tags]"));
+                return bad(format!(
+                    "{from:?}: category {cat:?} is not defined in [tags]"
+                ));
             }
         }
         for tag in self.tags.keys() {
@@ -377,7 +379,13 @@ impl Vocabulary {
                 });
             if let Some(l) = best {
                 let l = (*l).clone();
-                push(&mut out, &rule.tag, TagKind::Rule, self.priority(&rule.tag), &l);
+                push(
+                    &mut out,
+                    &rule.tag,
+                    TagKind::Rule,
+                    self.priority(&rule.tag),
+                    &l,
+                );
                 for c in self.categories_of(&rule.tag, extra) {
                     push(&mut out, &c, TagKind::Category, self.priority(&c), &l);
                 }
@@ -483,7 +491,10 @@ mod tests {
             }
         }
         // The label lists of models not shipped yet are decided too.
-        for (model, file) in [("emotion_fer_cnn", "emotion_fer_cnn.txt"), ("hand", "hand.txt")] {
+        for (model, file) in [
+            ("emotion_fer_cnn", "emotion_fer_cnn.txt"),
+            ("hand", "hand.txt"),
+        ] {
             let set = v.set_for(model).unwrap();
             for l in crate::zoo::manifest::label_file(file).unwrap().lines() {
                 if !set.labels.contains_key(l) {
@@ -542,9 +553,18 @@ mod tests {
     fn thresholds_ignore_and_free_text_are_applied() {
         let v = Vocabulary::embedded().unwrap();
         let none = ExtraParents::new();
-        assert!(v.photo_tags(&[raw("wool", "mobilenet_v2", 0.9)], &none).is_empty());
-        assert!(v.photo_tags(&[raw("website", "mobilenet_v2", 0.3)], &none).is_empty());
-        assert!(!v.photo_tags(&[raw("website", "mobilenet_v2", 0.6)], &none).is_empty());
+        assert!(
+            v.photo_tags(&[raw("wool", "mobilenet_v2", 0.9)], &none)
+                .is_empty()
+        );
+        assert!(
+            v.photo_tags(&[raw("website", "mobilenet_v2", 0.3)], &none)
+                .is_empty()
+        );
+        assert!(
+            !v.photo_tags(&[raw("website", "mobilenet_v2", 0.6)], &none)
+                .is_empty()
+        );
         // A recognised word stays a word: "goldfish" on a sign is not a fish.
         let n = names(&v.photo_tags(&[raw("goldfish", "ppocr_v4_rec", 0.9)], &none));
         assert_eq!(n, BTreeSet::from(["goldfish".to_string()]));
@@ -565,7 +585,10 @@ mod tests {
         assert!(faces(3).contains("group"));
         // Faces of two different models are not added up (they are usually the same face).
         let two_models = names(&v.photo_tags(
-            &[raw("face", "mtcnn_onet", 0.95), raw("FACE_MALE", "nudenet_320n", 0.8)],
+            &[
+                raw("face", "mtcnn_onet", 0.95),
+                raw("FACE_MALE", "nudenet_320n", 0.8),
+            ],
             &none,
         ));
         assert!(two_models.contains("person") && !two_models.contains("people"));

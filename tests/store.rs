@@ -335,16 +335,24 @@ fn vocab_library(lib: &TempLib) -> (Store, Vec<i64>) {
 fn a_golden_retriever_is_found_by_breed_tag_and_every_category() {
     let lib = TempLib::new();
     let (store, p) = vocab_library(&lib);
-    for q in ["retriever", "\"golden retriever\"", "dog", "pet", "animal", "DOG"] {
+    for q in [
+        "retriever",
+        "\"golden retriever\"",
+        "dog",
+        "pet",
+        "animal",
+        "DOG",
+    ] {
         assert_eq!(ids(&store, q), vec![p[0]], "{q}");
     }
     // Ignored noise classes are not tags; a recognised word is only itself.
     assert!(ids(&store, "wool").is_empty());
     assert_eq!(ids(&store, "goldfish"), vec![p[2]]);
-    assert!(ids(&store, "fish").is_empty(), "a word on a sign is not a fish");
-    let hit = &store
-        .search(&Query::parse("pet").unwrap(), 10, 0)
-        .unwrap()[0];
+    assert!(
+        ids(&store, "fish").is_empty(),
+        "a word on a sign is not a fish"
+    );
+    let hit = &store.search(&Query::parse("pet").unwrap(), 10, 0).unwrap()[0];
     assert_eq!(hit.matched[0].label, "Golden Retriever");
     assert_eq!(hit.matched[0].model, "mobilenet_v2");
     assert_eq!(hit.matched[0].via.as_deref(), Some("pet"));
@@ -370,7 +378,10 @@ fn three_faces_are_a_person_people_and_a_group() {
     let mut out = Vec::new();
     photolabel::store::tags::write_tags(&store, true, &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
-    assert!(text.contains("animal (1)\n  pet (1)\n    dog (1)\n"), "{text}");
+    assert!(
+        text.contains("animal (1)\n  pet (1)\n    dog (1)\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -378,7 +389,10 @@ fn a_changed_vocabulary_rebuilds_tags_from_the_stored_raw_labels() {
     let lib = TempLib::new();
     let (mut store, p) = vocab_library(&lib);
     let embedded = photolabel::vocab::Vocabulary::embedded().unwrap();
-    assert!(!store.apply_vocabulary(embedded).unwrap(), "unchanged: no reindex");
+    assert!(
+        !store.apply_vocabulary(embedded).unwrap(),
+        "unchanged: no reindex"
+    );
     let text = photolabel::vocab::EMBEDDED.replace(
         "\"Golden Retriever\" = { tag = \"dog\" }",
         "\"Golden Retriever\" = { tag = \"puppy\", categories = [\"pet\"] }",

@@ -356,8 +356,11 @@ mod tests {
             )
             .unwrap();
             // The version-3 index knew only the raw class.
-            conn.execute("INSERT INTO tag_index (rowid, tags) VALUES (7, 'tabby cat')", [])
-                .unwrap();
+            conn.execute(
+                "INSERT INTO tag_index (rowid, tags) VALUES (7, 'tabby cat')",
+                [],
+            )
+            .unwrap();
         }
         let store = Store::open(&path).unwrap();
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);

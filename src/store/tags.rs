@@ -177,7 +177,14 @@ pub fn write_tags(store: &Store, tree: bool, out: &mut dyn std::io::Write) -> Re
     let io = |e| crate::error::Error::io("cannot write the tag list", "<stdout>", e);
     if tree {
         fn walk(n: &TagNode, depth: usize, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-            writeln!(out, "{:indent$}{} ({})", "", n.tag, n.photos, indent = depth * 2)?;
+            writeln!(
+                out,
+                "{:indent$}{} ({})",
+                "",
+                n.tag,
+                n.photos,
+                indent = depth * 2
+            )?;
             n.children.iter().try_for_each(|c| walk(c, depth + 1, out))
         }
         for root in store.tag_tree()? {
