@@ -308,7 +308,7 @@ def main():
 HEADER = """\
 # The vocabulary: what each raw class of each labeler becomes as tags people search for.
 # Format: models/README.md ("Vocabulary"). Drafted by tools/vocab/draft_vocabulary.py, then
-# reviewed class by class; edit this file, not the script's output.
+# reviewed (one pass over every group of classes); from now on edit this file, not the script.
 version = 1
 """
 
