@@ -31,6 +31,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The vocabulary file (models/vocabulary.toml) is malformed (a build-time mistake).
+    #[error("vocabulary: {0}")]
+    Vocabulary(String),
+
     /// A search query could not be parsed.
     #[error("invalid search query: {0}")]
     Query(String),

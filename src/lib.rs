@@ -3,6 +3,7 @@
 //!
 //! - [`scan`]: walk folders, detect images by content, read EXIF, make thumbnails.
 //! - [`store`]: the library database (photos, labels, model runs, tag index) and search.
+//! - [`vocab`]: the vocabulary turning raw model classes into the tags people search for.
 //! - [`zoo`]: pretrained models on burn (wgpu GPU, or CPU fallback), their weights and labels.
 //! - [`config`]: where the database and caches live; [`logging`]: the app's size-capped log file.
 //! - [`engine`]: background workers between a GUI and the core (commands in, events out).
@@ -22,6 +23,7 @@ pub mod rl;
 pub mod scan;
 pub mod sched;
 pub mod store;
+pub mod vocab;
 pub mod zoo;
 
 pub use error::{Error, Result};

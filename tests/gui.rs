@@ -229,7 +229,12 @@ fn clicking_a_photo_shows_its_labels_and_timeline() {
     h.run_steps(3);
     // The detector's group heading and its timeline row.
     assert_eq!(h.query_all_by_label("detector").count(), 2);
-    h.get_by_label("dog");
+    // "dog" twice: first in the vocabulary's tags (with its categories), then as the
+    // detector's label.
+    assert_eq!(h.query_all_by_label("dog").count(), 2);
+    h.get_by_label("Tags");
+    h.get_by_label("pet");
+    h.get_by_label("animal");
     h.get_by_label("Skipped (1)");
     h.get_by_label_contains("captioner — deadline");
 

@@ -280,8 +280,135 @@ fn search_hierarchy_finds_children_and_reports_the_way() {
 fn suggestions_come_from_existing_tags() {
     let lib = TempLib::new();
     let (store, _) = labelled_library(&lib);
+    // Friendly tags and the categories above them: "pet" is the category of dog and cat
+    // (through the vocabulary), so it counts three photos.
     let s = store.suggest_tags("pe", 5).unwrap();
-    assert_eq!(s, vec![("person".to_string(), 2)]);
+    assert_eq!(s, vec![("pet".to_string(), 3), ("person".to_string(), 2)]);
+}
+
+fn model_label(name: &str, model: &str, conf: f32) -> NewLabel {
+    NewLabel {
+        label: name.into(),
+        model: model.into(),
+        confidence: conf,
+        bbox: None,
+    }
+}
+
+/// Three photos labelled by real labelers' raw classes: a golden retriever, three faces, a
+/// recognised word "goldfish" on a sign.
+fn vocab_library(lib: &TempLib) -> (Store, Vec<i64>) {
+    let root = lib.photos();
+    fixtures::generate_library(&root, 3, (16, 16)).unwrap();
+    let mut store = lib.store();
+    lib.scan(&mut store, &[&root]);
+    let mut photos = store.photos_newest_first(100, 0).unwrap();
+    photos.reverse();
+    let ids: Vec<i64> = photos.iter().map(|p| p.id).collect();
+    let face = || model_label("face", "mtcnn_onet", 0.99);
+    store
+        .write_photo_results(
+            ids[0],
+            &[
+                model_label("Golden Retriever", "mobilenet_v2", 0.8),
+                model_label("wool", "mobilenet_v2", 0.5),
+            ],
+            &[],
+            false,
+        )
+        .unwrap();
+    store
+        .write_photo_results(ids[1], &[face(), face(), face()], &[], false)
+        .unwrap();
+    store
+        .write_photo_results(
+            ids[2],
+            &[model_label("goldfish", "ppocr_v4_rec", 0.9)],
+            &[],
+            false,
+        )
+        .unwrap();
+    (store, ids)
+}
+
+#[test]
+fn a_golden_retriever_is_found_by_breed_tag_and_every_category() {
+    let lib = TempLib::new();
+    let (store, p) = vocab_library(&lib);
+    for q in [
+        "retriever",
+        "\"golden retriever\"",
+        "dog",
+        "pet",
+        "animal",
+        "DOG",
+    ] {
+        assert_eq!(ids(&store, q), vec![p[0]], "{q}");
+    }
+    // Ignored noise classes are not tags; a recognised word is only itself.
+    assert!(ids(&store, "wool").is_empty());
+    assert_eq!(ids(&store, "goldfish"), vec![p[2]]);
+    assert!(
+        ids(&store, "fish").is_empty(),
+        "a word on a sign is not a fish"
+    );
+    let hit = &store.search(&Query::parse("pet").unwrap(), 10, 0).unwrap()[0];
+    assert_eq!(hit.matched[0].label, "Golden Retriever");
+    assert_eq!(hit.matched[0].model, "mobilenet_v2");
+    assert_eq!(hit.matched[0].via.as_deref(), Some("pet"));
+}
+
+#[test]
+fn three_faces_are_a_person_people_and_a_group() {
+    let lib = TempLib::new();
+    let (store, p) = vocab_library(&lib);
+    for q in ["person", "people", "group", "face"] {
+        assert_eq!(ids(&store, q), vec![p[1]], "{q}");
+    }
+    let counts = store.tag_counts(false).unwrap();
+    let count = |t: &str| counts.iter().find(|c| c.tag == t).map(|c| c.photos);
+    assert_eq!(count("group"), Some(1));
+    assert_eq!(count("dog"), Some(1));
+    assert_eq!(count("Golden Retriever"), None, "raw classes are left out");
+    // The tree puts dog under pet under animal.
+    let tree = store.tag_tree().unwrap();
+    let animal = tree.iter().find(|n| n.tag == "animal").unwrap();
+    let pet = animal.children.iter().find(|n| n.tag == "pet").unwrap();
+    assert!(pet.children.iter().any(|n| n.tag == "dog" && n.photos == 1));
+    let mut out = Vec::new();
+    photolabel::store::tags::write_tags(&store, true, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("animal (1)\n  pet (1)\n    dog (1)\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_changed_vocabulary_rebuilds_tags_from_the_stored_raw_labels() {
+    let lib = TempLib::new();
+    let (mut store, p) = vocab_library(&lib);
+    let embedded = photolabel::vocab::Vocabulary::embedded().unwrap();
+    assert!(
+        !store.apply_vocabulary(embedded).unwrap(),
+        "unchanged: no reindex"
+    );
+    let text = photolabel::vocab::EMBEDDED.replace(
+        "\"Golden Retriever\" = { tag = \"dog\" }",
+        "\"Golden Retriever\" = { tag = \"puppy\", categories = [\"pet\"] }",
+    );
+    assert_ne!(text, photolabel::vocab::EMBEDDED);
+    let changed = photolabel::vocab::Vocabulary::parse(&text).unwrap();
+    assert!(store.apply_vocabulary(&changed).unwrap());
+    assert!(!store.apply_vocabulary(&changed).unwrap());
+    assert_eq!(ids(&store, "puppy"), vec![p[0]]);
+    assert_eq!(ids(&store, "animal"), vec![p[0]]);
+    assert!(ids(&store, "dog").is_empty());
+    drop(store);
+    // Opening again with the embedded vocabulary brings "dog" back.
+    let store = Store::open(&lib.db()).unwrap();
+    assert_eq!(ids(&store, "dog"), vec![p[0]]);
+    assert!(ids(&store, "puppy").is_empty());
 }
 
 #[test]

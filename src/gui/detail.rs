@@ -1,5 +1,6 @@
 //! The photo detail panel: the image upright (EXIF orientation applied by the engine) with the
-//! boxes of labels that have one, the labels grouped by model with confidences, tag editing
+//! boxes of labels that have one, the friendly tags of the vocabulary (raw class and model on
+//! hover), the labels grouped by model with confidences, tag editing
 //! (add user tags, remove any label), metadata, errors, and the scheduling timeline.
 
 use std::collections::BTreeMap;
@@ -112,6 +113,7 @@ impl DetailView {
         }
         ui.separator();
         let photo_id = photo.id;
+        tags_ui(&d.labels, ui);
         labels_ui(&d.labels, photo_id, out, ui);
         ui.horizontal(|ui| {
             let edit = ui.add(
@@ -165,6 +167,54 @@ fn status_ui(d: &PhotoDetail, ui: &mut Ui) {
             );
         }
     }
+}
+
+/// The photo's tags through the vocabulary (friendly tags, rule tags, then categories), highest
+/// priority first; hovering one names the raw classes and models it came from.
+fn tags_ui(labels: &[Label], ui: &mut Ui) {
+    let tags = friendly_tags(labels);
+    if tags.is_empty() {
+        return;
+    }
+    ui.strong("Tags");
+    ui.horizontal_wrapped(|ui| {
+        for (tag, sources) in &tags {
+            ui.label(egui::RichText::new(tag.as_str()).strong())
+                .on_hover_text(sources.join("\n"));
+        }
+    });
+    ui.separator();
+}
+
+/// (tag, "raw class (model, confidence)" lines) in display order, from the embedded vocabulary.
+pub(crate) fn friendly_tags(labels: &[Label]) -> Vec<(String, Vec<String>)> {
+    let Ok(vocab) = crate::vocab::Vocabulary::embedded() else {
+        return Vec::new();
+    };
+    let raw: Vec<crate::vocab::RawLabel> = labels
+        .iter()
+        .map(|l| crate::vocab::RawLabel {
+            label: l.label.clone(),
+            model: l.model.clone(),
+            confidence: l.confidence,
+        })
+        .collect();
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for t in vocab.photo_tags(&raw, &Default::default()) {
+        if t.kind == crate::vocab::TagKind::Raw {
+            continue;
+        }
+        let line = format!("{} ({}, {:.2})", t.label, t.model, t.confidence);
+        match out.iter_mut().find(|(tag, _)| *tag == t.tag) {
+            Some((_, lines)) => {
+                if !lines.contains(&line) {
+                    lines.push(line);
+                }
+            }
+            None => out.push((t.tag, vec![line])),
+        }
+    }
+    out
 }
 
 fn labels_ui(labels: &[Label], photo_id: i64, out: &mut Vec<Command>, ui: &mut Ui) {

@@ -1,6 +1,6 @@
 //! The labelling service: the one thing `photolabel label DIR` and the app's engine call to
-//! label library photos. It owns the whole set-up — the label hierarchy in the store, photos
-//! whose failure can go away put back in the queue, the device, the models (fetched at first
+//! label library photos. It owns the whole set-up — photos whose failure can go away put back
+//! in the queue, the device, the models (fetched at first
 //! use), the network (the library's own or the shipped default), the cost profile and the
 //! configuration — so both front-ends make the same decisions for the same photo and settings.
 //!
@@ -76,7 +76,6 @@ impl LabelService {
         options: ServiceOptions,
         on_status: &dyn Fn(ModelStatus),
     ) -> Result<Self> {
-        write::ensure_vocabulary(store)?;
         let requeued = store.requeue_retryable()?;
         if requeued > 0 {
             log::info!("{requeued} photos whose labelling failed go back in the queue");

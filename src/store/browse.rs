@@ -121,7 +121,8 @@ impl Store {
                 )
                 .optional()?;
             if let Some(key) = key {
-                super::labels::reindex_photo(&tx, photo_id, key)?;
+                let extra = super::labels::load_parents(&tx)?;
+                super::labels::reindex_photo(&tx, &self.vocab, &extra, photo_id, key)?;
             }
         }
         tx.commit()?;

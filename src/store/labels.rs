@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::{Store, now_secs};
 use crate::error::Result;
+use crate::vocab::{ExtraParents, RawLabel, Vocabulary};
 
 /// Who produced a label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -169,7 +170,8 @@ impl Store {
             [photo_id],
             |r| r.get(0),
         )?;
-        reindex_photo(&tx, photo_id, key)?;
+        let extra = load_parents(&tx)?;
+        reindex_photo(&tx, &self.vocab, &extra, photo_id, key)?;
         tx.commit()?;
         Ok(())
     }
@@ -229,6 +231,7 @@ impl Store {
     /// the same effect as [`Store::write_photo_results`] without runs, per photo.
     pub fn write_many_labels(&mut self, items: &[(i64, Vec<NewLabel>)]) -> Result<()> {
         let tx = self.conn.transaction()?;
+        let extra = load_parents(&tx)?;
         for (photo_id, labels) in items {
             tx.execute(
                 "DELETE FROM labels WHERE photo_id = ?1 AND source = 'model'",
@@ -244,7 +247,7 @@ impl Store {
                 [photo_id],
                 |r| r.get(0),
             )?;
-            reindex_photo(&tx, *photo_id, key)?;
+            reindex_photo(&tx, &self.vocab, &extra, *photo_id, key)?;
         }
         tx.commit()?;
         Ok(())
@@ -265,7 +268,8 @@ impl Store {
             [photo_id],
             |r| r.get(0),
         )?;
-        reindex_photo(&tx, photo_id, key)?;
+        let extra = load_parents(&tx)?;
+        reindex_photo(&tx, &self.vocab, &extra, photo_id, key)?;
         tx.commit()?;
         Ok(())
     }
@@ -287,10 +291,13 @@ impl Store {
         Ok(())
     }
 
-    /// Rebuilds every photo's tag document (after the label hierarchy changed).
+    /// Rebuilds every photo's tags and tag document from its stored labels (after the label
+    /// hierarchy or the vocabulary changed).
     pub fn rebuild_tag_index(&mut self) -> Result<()> {
         let tx = self.conn.transaction()?;
         tx.execute("DELETE FROM tag_index", [])?;
+        tx.execute("DELETE FROM photo_tags", [])?;
+        let extra = load_parents(&tx)?;
         let photos: Vec<(i64, i64)> = {
             let mut stmt = tx.prepare(
                 "SELECT id, sort_key FROM photos WHERE status = 'ok' \
@@ -300,7 +307,7 @@ impl Store {
             rows.collect::<Result<_, _>>()?
         };
         for (id, key) in photos {
-            reindex_photo(&tx, id, key)?;
+            reindex_photo(&tx, &self.vocab, &extra, id, key)?;
         }
         tx.commit()?;
         Ok(())
@@ -536,27 +543,77 @@ fn insert_labels(
     Ok(())
 }
 
-/// Rewrites the tag-index document of one photo: its labels plus all their ancestors.
-pub(crate) fn reindex_photo(tx: &Transaction<'_>, photo_id: i64, sort_key: i64) -> Result<()> {
-    tx.execute("DELETE FROM tag_index WHERE rowid = ?1", [sort_key])?;
-    let mut stmt = tx.prepare_cached(
-        "WITH RECURSIVE anc(l) AS ( \
-             SELECT label FROM labels WHERE photo_id = ?1 \
-             UNION SELECT p.parent FROM label_parents p JOIN anc ON p.label = anc.l) \
-         SELECT l FROM anc ORDER BY l",
+/// The parents declared with [`Store::set_label_parents`], read inside a transaction.
+pub(crate) fn load_parents(tx: &Transaction<'_>) -> Result<ExtraParents> {
+    let mut stmt = tx.prepare_cached("SELECT label, parent FROM label_parents")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut map = ExtraParents::new();
+    for row in rows {
+        let (label, parent) = row?;
+        map.entry(label).or_default().push(parent);
+    }
+    Ok(map)
+}
+
+/// A photo's labels as the vocabulary reads them.
+pub(crate) fn raw_labels(conn: &rusqlite::Connection, photo_id: i64) -> Result<Vec<RawLabel>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT label, model, confidence FROM labels WHERE photo_id = ?1 \
+         ORDER BY confidence DESC, label",
     )?;
-    let tags: Vec<String> = stmt
-        .query_map([photo_id], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
+    let rows = stmt.query_map([photo_id], |r| {
+        Ok(RawLabel {
+            label: r.get(0)?,
+            model: r.get(1)?,
+            confidence: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Rewrites the tags of one photo from its labels through the vocabulary: its `photo_tags`
+/// rows and its tag-index document (friendly tags, categories, rule tags and raw classes).
+pub(crate) fn reindex_photo(
+    tx: &Transaction<'_>,
+    vocab: &Vocabulary,
+    extra: &ExtraParents,
+    photo_id: i64,
+    sort_key: i64,
+) -> Result<()> {
+    tx.execute("DELETE FROM tag_index WHERE rowid = ?1", [sort_key])?;
+    tx.execute("DELETE FROM photo_tags WHERE photo_id = ?1", [photo_id])?;
+    let labels = raw_labels(tx, photo_id)?;
+    let tags = vocab.photo_tags(&labels, extra);
     if tags.is_empty() {
         return Ok(());
     }
+    // One row per tag: its best kind, priority and confidence.
+    let mut rows: std::collections::BTreeMap<&str, (crate::vocab::TagKind, i32, f32)> =
+        std::collections::BTreeMap::new();
+    for t in &tags {
+        let e = rows
+            .entry(t.tag.as_str())
+            .or_insert((t.kind, t.priority, t.confidence));
+        e.0 = e.0.min(t.kind);
+        e.1 = e.1.max(t.priority);
+        e.2 = e.2.max(t.confidence);
+    }
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO photo_tags (photo_id, tag, kind, priority, confidence) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (tag, (kind, priority, conf)) in &rows {
+            stmt.execute(params![photo_id, tag, kind.as_str(), priority, conf])?;
+        }
+    }
+    let names: Vec<&str> = rows.keys().copied().collect();
     tx.execute(
         "INSERT INTO tag_index (rowid, tags) VALUES (?1, ?2)",
-        params![sort_key, tags.join(" ; ")],
+        params![sort_key, names.join(" ; ")],
     )?;
     let mut words = tx.prepare_cached("INSERT OR IGNORE INTO tag_words (word) VALUES (?1)")?;
-    for tag in &tags {
+    for tag in names {
         for word in super::query::fold_words(tag) {
             words.execute([word])?;
         }

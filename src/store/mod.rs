@@ -4,7 +4,8 @@
 //!
 //! Submodules split the tables by responsibility: [`photos`] (scan results), [`labels`] (labels,
 //! model runs and the tag index they feed), [`query`] (the search language), [`search`] and
-//! [`browse`] (what the GUI pages through: ordered ids, rows by id, run summaries).
+//! [`browse`] (what the GUI pages through: ordered ids, rows by id, run summaries), [`tags`]
+//! (the vocabulary's tags of each photo: applying a vocabulary, tag counts and the tag tree).
 
 pub mod browse;
 pub mod labels;
@@ -12,6 +13,7 @@ pub mod photos;
 pub mod query;
 mod schema;
 pub mod search;
+pub mod tags;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -37,6 +39,9 @@ pub struct Store {
     /// The label hierarchy, loaded on first search, with the `PRAGMA data_version` it was read
     /// at (another connection's commit changes that number).
     parents_cache: std::cell::RefCell<Option<(i64, std::rc::Rc<search::ParentMap>)>>,
+    /// The vocabulary tags are computed with (the embedded one unless
+    /// [`Store::apply_vocabulary`] gave another).
+    vocab: std::sync::Arc<crate::vocab::Vocabulary>,
 }
 
 impl std::fmt::Debug for Store {
@@ -56,6 +61,9 @@ impl Store {
         let conn = Connection::open(path)?;
         let mut store = Self::configure(conn, path)?;
         store.migrate()?;
+        // Tags follow the vocabulary built into this binary: reindexed from the stored raw
+        // labels when it differs from the one the library was indexed with.
+        store.apply_vocabulary(crate::vocab::Vocabulary::embedded()?)?;
         Ok(store)
     }
 
@@ -90,6 +98,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             parents_cache: std::cell::RefCell::new(None),
+            vocab: std::sync::Arc::new(crate::vocab::Vocabulary::embedded()?.clone()),
         })
     }
 
@@ -306,8 +315,7 @@ mod tests {
             .unwrap();
         }
         let mut store = Store::open(&path).unwrap();
-        assert_eq!(SCHEMA_VERSION, 4);
-        assert_eq!(store.schema_version().unwrap(), 4);
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         let p = store.photo_by_path(Path::new("/a.jpg")).unwrap().unwrap();
         assert_eq!(store.runs_for(p.id).unwrap().len(), 1);
         // Version 4: late runs are rows like the others and count towards the model's cost.
@@ -344,5 +352,50 @@ mod tests {
             store.sched_run(p.id).unwrap(),
             (Some("{}".to_string()), None)
         );
+    }
+
+    #[test]
+    fn a_version_3_library_gets_vocabulary_tags_from_its_raw_labels_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &schema::MIGRATIONS[..3] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            conn.execute(
+                "INSERT INTO photos (path, size, mtime_ns, status, sort_key, added_at, \
+                 scanned_at, label_status) VALUES (x'2f612e6a7067', 1, 1, 'ok', 7, 1, 1, \
+                 'labelled')",
+                [],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO labels (photo_id, label, model, confidence, source) \
+                 VALUES (1, 'tabby cat', 'efficientnet_lite0', 0.7, 'model')",
+                [],
+            )
+            .unwrap();
+            // The version-3 index knew only the raw class.
+            conn.execute(
+                "INSERT INTO tag_index (rowid, tags) VALUES (7, 'tabby cat')",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        for word in ["tabby", "cat", "pet", "animal"] {
+            let q = query::Query::parse(word).unwrap();
+            assert_eq!(store.search(&q, 10, 0).unwrap().len(), 1, "{word}");
+        }
+        let tags: Vec<String> = store
+            .photo_tags_for(1)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.tag)
+            .collect();
+        assert_eq!(tags[0], "cat", "the friendly tag leads: {tags:?}");
     }
 }

@@ -194,9 +194,10 @@ impl Store {
     /// Returns what happened to each record and the photo id it now has.
     pub fn record_scans(&mut self, records: &[ScanRecord]) -> Result<Vec<(RecordOutcome, i64)>> {
         let tx = self.conn.transaction()?;
+        let extra = super::labels::load_parents(&tx)?;
         let mut outcomes = Vec::with_capacity(records.len());
         for rec in records {
-            outcomes.push(record_one(&tx, rec)?);
+            outcomes.push(record_one(&tx, &self.vocab, &extra, rec)?);
         }
         tx.commit()?;
         Ok(outcomes)
@@ -211,6 +212,7 @@ impl Store {
                 "DELETE FROM tag_index WHERE rowid = (SELECT sort_key FROM photos WHERE id = ?1)",
                 [id],
             )?;
+            tx.execute("DELETE FROM photo_tags WHERE photo_id = ?1", [id])?;
             tx.execute(
                 "UPDATE photos SET status = 'missing', scanned_at = ?2 WHERE id = ?1",
                 params![id, now_secs()],
@@ -315,7 +317,12 @@ impl Store {
     }
 }
 
-fn record_one(tx: &Transaction<'_>, rec: &ScanRecord) -> Result<(RecordOutcome, i64)> {
+fn record_one(
+    tx: &Transaction<'_>,
+    vocab: &crate::vocab::Vocabulary,
+    extra: &crate::vocab::ExtraParents,
+    rec: &ScanRecord,
+) -> Result<(RecordOutcome, i64)> {
     let path = path_to_bytes(&rec.path);
     let existing: Option<(i64, Option<String>)> = tx
         .query_row(
@@ -366,6 +373,7 @@ fn record_one(tx: &Transaction<'_>, rec: &ScanRecord) -> Result<(RecordOutcome, 
         r.get(0)
     })?;
     tx.execute("DELETE FROM tag_index WHERE rowid = ?1", [old_key])?;
+    tx.execute("DELETE FROM photo_tags WHERE photo_id = ?1", [id])?;
 
     let meta = rec.meta.as_ref().ok();
     let m = meta.cloned().unwrap_or_default();
@@ -408,7 +416,7 @@ fn record_one(tx: &Transaction<'_>, rec: &ScanRecord) -> Result<(RecordOutcome, 
     let secs = m.taken_ts.unwrap_or(rec.mtime_ns.div_euclid(1_000_000_000));
     let key = assign_sort_key(tx, id, secs)?;
     if status == "ok" {
-        super::labels::reindex_photo(tx, id, key)?;
+        super::labels::reindex_photo(tx, vocab, extra, id, key)?;
     }
     Ok((outcome, id))
 }

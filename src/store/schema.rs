@@ -138,4 +138,24 @@ CREATE INDEX model_runs_model ON model_runs(model, status);
 ALTER TABLE photos ADD COLUMN label_failures INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE photos ADD COLUMN label_retry INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 5: the vocabulary's tags of each photo (friendly tags, categories, rule tags and raw
+    // classes, computed by `vocab::Vocabulary::photo_tags` from the stored labels), for tag
+    // counts, the tag browser and suggestions; and key/value facts about the library, such as
+    // the hash of the vocabulary the tags were built with.
+    r#"
+CREATE TABLE photo_tags (
+    photo_id    INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    tag         TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('tag', 'category', 'rule', 'raw')),
+    priority    INTEGER NOT NULL,
+    confidence  REAL NOT NULL,                -- best confidence of the labels giving it
+    PRIMARY KEY (photo_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX photo_tags_tag ON photo_tags(tag);
+
+CREATE TABLE meta (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+) WITHOUT ROWID;
+"#,
 ];

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::query::{FtsPlan, Query, fold_words};
 use super::{Store, path_from_bytes};
 use crate::error::Result;
+use crate::vocab::PhotoTag;
 
 /// A tag of a hit that satisfied a positive term of the query.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -39,12 +40,6 @@ pub type ParentMap = HashMap<String, Vec<String>>;
 
 /// Prefix terms matching more index words than this keep FTS5's prefix syntax.
 const MAX_PREFIX_EXPANSION: usize = 256;
-
-struct TagRow {
-    label: String,
-    model: String,
-    confidence: f32,
-}
 
 impl Store {
     /// Runs a parsed query; hits come newest first (by date taken, else file time).
@@ -93,10 +88,6 @@ impl Store {
         let mut photo_stmt = conn.prepare_cached(
             "SELECT id, path, taken_at FROM photos WHERE sort_key = ?1 AND status = 'ok'",
         )?;
-        let mut label_stmt = conn.prepare_cached(
-            "SELECT label, model, confidence FROM labels WHERE photo_id = ?1 \
-             ORDER BY confidence DESC, label",
-        )?;
         let terms = query.positive_terms();
         let mut hits = Vec::new();
         let mut skipped = 0;
@@ -126,24 +117,14 @@ impl Store {
             else {
                 continue;
             };
-            let labels: Vec<TagRow> = label_stmt
-                .query_map([id], |r| {
-                    Ok(TagRow {
-                        label: r.get(0)?,
-                        model: r.get(1)?,
-                        confidence: r.get(2)?,
-                    })
-                })?
-                .collect::<Result<_, _>>()?;
-            // Each label and every ancestor of it, as folded words.
-            let expanded: Vec<(&TagRow, Option<&str>, Vec<String>)> = labels
+            // The photo's tags through the vocabulary, exactly as they were indexed.
+            let labels = super::labels::raw_labels(conn, id)?;
+            let photo_tags = self.vocab.photo_tags(&labels, &parents);
+            let expanded: Vec<(&PhotoTag, Option<&str>, Vec<String>)> = photo_tags
                 .iter()
-                .flat_map(|l| {
-                    std::iter::once((l, None, fold_words(&l.label))).chain(
-                        ancestors(&parents, &l.label)
-                            .into_iter()
-                            .map(move |a| (l, Some(a), fold_words(a))),
-                    )
+                .map(|t| {
+                    let via = (t.tag != t.label).then_some(t.tag.as_str());
+                    (t, via, fold_words(&t.tag))
                 })
                 .collect();
             let tags: Vec<(Vec<String>, f32)> = expanded
@@ -197,11 +178,12 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Distinct tags starting with `prefix` (folded), most used first: search suggestions.
+    /// Friendly tags and categories in the library starting with `prefix` (any case), with
+    /// their photo counts, most used first: search suggestions. Raw classes are left out.
     pub fn suggest_tags(&self, prefix: &str, limit: usize) -> Result<Vec<(String, i64)>> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT label, count(*) AS n FROM labels WHERE label LIKE ?1 || '%' \
-             GROUP BY label ORDER BY n DESC, label LIMIT ?2",
+            "SELECT tag, count(*) AS n FROM photo_tags WHERE tag LIKE ?1 || '%' \
+             AND kind != 'raw' GROUP BY tag ORDER BY n DESC, tag LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![prefix, limit as i64], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -210,7 +192,7 @@ impl Store {
     }
 
     /// The label hierarchy, cached until this or another connection writes the database.
-    fn parent_map(&self) -> Result<Rc<ParentMap>> {
+    pub(crate) fn parent_map(&self) -> Result<Rc<ParentMap>> {
         let version: i64 = self
             .conn()
             .query_row("PRAGMA data_version", [], |r| r.get(0))?;
@@ -227,19 +209,4 @@ impl Store {
         self.parents_cache.replace(Some((version, Rc::clone(&map))));
         Ok(map)
     }
-}
-
-/// All ancestors of a label, nearest first, without repeats (cycles are cut).
-fn ancestors<'a>(parents: &'a HashMap<String, Vec<String>>, label: &str) -> Vec<&'a str> {
-    let mut out: Vec<&'a str> = Vec::new();
-    let mut frontier: Vec<&str> = vec![label];
-    while let Some(l) = frontier.pop() {
-        for p in parents.get(l).into_iter().flatten() {
-            if p != label && !out.contains(&p.as_str()) {
-                out.push(p);
-                frontier.push(p);
-            }
-        }
-    }
-    out
 }
