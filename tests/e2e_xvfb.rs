@@ -159,10 +159,12 @@ fn the_binary_opens_a_window_and_scans_a_folder_under_xvfb() {
         log_text()
     );
 
-    // Type a query into the search box (Ctrl+F focuses it): the grid narrows to the three
+    // Type a query into the search box: the grid narrows to the three
     // tagged photos, so most of the grid area becomes plain background.
-    xdo(&["key", "Escape"]);
-    xdo(&["key", "ctrl+f"]);
+    // Without a window manager the window has no keyboard focus until it is clicked: click
+    // into the search box (top bar, right of "Search"), which focuses it.
+    xdo(&["search", "--name", "photolabel", "windowfocus", "--sync"]);
+    xdo(&["mousemove", "300", "12", "click", "1"]);
     std::thread::sleep(Duration::from_millis(500));
     xdo(&["type", "--delay", "50", "zanzibar"]);
     xdo(&["key", "Return"]);

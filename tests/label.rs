@@ -453,3 +453,87 @@ fn photos_that_failed_for_missing_weights_are_relabelled_after_retry() {
         );
     }
 }
+
+/// Issue #11: `photolabel label DIR` and the app's engine make the same decisions for the same
+/// photo and settings (both go through the labelling service; a fresh library each, no
+/// exploration, a deadline that never binds).
+#[test]
+fn the_cli_and_the_app_make_the_same_decisions_for_the_same_photo() {
+    use photolabel::config::Paths;
+    use photolabel::engine::zoo_plugins::SchedulerLabeller;
+    use photolabel::engine::{Command, Engine, Event, LabelSettings, Plugins};
+    use std::time::{Duration, Instant};
+    if !weights_or_skip() {
+        return;
+    }
+    let (dogs, _) = sample_photos(1, 0);
+    let decisions = |store: &Store| -> Vec<(String, RunStatus, Option<String>)> {
+        let p = store.photos_newest_first(1, 0).unwrap().remove(0);
+        store
+            .runs_for(p.id)
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                // Timing aside: which model, in which order, with what outcome and why.
+                let why = (r.status == RunStatus::Skipped).then(|| r.reason.unwrap_or_default());
+                (r.model, r.status, why)
+            })
+            .collect()
+    };
+    // The CLI.
+    let a = TempLib::new();
+    std::fs::copy(&dogs[0], a.photos().join("dog.jpg")).unwrap();
+    // The same device choice as the engine below (auto).
+    run_ok(
+        cli(&a)
+            .env_remove("PHOTOLABEL_DEVICE")
+            .args([
+                "label",
+                "--json",
+                "--exploration",
+                "0",
+                "--deadline-ms",
+                "600000",
+            ])
+            .arg(a.photos()),
+    );
+    let from_cli = decisions(&Store::open_readonly(&a.db()).unwrap());
+    // The app's engine with the same settings.
+    let b = TempLib::new();
+    std::fs::copy(&dogs[0], b.photos().join("dog.jpg")).unwrap();
+    let paths = Paths {
+        db: b.db(),
+        cache_dir: cache_dir(),
+        data_dir: b.dir.path().join("data"),
+    };
+    let engine = Engine::start(
+        paths.clone(),
+        Plugins {
+            labeller: Some(Box::new(SchedulerLabeller::new(paths))),
+            trainer: None,
+        },
+    )
+    .unwrap();
+    let settings = LabelSettings {
+        exploration: 0.0,
+        deadline_ms: 600_000,
+        ..LabelSettings::default()
+    };
+    engine.send(Command::ApplySettings(settings)).unwrap();
+    engine.send(Command::AddPaths(vec![b.photos()])).unwrap();
+    let start = Instant::now();
+    loop {
+        assert!(start.elapsed() < Duration::from_secs(300), "timed out");
+        match engine.try_recv() {
+            Some(Event::LabellingDone { error, .. }) => {
+                assert!(error.is_none(), "{error:?}");
+                break;
+            }
+            Some(_) => {}
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    let from_app = decisions(&Store::open_readonly(&b.db()).unwrap());
+    assert!(from_cli.len() >= zoo::IMPLEMENTED.len(), "{from_cli:?}");
+    assert_eq!(from_cli, from_app);
+}
