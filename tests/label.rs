@@ -368,15 +368,48 @@ fn a_panicking_model_fails_its_run_and_the_others_go_on() {
     assert!(!store.labels_for(photo.id).unwrap().is_empty());
 }
 
+/// The app's engine with the real labeller (model zoo + scheduler), as the window starts it.
+fn app_engine(paths: photolabel::config::Paths) -> photolabel::engine::Engine {
+    use photolabel::engine::zoo_plugins::SchedulerLabeller;
+    photolabel::engine::Engine::start(
+        paths.clone(),
+        photolabel::engine::Plugins {
+            labeller: Some(Box::new(SchedulerLabeller::new(paths))),
+            trainer: None,
+        },
+    )
+    .unwrap()
+}
+
+/// Waits until `n` photos finished labelling, each with (`ok`) or without success.
+fn wait_labelled(engine: &photolabel::engine::Engine, what: &str, n: usize, ok: bool) {
+    use photolabel::engine::Event;
+    use std::time::{Duration, Instant};
+    let start = Instant::now();
+    let mut seen = 0;
+    while seen < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "timed out: {what}"
+        );
+        match engine.try_recv() {
+            Some(Event::LabellingDone { error, .. }) => {
+                assert_eq!(error.is_none(), ok, "{what}: {error:?}");
+                seen += 1;
+            }
+            Some(_) => {}
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
 /// Issue #11 (d): in the app's engine, with the real labeller, photos whose labelling failed
 /// because no weights could be had (the cache is unusable) are labelled once the reason is gone
 /// and Retry is pressed.
 #[test]
 fn photos_that_failed_for_missing_weights_are_relabelled_after_retry() {
     use photolabel::config::Paths;
-    use photolabel::engine::zoo_plugins::SchedulerLabeller;
-    use photolabel::engine::{Command, Engine, Event, LabelSettings, ModelSetting, Plugins};
-    use std::time::{Duration, Instant};
+    use photolabel::engine::{Command, LabelSettings, ModelSetting};
     if !weights_or_skip() {
         return;
     }
@@ -394,14 +427,7 @@ fn photos_that_failed_for_missing_weights_are_relabelled_after_retry() {
         cache_dir: blocker.join("cache"),
         data_dir: lib.dir.path().join("data"),
     };
-    let engine = Engine::start(
-        paths.clone(),
-        Plugins {
-            labeller: Some(Box::new(SchedulerLabeller::new(paths))),
-            trainer: None,
-        },
-    )
-    .unwrap();
+    let engine = app_engine(paths);
     // One model is enough here (and keeps the test short).
     let settings = LabelSettings {
         models: zoo::IMPLEMENTED
@@ -416,25 +442,7 @@ fn photos_that_failed_for_missing_weights_are_relabelled_after_retry() {
     };
     engine.send(Command::ApplySettings(settings)).unwrap();
     engine.send(Command::AddPaths(vec![root.clone()])).unwrap();
-    let wait = |what: &str, n: usize, ok: bool| {
-        let start = Instant::now();
-        let mut seen = 0;
-        while seen < n {
-            assert!(
-                start.elapsed() < Duration::from_secs(300),
-                "timed out: {what}"
-            );
-            match engine.try_recv() {
-                Some(Event::LabellingDone { error, .. }) => {
-                    assert_eq!(error.is_none(), ok, "{what}: {error:?}");
-                    seen += 1;
-                }
-                Some(_) => {}
-                None => std::thread::sleep(Duration::from_millis(10)),
-            }
-        }
-    };
-    wait("the failures", 2, false);
+    wait_labelled(&engine, "the failures", 2, false);
     let store = Store::open_readonly(&lib.db()).unwrap();
     assert_eq!(store.retryable_failures().unwrap(), 2);
     // The reason goes away: the cache becomes a real folder holding the weights.
@@ -442,7 +450,7 @@ fn photos_that_failed_for_missing_weights_are_relabelled_after_retry() {
     std::fs::create_dir(&blocker).unwrap();
     std::os::unix::fs::symlink(cache_dir(), blocker.join("cache")).unwrap();
     engine.send(Command::RetryLabelling).unwrap();
-    wait("the relabelling", 2, true);
+    wait_labelled(&engine, "the relabelling", 2, true);
     assert_eq!(store.retryable_failures().unwrap(), 0);
     assert_eq!(store.stats().unwrap().photos_labelled, 2);
     for p in store.photos_newest_first(10, 0).unwrap() {
@@ -460,9 +468,7 @@ fn photos_that_failed_for_missing_weights_are_relabelled_after_retry() {
 #[test]
 fn the_cli_and_the_app_make_the_same_decisions_for_the_same_photo() {
     use photolabel::config::Paths;
-    use photolabel::engine::zoo_plugins::SchedulerLabeller;
-    use photolabel::engine::{Command, Engine, Event, LabelSettings, Plugins};
-    use std::time::{Duration, Instant};
+    use photolabel::engine::{Command, LabelSettings};
     if !weights_or_skip() {
         return;
     }
@@ -506,14 +512,7 @@ fn the_cli_and_the_app_make_the_same_decisions_for_the_same_photo() {
         cache_dir: cache_dir(),
         data_dir: b.dir.path().join("data"),
     };
-    let engine = Engine::start(
-        paths.clone(),
-        Plugins {
-            labeller: Some(Box::new(SchedulerLabeller::new(paths))),
-            trainer: None,
-        },
-    )
-    .unwrap();
+    let engine = app_engine(paths);
     let settings = LabelSettings {
         exploration: 0.0,
         deadline_ms: 600_000,
@@ -521,18 +520,7 @@ fn the_cli_and_the_app_make_the_same_decisions_for_the_same_photo() {
     };
     engine.send(Command::ApplySettings(settings)).unwrap();
     engine.send(Command::AddPaths(vec![b.photos()])).unwrap();
-    let start = Instant::now();
-    loop {
-        assert!(start.elapsed() < Duration::from_secs(300), "timed out");
-        match engine.try_recv() {
-            Some(Event::LabellingDone { error, .. }) => {
-                assert!(error.is_none(), "{error:?}");
-                break;
-            }
-            Some(_) => {}
-            None => std::thread::sleep(Duration::from_millis(10)),
-        }
-    }
+    wait_labelled(&engine, "the photo", 1, true);
     let from_app = decisions(&Store::open_readonly(&b.db()).unwrap());
     assert!(from_cli.len() >= zoo::IMPLEMENTED.len(), "{from_cli:?}");
     assert_eq!(from_cli, from_app);

@@ -128,12 +128,7 @@ impl Labeller for SchedulerLabeller {
         let Some(mut inner) = self.inner.take() else {
             anyhow::bail!("the labeller is not ready");
         };
-        let result = Store::open_readonly(&self.paths.db)
-            .map_err(anyhow::Error::from)
-            .and_then(|store| {
-                let sink = self.sink();
-                Ok(inner.label(&store, photo, &sink)?)
-            });
+        let result = inner.label(photo, &self.sink());
         self.backend = inner.device();
         self.inner = Some(inner);
         let (result, ctx) = result?;

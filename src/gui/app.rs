@@ -22,6 +22,8 @@ use super::timeline::library_timeline_ui;
 use crate::engine::{Command, Engine, Event, LibrarySnapshot};
 
 /// Most events handled per frame, so a flood never stalls a frame.
+/// How often labelling progress refreshes the side panel's counts.
+const COUNTS_EVERY: Duration = Duration::from_secs(3);
 const EVENTS_PER_FRAME: usize = 2000;
 /// Most recent commands remembered (shown in tests and logs).
 const COMMAND_LOG: usize = 64;
@@ -67,6 +69,8 @@ pub struct App {
     last_refresh: Option<Instant>,
     /// The last labelling failure logged (repeats are not logged again).
     last_label_error: Option<String>,
+    /// When labelling progress last asked for the library's counts.
+    last_counts: Option<Instant>,
 }
 
 impl App {
@@ -101,6 +105,7 @@ impl App {
             ids_dirty: false,
             last_refresh: None,
             last_label_error: None,
+            last_counts: None,
             settings,
         };
         app.outbox
@@ -267,9 +272,12 @@ impl App {
                     .as_ref()
                     .is_none_or(|old| old.done != p.done);
                 self.models.set_progress(p);
-                if finished_one {
-                    // Keep the side panel's counts ("N labelled") current.
+                // Keep the side panel's counts ("N labelled") current, at most every few
+                // seconds: the snapshot aggregates the whole decision log.
+                let due = self.last_counts.is_none_or(|t| t.elapsed() >= COUNTS_EVERY);
+                if finished_one && due {
                     self.outbox.push(Command::LoadLibrary);
+                    self.last_counts = Some(Instant::now());
                 }
             }
             Event::PhotosChanged(ids) => self.photos_changed(&ids),

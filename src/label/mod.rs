@@ -360,16 +360,8 @@ impl LibraryLabeller {
     /// Labels one photo and writes the result (labels, decision log, context) to the store.
     /// A photo that cannot be decoded is marked failed, finally, with its error in the log.
     pub fn label_into(&mut self, store: &mut Store, photo: &Photo) -> Result<PhotoResult> {
-        match self.label(photo) {
-            Ok((result, ctx)) => {
-                write::results(store, photo.id, &result, &ctx)?;
-                Ok(result)
-            }
-            Err(e) => {
-                write::failure(store, photo.id, "decode", &e)?;
-                Err(e)
-            }
-        }
+        let labelled = self.label(photo);
+        write::labelled(store, photo.id, labelled)
     }
 }
 

@@ -158,7 +158,6 @@ impl LabelService {
     /// failure is an error; model failures are rows of the result.
     pub fn label(
         &mut self,
-        store: &Store,
         photo: &Photo,
         on_status: &dyn Fn(ModelStatus),
     ) -> Result<(PhotoResult, Context)> {
@@ -184,8 +183,10 @@ impl LabelService {
                 );
                 log::error!("{reason}; moving the models to the CPU");
                 let cpu = device::select_with(DeviceChoice::Cpu)?;
+                // Only now is the log read again (for the costs), not for every photo.
+                let store = Store::open_readonly(&self.paths.db)?;
                 let moved =
-                    Self::open_on(&self.paths, store, self.options.clone(), cpu, 0, on_status)?;
+                    Self::open_on(&self.paths, &store, self.options.clone(), cpu, 0, on_status)?;
                 on_status(ModelStatus::DeviceChanged {
                     device: moved.device(),
                     reason,
@@ -205,15 +206,7 @@ impl LabelService {
         photo: &Photo,
         on_status: &dyn Fn(ModelStatus),
     ) -> Result<PhotoResult> {
-        match self.label(store, photo, on_status) {
-            Ok((result, ctx)) => {
-                write::results(store, photo.id, &result, &ctx)?;
-                Ok(result)
-            }
-            Err(e) => {
-                write::failure(store, photo.id, "decode", &e)?;
-                Err(e)
-            }
-        }
+        let labelled = self.label(photo, on_status);
+        write::labelled(store, photo.id, labelled)
     }
 }

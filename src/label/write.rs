@@ -28,6 +28,25 @@ pub fn results(
     )
 }
 
+/// Writes what labelling one photo gave: the result, or (the photo could not be decoded) a
+/// final failure; hands the result back.
+pub fn labelled(
+    store: &mut Store,
+    photo_id: i64,
+    labelled: Result<(PhotoResult, Context)>,
+) -> Result<PhotoResult> {
+    match labelled {
+        Ok((result, ctx)) => {
+            results(store, photo_id, &result, &ctx)?;
+            Ok(result)
+        }
+        Err(e) => {
+            failure(store, photo_id, "decode", &e)?;
+            Err(e)
+        }
+    }
+}
+
 /// Writes one photo's labels and decision log (already built, e.g. by an engine plug-in).
 pub fn outcome(
     store: &mut Store,
