@@ -460,12 +460,15 @@ fn the_scan_bar_pauses_and_resumes() {
     });
     assert!(sent(h.state(), |c| *c == Command::PauseScan));
     h.get_by_label("Resume scan").click();
+    h.step();
+    // Checked at once: the command log keeps only the latest commands, and a slow scan's
+    // refreshes push older ones out.
+    assert!(sent(h.state(), |c| *c == Command::ResumeScan));
     step_until(
         &mut h,
         "the end of the scan",
         |a| matches!(&a.folders.scan, ScanState::Finished(s) if !s.cancelled),
     );
-    assert!(sent(h.state(), |c| *c == Command::ResumeScan));
     step_until(&mut h, "1000 photos", |a| a.library.ids().len() == 1000);
 }
 
@@ -685,4 +688,93 @@ fn the_labelling_bar_shows_progress_pauses_and_retries_failed_photos() {
     let store = Store::open_readonly(&lib.db()).unwrap();
     assert_eq!(store.stats().unwrap().photos_labelled, 40);
     assert_eq!(store.retryable_failures().unwrap(), 0);
+}
+
+/// The tag browser lists the library's tags under their categories with photo counts; a click
+/// on a tag shows exactly its photos (as many as its count), a second click the whole library.
+#[test]
+fn the_tag_browser_shows_categories_with_counts_and_a_click_shows_the_tag() {
+    let lib = TempLib::new();
+    let photos = lib.photos();
+    generate_library(&photos, 7, (96, 64)).unwrap();
+    let mut store = Store::open(&lib.db()).unwrap();
+    let mut opts = lib.options();
+    opts.thumbs_dir = thumbs(&lib);
+    photolabel::scan::scan(&mut store, &[photos], &opts, None, &Default::default()).unwrap();
+    let mut ids: Vec<i64> = store
+        .photos_newest_first(100, 0)
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    ids.sort();
+    // Three retrievers, two tabby cats, one catamaran, one photo without labels.
+    let raw = [
+        "Golden Retriever",
+        "Golden Retriever",
+        "Golden Retriever",
+        "tabby cat",
+        "tabby cat",
+        "catamaran",
+    ];
+    for (id, class) in ids.iter().zip(raw) {
+        let label = NewLabel {
+            label: class.into(),
+            model: "mobilenet_v2".into(),
+            confidence: 0.9,
+            bbox: None,
+        };
+        store
+            .write_photo_results(*id, &[label], &[], false)
+            .unwrap();
+    }
+    drop(store);
+    let mut h = harness(app(&lib, Vec::new()));
+    step_until(&mut h, "7 photos", |a| a.library.ids().len() == 7);
+    // Roots are the top categories, largest first; dog and cat sit below pet.
+    h.get_by_label("animal (5)");
+    h.get_by_label("vehicle (1)");
+    assert!(
+        h.query_by_label("dog (3)").is_none(),
+        "collapsed below animal"
+    );
+    // The filter opens the way down to what it matches.
+    h.get_by_role_and_label(egui::Role::TextInput, "Filter")
+        .focus();
+    h.step();
+    h.get_by_role_and_label(egui::Role::TextInput, "Filter")
+        .type_text("dog");
+    h.step();
+    h.step();
+    assert!(h.query_by_label("vehicle (1)").is_none(), "filtered out");
+    h.get_by_label("pet (5)");
+    h.get_by_label("dog (3)").click();
+    step_until(&mut h, "the dog photos", |a| {
+        a.library.searching && a.library.ids().len() == 3
+    });
+    let mut got = h.state().library.ids().to_vec();
+    got.sort();
+    assert_eq!(got, ids[..3].to_vec());
+    assert!(sent(h.state(), |c| *c == Command::Search("tag:dog".into())));
+    assert_eq!(h.state().search.text, "tag:dog");
+    // A plain "cat" search finds the cats, not the catamaran.
+    h.get_by_label("dog (3)").click();
+    step_until(&mut h, "the whole library", |a| {
+        !a.library.searching && a.library.ids().len() == 7
+    });
+    let search = h.get_by_role_and_label(egui::Role::TextInput, "Search");
+    search.focus();
+    h.step();
+    h.get_by_role_and_label(egui::Role::TextInput, "Search")
+        .type_text("cat");
+    step_until(&mut h, "the cat photos", |a| {
+        a.library.searching && a.search.applied == "cat" && a.search.hits.is_some()
+    });
+    let mut got = h.state().library.ids().to_vec();
+    got.sort();
+    assert_eq!(
+        got,
+        ids[3..5].to_vec(),
+        "cat finds the cats, not the catamaran"
+    );
 }

@@ -61,8 +61,8 @@ pub enum Command {
         #[arg(long)]
         jobs: Option<usize>,
     },
-    /// Search photos by tags: words match by prefix; AND by default; OR, -tag/NOT,
-    /// "quoted phrases", (groups), conf>0.8.
+    /// Search photos by tags: whole words (a prefix while no tag has the word); AND by
+    /// default; OR, -tag/NOT, "quoted phrases", tag:exact, (groups), conf>0.8.
     Search {
         /// The query (quote it in the shell).
         query: Vec<String>,

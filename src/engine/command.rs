@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use crate::scan::{ScanProgress, ScanSummary};
-use crate::store::{Label, Photo, PhotoOrder, RunRecord, RunSummary, SearchHit, Stats};
+use crate::store::{
+    Label, Photo, PhotoOrder, RunRecord, RunSummary, SearchHit, Stats, tags::TagNode,
+};
 
 use super::plugins::{ModelStatus, TrainProgress, TrainReport};
 use super::settings::LabelSettings;
@@ -31,7 +33,7 @@ pub enum Command {
     FetchPhotos(Vec<i64>),
     /// Load one photo's row, labels and decision log; answered by [`Event::Detail`].
     LoadDetail(i64),
-    /// Load folders, counts and the run summary; answered by [`Event::Library`].
+    /// Load folders, counts, the tag tree and the run summary; answered by [`Event::Library`].
     LoadLibrary,
     /// The thumbnails wanted now, most wanted first; replaces every earlier want.
     WantThumbnails(Vec<ThumbRequest>),
@@ -96,12 +98,14 @@ pub struct PhotoDetail {
     pub deadline_ms: Option<f64>,
 }
 
-/// Library-wide state for the folders panel and the library timeline.
+/// Library-wide state for the folders panel, the tag browser and the library timeline.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LibrarySnapshot {
     pub roots: Vec<PathBuf>,
     pub stats: Stats,
     pub runs: RunSummary,
+    /// The library's friendly tags under their categories, with photo counts.
+    pub tags: Vec<TagNode>,
 }
 
 /// Where labelling is, for the progress bar.

@@ -1,5 +1,5 @@
 //! The reader thread: a read-only connection answering the GUI's queries (photo ids in grid
-//! order, rows by id, search, suggestions, one photo's detail, the library summary). Reads
+//! order, rows by id, search, suggestions, one photo's detail, the library summary and its tag tree). Reads
 //! never wait for the writers (WAL), and a slow query only delays other reads.
 
 use std::path::PathBuf;
@@ -75,6 +75,7 @@ fn answer(store: &Store, cmd: Command) -> crate::Result<Option<Event>> {
             roots: store.roots()?,
             stats: store.stats()?,
             runs: store.run_summary()?,
+            tags: store.tag_tree()?,
         })),
         other => {
             log::warn!("reader got a command it does not handle: {other:?}");

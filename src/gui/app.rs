@@ -1,5 +1,5 @@
 //! The application: owns the [`Engine`] handle and the views, drains engine events at the start
-//! of every frame, lays out the panels (top bar with search, folders on the left, photo detail
+//! of every frame, lays out the panels (top bar with search, folders and the tag browser on the left, photo detail
 //! on the right, the grid or the library timeline in the middle) and sends the commands the
 //! views queued. Nothing here waits on disk, the database or a model.
 
@@ -18,6 +18,7 @@ use super::picker::FolderPicker;
 use super::retrain::{RetrainPanel, RetrainState};
 use super::search::SearchBox;
 use super::settings::Settings;
+use super::tags::TagsPanel;
 use super::timeline::library_timeline_ui;
 use crate::engine::{Command, Engine, Event, LibrarySnapshot};
 
@@ -60,6 +61,7 @@ pub struct App {
     pub folders: FoldersPanel,
     pub retrain: RetrainPanel,
     pub models: ModelsPanel,
+    pub tags: TagsPanel,
     snapshot: LibrarySnapshot,
     recent: VecDeque<Command>,
     outbox: Vec<Command>,
@@ -98,6 +100,7 @@ impl App {
             folders: FoldersPanel::default(),
             retrain: RetrainPanel::default(),
             models: ModelsPanel::default(),
+            tags: TagsPanel::default(),
             snapshot: LibrarySnapshot::default(),
             recent: VecDeque::new(),
             outbox: Vec::new(),
@@ -337,7 +340,17 @@ impl App {
             .default_size(260.0)
             .show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
-                    self.folders.folders_ui(self.picker.as_mut(), &mut out, ui)
+                    self.folders.folders_ui(self.picker.as_mut(), &mut out, ui);
+                    ui.separator();
+                    let applied = self.search.applied.clone();
+                    if let Some(q) = self.tags.tags_ui(&self.snapshot.tags, &applied, ui) {
+                        // A second click on the tag shown goes back to the whole library.
+                        let q = if q == applied { String::new() } else { q };
+                        self.search.set_query(&q, &mut out);
+                        if q.is_empty() {
+                            out.push(Command::ListPhotos(self.settings.order));
+                        }
+                    }
                 });
             });
         if !self.ui_state.errors.is_empty() {

@@ -1,12 +1,12 @@
 //! The desktop GUI (feature `gui`): an eframe/egui window over the [`crate::engine`]. The user
 //! drops photo folders on the window and browses them in a virtualised grid, searches by tags,
-//! inspects a photo's labels and its scheduling timeline, edits tags, and (when a trainer is
+//! browses the tag tree, inspects a photo's labels and its scheduling timeline, edits tags, and (when a trainer is
 //! installed) retrains the scheduler. All work happens on engine threads; the GUI drains
 //! events each frame and is woken by the engine.
 //!
 //! Main types: [`App`] (the window), [`LibraryView`] (the grid), [`FolderPicker`] (the folder
 //! dialog, swappable in tests), [`Settings`] (persisted with the window state), [`ModelsPanel`]
-//! (weights fetched at first use: progress and failures).
+//! (weights fetched at first use: progress and failures), [`TagsPanel`] (the tag browser).
 
 mod app;
 mod detail;
@@ -17,6 +17,7 @@ mod picker;
 mod retrain;
 mod search;
 mod settings;
+mod tags;
 mod textures;
 mod timeline;
 
@@ -31,6 +32,7 @@ pub use picker::{FixedPicker, FolderPicker, NativePicker};
 pub use retrain::{NO_TRAINER, RetrainPanel, RetrainState};
 pub use search::SearchBox;
 pub use settings::Settings;
+pub use tags::{TagsPanel, tag_query};
 pub use timeline::stack_lanes;
 
 use crate::config::Paths;

@@ -1,4 +1,4 @@
-//! The search box: a query in the core's tag language (words by prefix, `OR`, `-word`,
+//! The search box: a query in the core's tag language (whole words, or a prefix while typing, `OR`, `-word`,
 //! "phrases", `conf>0.8`), sent to the engine shortly after typing stops, with tag suggestions
 //! for the word being typed from `Store::suggest_tags`.
 
@@ -119,6 +119,15 @@ impl SearchBox {
             self.suggested_for.clear();
             self.apply(out);
         }
+    }
+
+    /// Replaces the query (from the tag browser) and searches for it at once.
+    pub fn set_query(&mut self, query: &str, out: &mut Vec<Command>) {
+        self.text = query.to_string();
+        self.suggestions.clear();
+        self.suggested_for.clear();
+        self.edited_at = None;
+        self.apply(out);
     }
 
     fn apply(&mut self, out: &mut Vec<Command>) {

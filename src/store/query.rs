@@ -2,8 +2,11 @@
 //! `MATCH` string (to find candidates fast) and evaluated exactly against a photo's tags (to
 //! confirm them, apply `conf>` filters and report which tags matched).
 //!
-//! Syntax: words match tag words by prefix, case- and accent-insensitively; juxtaposition is
-//! AND; `OR` (or `|`) joins alternatives; `-word` or `NOT word` excludes; `"quoted phrases"`
+//! Syntax: a word matches tag words case- and accent-insensitively: as a whole word (or its
+//! singular, `dogs` → `dog`) when the library has tags with that word, else by prefix, so
+//! `cat` finds cats but not catamarans while a half-typed `retr` already finds retrievers;
+//! `tag:dog` / `tag:"sea anemone"` match exactly that whole tag (the tag browser's query);
+//! juxtaposition is AND; `OR` (or `|`) joins alternatives; `-word` or `NOT word` excludes; `"quoted phrases"`
 //! match consecutive words exactly; parentheses group; `conf>0.8` / `conf>=0.8` keeps only tags
 //! at that confidence. Examples: `dog`, `beach -people`, `"traffic light" OR car`,
 //! `(cat OR dog) conf>0.7`.
@@ -53,6 +56,10 @@ pub enum Expr {
 pub enum Term {
     /// Some word of the tag starts with this (folded) word.
     Prefix(String),
+    /// Some word of the tag is this (folded) word.
+    Word(String),
+    /// The tag is exactly these (folded) words.
+    Tag(Vec<String>),
     /// The tag contains these (folded) words consecutively.
     Phrase(Vec<String>),
 }
@@ -261,6 +268,26 @@ impl Parser {
                 Ok(e)
             }
             Token::Close => Err(Error::Query("unexpected ')'".into())),
+            Token::Word(w) if w.len() >= 4 && w[..4].eq_ignore_ascii_case("tag:") => {
+                let rest = &w[4..];
+                let words = if rest.is_empty() {
+                    match self.tokens.get(self.pos).cloned() {
+                        Some(Token::Phrase(p)) => {
+                            self.pos += 1;
+                            fold_words(&p)
+                        }
+                        _ => Vec::new(),
+                    }
+                } else {
+                    fold_words(rest)
+                };
+                if words.is_empty() {
+                    return Err(Error::Query(
+                        "tag: needs a tag after it, like tag:dog or tag:\"sea anemone\"".into(),
+                    ));
+                }
+                Ok(Some(Expr::Term(Term::Tag(words))))
+            }
             Token::Word(w) => {
                 if let Some(f) = parse_conf(&w)? {
                     self.min_conf = Some(f);
@@ -342,6 +369,28 @@ impl Query {
         eval(e, &kept)
     }
 
+    /// Resolves each prefix term against the library's words (`is_word`): a word the library
+    /// has becomes a whole-word term, a plural whose singular it has becomes that singular
+    /// (`dogs`, `beaches`, `puppies`), anything else stays a prefix (a word being typed).
+    pub fn resolve_words(&mut self, is_word: &dyn Fn(&str) -> bool) {
+        fn walk(e: &mut Expr, is_word: &dyn Fn(&str) -> bool) {
+            match e {
+                Expr::Term(t) => {
+                    if let Term::Prefix(p) = t
+                        && let Some(w) = whole_word(p, is_word)
+                    {
+                        *t = Term::Word(w);
+                    }
+                }
+                Expr::And(v) | Expr::Or(v) => v.iter_mut().for_each(|e| walk(e, is_word)),
+                Expr::Not(e) => walk(e, is_word),
+            }
+        }
+        if let Some(e) = &mut self.expr {
+            walk(e, is_word);
+        }
+    }
+
     /// The positive terms (not under an odd number of NOTs), used to report matched tags.
     pub fn positive_terms(&self) -> Vec<&Term> {
         let mut out = Vec::new();
@@ -350,6 +399,22 @@ impl Query {
         }
         out
     }
+}
+
+/// The whole word a typed word stands for: itself, or a singular form of it.
+fn whole_word(p: &str, is_word: &dyn Fn(&str) -> bool) -> Option<String> {
+    if is_word(p) {
+        return Some(p.to_string());
+    }
+    let singulars = [
+        p.strip_suffix("ies").map(|s| format!("{s}y")),
+        p.strip_suffix("es").map(str::to_string),
+        p.strip_suffix('s').map(str::to_string),
+    ];
+    singulars
+        .into_iter()
+        .flatten()
+        .find(|s| s.len() >= 2 && is_word(s))
 }
 
 fn collect_terms<'a>(e: &'a Expr, negated: bool, out: &mut Vec<&'a Term>) {
@@ -366,6 +431,8 @@ impl Term {
     pub fn matches_words(&self, words: &[String]) -> bool {
         match self {
             Term::Prefix(p) => words.iter().any(|w| w.starts_with(p.as_str())),
+            Term::Word(x) => words.iter().any(|w| w == x),
+            Term::Tag(t) => words == t.as_slice(),
             Term::Phrase(ph) => words
                 .windows(ph.len())
                 .any(|win| win.iter().zip(ph).all(|(a, b)| a == b)),
@@ -385,7 +452,8 @@ impl Term {
                     .join(" OR "),
                 None => format!("\"{p}\"*"),
             },
-            Term::Phrase(ws) => format!("\"{}\"", ws.join(" ")),
+            Term::Word(w) => format!("\"{w}\""),
+            Term::Phrase(ws) | Term::Tag(ws) => format!("\"{}\"", ws.join(" ")),
         }
     }
 }
@@ -484,6 +552,57 @@ mod tests {
         assert!(q.matches(&tags(&[("traffic light", 0.9)])));
         assert!(!q.matches(&tags(&[("light", 0.9), ("traffic", 0.9)])));
         assert!(!q.matches(&tags(&[("light traffic", 0.9)])));
+    }
+
+    #[test]
+    fn a_whole_word_the_library_has_is_not_a_prefix() {
+        let library = ["cat", "catamaran", "cattle", "dog", "beach", "puppy", "bus"];
+        let is_word = |w: &str| library.contains(&w);
+        let mut q = Query::parse("cat").unwrap();
+        q.resolve_words(&is_word);
+        assert!(q.matches(&tags(&[("tiger cat", 0.9)])));
+        assert!(!q.matches(&tags(&[("catamaran", 0.9)])));
+        assert!(!q.matches(&tags(&[("cattle", 0.9)])));
+        // Plurals find the singular the library has.
+        for (typed, tag) in [("dogs", "dog"), ("beaches", "beach"), ("puppies", "puppy")] {
+            let mut q = Query::parse(typed).unwrap();
+            q.resolve_words(&is_word);
+            assert_eq!(q.expr, Some(Expr::Term(Term::Word(tag.into()))), "{typed}");
+            assert!(q.matches(&tags(&[(tag, 0.9)])), "{typed}");
+        }
+        let mut q = Query::parse("buses").unwrap();
+        q.resolve_words(&is_word);
+        assert!(q.matches(&tags(&[("bus", 0.9)])));
+        // A half-typed word still finds by prefix, inside NOT and OR too.
+        let mut q = Query::parse("catam OR -do").unwrap();
+        q.resolve_words(&is_word);
+        assert!(q.matches(&tags(&[("catamaran", 0.9)])));
+        assert!(q.matches(&tags(&[("cattle", 0.9)])));
+        assert!(!q.matches(&tags(&[("dog", 0.9)])));
+        let mut q = Query::parse("cat").unwrap();
+        q.resolve_words(&is_word);
+        assert_eq!(q.fts_plan(), FtsPlan::Matching("\"cat\"".into()));
+    }
+
+    #[test]
+    fn tag_terms_match_the_whole_tag_only() {
+        let q = Query::parse("tag:car").unwrap();
+        assert_eq!(q.expr, Some(Expr::Term(Term::Tag(vec!["car".into()]))));
+        assert!(q.matches(&tags(&[("car", 0.9)])));
+        assert!(!q.matches(&tags(&[("passenger car", 0.9)])));
+        let q = Query::parse("tag:\"sea anemone\" -tag:fish").unwrap();
+        assert!(q.matches(&tags(&[("sea anemone", 0.9)])));
+        assert!(!q.matches(&tags(&[("sea anemone", 0.9), ("fish", 0.9)])));
+        assert!(q.matches(&tags(&[("sea anemone", 0.9), ("fish tank", 0.9)])));
+        assert_eq!(
+            Query::parse("tag:sea").unwrap().fts_plan(),
+            FtsPlan::Matching("\"sea\"".into())
+        );
+        assert!(Query::parse("tag:").is_err());
+        assert_eq!(
+            Query::parse("TAG:\"x y\"").unwrap().expr,
+            Some(Expr::Term(Term::Tag(vec!["x".into(), "y".into()])))
+        );
     }
 
     #[test]

@@ -59,6 +59,14 @@ impl Store {
             let found: Vec<String> = rows.collect::<Result<_, _>>().ok()?;
             (found.len() <= MAX_PREFIX_EXPANSION).then_some(found)
         };
+        let is_word = |w: &str| -> bool {
+            conn.prepare_cached("SELECT 1 FROM tag_words WHERE word = ?1")
+                .and_then(|mut st| st.exists([w]))
+                .unwrap_or(false)
+        };
+        let mut resolved = query.clone();
+        resolved.resolve_words(&is_word);
+        let query = &resolved;
         let plan = query.fts_plan_with(&expand);
         // Candidates newest first. A negative plan walks all photos and, in step, the matches
         // to exclude (both in descending key order): an anti-join that reads only as far as
