@@ -22,6 +22,15 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// The library database is not a database, or SQLite found it corrupt.
+    #[error(
+        "the library database {} is damaged ({detail}); your photos are not touched. Run \
+         `photolabel recover` to move it aside and start again from its newest backup (or \
+         empty: then add your folders again and they are relabelled)",
+        path.display()
+    )]
+    LibraryDamaged { path: PathBuf, detail: String },
+
     /// A filesystem operation failed on a path.
     #[error("{action}: {source}: {}", path.display())]
     Io {

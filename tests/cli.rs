@@ -291,3 +291,82 @@ fn a_closed_stdout_ends_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(141), "{stderr}");
 }
+
+/// Issue #17: a damaged library gives a clear message and a way out. A library left by an
+/// older build is backed up when it is migrated; after the file is damaged, `stats` names
+/// `photolabel recover`, which keeps the damaged file aside, restores the backup (its folder)
+/// and rescans it, so every photo is back; the photos themselves are never changed. A query
+/// nested 10,000 deep is refused with a message, not a stack overflow.
+#[test]
+fn a_damaged_library_is_recovered_from_its_backup_and_rescanned() {
+    let lib = TempLib::new();
+    let root = lib.photos();
+    let files = fixtures::generate_library(&root, 4, (32, 24)).unwrap();
+    let hashes = |files: &[std::path::PathBuf]| -> Vec<Vec<u8>> {
+        files.iter().map(|f| std::fs::read(f).unwrap()).collect()
+    };
+    let before = hashes(&files);
+    // Schema 1 with the folder recorded, as an older build left it.
+    {
+        let conn = rusqlite::Connection::open(lib.db()).unwrap();
+        conn.execute_batch(photolabel::store::schema::MIGRATIONS[0])
+            .unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        let path = root.as_os_str().as_encoded_bytes().to_vec();
+        conn.execute("INSERT INTO roots (path, added_at) VALUES (?1, 0)", [path])
+            .unwrap();
+    }
+    let out = cli(&lib).arg("scan").arg(&root).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let backup = photolabel::store::recover::backup_path(&lib.db(), 1);
+    assert!(backup.exists(), "no backup before the migration");
+
+    // Damage the library (as a bad disk or a half-copied file would).
+    let mut bytes = std::fs::read(lib.db()).unwrap();
+    bytes[..100].fill(0xee);
+    std::fs::write(lib.db(), &bytes).unwrap();
+    let _ = std::fs::remove_file(lib.db().with_extension("sqlite-wal"));
+    let out = cli(&lib).arg("stats").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is damaged") && stderr.contains("photolabel recover"),
+        "{stderr}"
+    );
+
+    let out = cli(&lib).args(["recover", "--json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["restored_from"], backup.to_string_lossy().as_ref());
+    let moved = std::path::PathBuf::from(first["moved_to"].as_str().unwrap());
+    assert_eq!(
+        std::fs::read(&moved).unwrap(),
+        bytes,
+        "the damaged file is kept"
+    );
+    let store = Store::open(&lib.db()).unwrap();
+    assert_eq!(store.stats().unwrap().photos_ok, 4, "rescanned");
+    assert_eq!(hashes(&files), before, "originals unchanged");
+
+    let deep = format!("{}dog{}", "(".repeat(10_000), ")".repeat(10_000));
+    let out = cli(&lib).arg("search").arg(&deep).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("too long") || stderr.contains("too deep"),
+        "{stderr}"
+    );
+    let deep = format!("{}dog", "NOT ".repeat(1_000));
+    let out = cli(&lib).arg("search").arg(&deep).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("too deep"), "{stderr}");
+}

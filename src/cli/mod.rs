@@ -7,6 +7,7 @@ mod label;
 mod library;
 mod models;
 mod output;
+mod recover;
 mod scan;
 mod sched;
 mod window;
@@ -80,6 +81,9 @@ pub enum Command {
     },
     /// Library counts.
     Stats,
+    /// Move a damaged library database aside and start again from its newest backup (or
+    /// empty), then rescan its folders. The photos themselves are never touched.
+    Recover,
     /// The tags in the library (friendly tags, categories, rule tags) with photo counts.
     Tags {
         /// Indent tags under their categories.
@@ -229,6 +233,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => library::search(&paths, &query, limit, offset, cli.json),
         Command::Show { path } => library::show(&paths, path, cli.json),
         Command::Stats => library::stats(&paths, cli.json),
+        Command::Recover => recover::run(&paths, cli.json),
         Command::Tags { tree } => library::tags(&paths, tree, cli.json),
         Command::Models { action } => models::run(&paths, action, cli.json),
         Command::Label(args) => label::run(&paths, &args, cli.json),

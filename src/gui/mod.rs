@@ -64,8 +64,39 @@ pub fn run(paths: Paths, open: Vec<PathBuf>) -> anyhow::Result<()> {
         labeller: Some(Box::new(SchedulerLabeller::new(paths.clone()))),
         trainer: Some(Box::new(RlTrainer::new(paths.clone()))),
     };
-    let engine = match Engine::start(paths, plugins) {
+    let engine = match Engine::start(paths.clone(), plugins) {
         Ok(e) => e,
+        Err(e @ crate::Error::LibraryDamaged { .. }) => {
+            // No terminal to read from a launcher: offer the way out in a dialog.
+            let answer = rfd::MessageDialog::new()
+                .set_title("photolabel")
+                .set_level(rfd::MessageLevel::Error)
+                .set_description(format!(
+                    "{e}\n\nRecover now? The damaged file is kept beside the library; \
+                     the folders of the backup are rescanned."
+                ))
+                .set_buttons(rfd::MessageButtons::YesNo)
+                .show();
+            if answer != rfd::MessageDialogResult::Yes {
+                return Err(e.into());
+            }
+            let recovery = {
+                let _lock = crate::label::lock::LibraryLock::acquire(&paths.db)?;
+                crate::store::recover::recover(&paths.db)?
+            };
+            log::warn!("recovered a damaged library: {recovery:?}");
+            let plugins = Plugins {
+                labeller: Some(Box::new(SchedulerLabeller::new(paths.clone()))),
+                trainer: Some(Box::new(RlTrainer::new(paths.clone()))),
+            };
+            let engine = Engine::start(paths, plugins)?;
+            if !recovery.roots.is_empty()
+                && engine.send(crate::engine::Command::ResumeScan).is_err()
+            {
+                log::warn!("cannot start the rescan of the recovered library");
+            }
+            engine
+        }
         Err(e @ crate::Error::LibraryLocked { .. }) => {
             // Started from a launcher there is no terminal to read: say it in a dialog too.
             let _ = rfd::MessageDialog::new()

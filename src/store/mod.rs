@@ -11,7 +11,8 @@ pub mod browse;
 pub mod labels;
 pub mod photos;
 pub mod query;
-mod schema;
+pub mod recover;
+pub mod schema;
 pub mod search;
 pub mod tags;
 
@@ -58,22 +59,28 @@ impl Store {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::io("cannot create the database folder", dir, e))?;
         }
-        let conn = Connection::open(path)?;
-        let mut store = Self::configure(conn, path)?;
-        store.migrate()?;
-        // Tags follow the vocabulary built into this binary: reindexed from the stored raw
-        // labels when it differs from the one the library was indexed with.
-        store.apply_vocabulary(crate::vocab::Vocabulary::embedded()?)?;
-        Ok(store)
+        let open = || -> Result<Self> {
+            let conn = Connection::open(path)?;
+            let mut store = Self::configure(conn, path)?;
+            store.migrate()?;
+            // Tags follow the vocabulary built into this binary: reindexed from the stored raw
+            // labels when it differs from the one the library was indexed with.
+            store.apply_vocabulary(crate::vocab::Vocabulary::embedded()?)?;
+            Ok(store)
+        };
+        open().map_err(|e| recover::damaged(e, path))
     }
 
     /// Opens an existing database read-only (a reader beside the writer). Fails if the file
     /// does not exist or is newer than this build.
     pub fn open_readonly(path: &Path) -> Result<Self> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags)?;
-        let store = Self::configure(conn, path)?;
-        let version = store.schema_version()?;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| recover::damaged(e.into(), path))?;
+        let store = Self::configure(conn, path).map_err(|e| recover::damaged(e, path))?;
+        let version = store
+            .schema_version()
+            .map_err(|e| recover::damaged(e, path))?;
         if version > SCHEMA_VERSION {
             return Err(Error::SchemaTooNew {
                 found: version,
@@ -117,6 +124,10 @@ impl Store {
                 supported: SCHEMA_VERSION,
                 path: self.path.clone(),
             });
+        }
+        if version > 0 && (version as usize) < schema::MIGRATIONS.len() {
+            // A copy of the library as it was, before a migration this build cannot undo.
+            recover::backup(&self.conn, &self.path, version)?;
         }
         for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = self.conn.transaction()?;

@@ -188,10 +188,17 @@ fn parse_conf(word: &str) -> Result<Option<ConfFilter>> {
     Ok(Some(ConfFilter { value, inclusive }))
 }
 
+/// Longest query accepted, in bytes: far above anything typed, far below what could hurt.
+pub const MAX_QUERY_BYTES: usize = 4096;
+/// Deepest nesting of parentheses and NOTs accepted (parsing, compiling and evaluating recurse
+/// that deep).
+pub const MAX_QUERY_DEPTH: usize = 64;
+
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
     min_conf: Option<ConfFilter>,
+    depth: usize,
 }
 
 impl Parser {
@@ -240,11 +247,26 @@ impl Parser {
         })
     }
 
+    /// Enters one level of nesting, refusing queries nested deeper than [`MAX_QUERY_DEPTH`].
+    fn deeper(&mut self) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_QUERY_DEPTH {
+            return Err(Error::Query(format!(
+                "the query is nested too deep (more than {MAX_QUERY_DEPTH} levels of parentheses \
+                 and NOTs)"
+            )));
+        }
+        Ok(())
+    }
+
     fn unary(&mut self) -> Result<Option<Expr>> {
         match self.peek() {
             Some(Token::Not) | Some(Token::Minus) => {
                 self.pos += 1;
-                match self.unary()? {
+                self.deeper()?;
+                let inner = self.unary();
+                self.depth -= 1;
+                match inner? {
                     Some(e) => Ok(Some(Expr::Not(Box::new(e)))),
                     None => Err(Error::Query("NOT / - needs a term after it".into())),
                 }
@@ -260,7 +282,10 @@ impl Parser {
         self.pos += 1;
         match tok {
             Token::Open => {
-                let e = self.or_expr()?;
+                self.deeper()?;
+                let e = self.or_expr();
+                self.depth -= 1;
+                let e = e?;
                 if self.peek() != Some(&Token::Close) {
                     return Err(Error::Query("missing ')'".into()));
                 }
@@ -322,10 +347,17 @@ impl Parser {
 impl Query {
     /// Parses the query language described in the module docs.
     pub fn parse(input: &str) -> Result<Query> {
+        if input.len() > MAX_QUERY_BYTES {
+            return Err(Error::Query(format!(
+                "the query is too long ({} bytes; at most {MAX_QUERY_BYTES})",
+                input.len()
+            )));
+        }
         let mut p = Parser {
             tokens: tokenize(input)?,
             pos: 0,
             min_conf: None,
+            depth: 0,
         };
         let expr = p.or_expr()?;
         if p.pos < p.tokens.len() {
@@ -603,6 +635,48 @@ mod tests {
             Query::parse("TAG:\"x y\"").unwrap().expr,
             Some(Expr::Term(Term::Tag(vec!["x".into(), "y".into()])))
         );
+    }
+
+    #[test]
+    fn hostile_queries_are_refused_cleanly() {
+        // 10,000 levels deep would overflow the stack of a naive recursive parser.
+        let deep = format!("{}dog{}", "(".repeat(10_000), ")".repeat(10_000));
+        let err = Query::parse(&deep).unwrap_err().to_string();
+        assert!(
+            err.contains("too long") || err.contains("too deep"),
+            "{err}"
+        );
+        let nots = format!("{}dog", "NOT ".repeat(1_000));
+        assert!(
+            Query::parse(&nots)
+                .unwrap_err()
+                .to_string()
+                .contains("too deep")
+        );
+        let parens = format!("{}dog{}", "(".repeat(1_000), ")".repeat(1_000));
+        assert!(
+            Query::parse(&parens)
+                .unwrap_err()
+                .to_string()
+                .contains("too deep")
+        );
+        let long = "dog ".repeat(250_000);
+        assert!(
+            Query::parse(&long)
+                .unwrap_err()
+                .to_string()
+                .contains("too long")
+        );
+        // At the limit it still works, and evaluates.
+        let ok = format!(
+            "{}dog{}",
+            "(".repeat(MAX_QUERY_DEPTH),
+            ")".repeat(MAX_QUERY_DEPTH)
+        );
+        assert!(Query::parse(&ok).unwrap().matches(&tags(&[("dog", 0.9)])));
+        let mixed =
+            format!("{}dog", "-(".repeat(MAX_QUERY_DEPTH / 2)) + &")".repeat(MAX_QUERY_DEPTH / 2);
+        assert!(Query::parse(&mixed).is_ok());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! damaged by an old binary.
 
 /// Migration `i` upgrades a database from version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[
+pub const MIGRATIONS: &[&str] = &[
     // 1: photos, labels, model runs, tag index.
     r#"
 CREATE TABLE roots (
