@@ -17,6 +17,7 @@ pub mod error;
 pub mod fixtures;
 #[cfg(feature = "gui")]
 pub mod gui;
+pub mod json_path;
 pub mod label;
 pub mod logging;
 pub mod rl;

@@ -370,3 +370,45 @@ fn a_damaged_library_is_recovered_from_its_backup_and_rescanned() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("too deep"), "{stderr}");
 }
+
+/// Issue #17: a photo whose file name is not UTF-8 (Latin-1 here) is scanned, tagged and found,
+/// and `--json` output names it by its bytes instead of failing.
+#[cfg(unix)]
+#[test]
+fn a_non_utf8_file_name_survives_json_output() {
+    use std::os::unix::ffi::OsStrExt;
+    let lib = TempLib::new();
+    let root = lib.photos();
+    let made = fixtures::generate_library(&root, 1, (32, 24)).unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.jpg");
+    let photo = made[0].with_file_name(name);
+    std::fs::rename(&made[0], &photo).unwrap();
+    let out = cli(&lib).arg("scan").arg(&root).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut store = Store::open(&lib.db()).unwrap();
+    let id = store.photos_newest_first(10, 0).unwrap()[0].id;
+    store.add_user_label(id, "holiday").unwrap();
+    drop(store);
+    let encoded = {
+        let v: serde_json::Value =
+            serde_json::to_value(photolabel::json_path::JsonPath(&photo)).unwrap();
+        v["bytes"].as_str().unwrap().to_string()
+    };
+    for args in [vec!["search", "--json", "holiday"], vec!["show", "--json"]] {
+        let mut c = cli(&lib);
+        c.args(&args);
+        if args[0] == "show" {
+            c.arg(&photo);
+        }
+        let out = c.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains(&encoded), "{args:?}: {text}");
+        let _: serde_json::Value = serde_json::from_str(&text).unwrap();
+    }
+}

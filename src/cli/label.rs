@@ -13,6 +13,7 @@ use clap::Args;
 
 use photolabel::config::Paths;
 use photolabel::engine::LabelSettings;
+use photolabel::json_path::JsonPath;
 use photolabel::label::lock::LibraryLock;
 use photolabel::label::models::{ModelStatus, ModelStep};
 use photolabel::label::service::{LabelService, ServiceOptions};
@@ -254,7 +255,7 @@ fn label_one(
         }
     }
     if json {
-        let v = serde_json::json!({ "photo": photo, "device": dev.describe(), "models": out });
+        let v = serde_json::json!({ "photo": JsonPath(photo), "device": dev.describe(), "models": out });
         println!("{}", serde_json::to_string_pretty(&v)?);
     }
     Ok(if failed > 0 {

@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use photolabel::config::Paths;
+use photolabel::json_path::JsonPath;
 use photolabel::label::lock::LibraryLock;
 use photolabel::scan::ScanOptions;
 use photolabel::store::recover;
@@ -21,9 +22,9 @@ pub fn run(paths: &Paths, json: bool) -> anyhow::Result<ExitCode> {
         println!(
             "{}",
             serde_json::json!({
-                "moved_to": recovery.moved_to,
-                "restored_from": recovery.restored_from,
-                "roots": recovery.roots,
+                "moved_to": JsonPath(&recovery.moved_to),
+                "restored_from": recovery.restored_from.as_deref().map(JsonPath),
+                "roots": recovery.roots.iter().map(|r| JsonPath(r)).collect::<Vec<_>>(),
                 "photos": recovery.photos,
             })
         );

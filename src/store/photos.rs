@@ -94,6 +94,7 @@ impl LabelStatus {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Photo {
     pub id: i64,
+    #[serde(serialize_with = "crate::json_path::path")]
     pub path: PathBuf,
     pub size: u64,
     pub mtime_ns: i64,

@@ -28,6 +28,7 @@ pub struct MatchedTag {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SearchHit {
     pub photo_id: i64,
+    #[serde(serialize_with = "crate::json_path::path")]
     pub path: PathBuf,
     pub taken_at: Option<String>,
     pub matched: Vec<MatchedTag>,
