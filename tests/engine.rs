@@ -271,3 +271,105 @@ fn an_installed_trainer_reports_progress_and_the_keep_or_roll_back_choice() {
     };
     assert!(msg.contains("nothing to roll back"));
 }
+
+/// Labels every photo after a pause, like a slow model.
+struct SlowLabeller;
+
+impl Labeller for SlowLabeller {
+    fn backend(&self) -> String {
+        "test".into()
+    }
+    fn label(&mut self, _photo: &Photo, _s: &LabelSettings) -> anyhow::Result<LabelOutcome> {
+        std::thread::sleep(Duration::from_millis(40));
+        Ok(LabelOutcome {
+            labels: vec![NewLabel {
+                label: "Golden Retriever".into(),
+                model: "mobilenet_v2".into(),
+                confidence: 0.9,
+                bbox: None,
+            }],
+            runs: vec![],
+            context: None,
+            deadline_ms: None,
+        })
+    }
+}
+
+/// Issue #17, concurrent use: while the app's engine scans and labels a library, the CLI's
+/// read-only commands answer at once (WAL readers never wait for the writer) and its writing
+/// commands are refused with the lock's message instead of interleaving with the app.
+#[test]
+fn cli_readers_answer_while_the_app_writes_and_cli_writers_are_refused() {
+    let lib = TempLib::new();
+    let photos = lib.photos();
+    generate_library(&photos, 300, (64, 48)).unwrap();
+    let plugins = Plugins {
+        labeller: Some(Box::new(SlowLabeller)),
+        trainer: None,
+    };
+    let engine = Engine::start(paths(&lib), plugins).unwrap();
+    engine
+        .send(Command::AddPaths(vec![photos.clone()]))
+        .unwrap();
+    let cli = |args: &[&str]| {
+        let t = Instant::now();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_photolabel"))
+            .env("PHOTOLABEL_DB", lib.db())
+            .env("PHOTOLABEL_CACHE_DIR", lib.dir.path().join("cache"))
+            .env("PHOTOLABEL_DATA_DIR", lib.dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        (out, t.elapsed())
+    };
+    wait_for(&engine, "the first labelled photo", |e| {
+        matches!(e, Event::LabellingDone { .. })
+    });
+    let mut slowest = Duration::ZERO;
+    let mut rounds = 0;
+    let mut found_while_labelling = 0;
+    let start = Instant::now();
+    while rounds < 10 && start.elapsed() < Duration::from_secs(120) {
+        for args in [
+            &["stats", "--json"][..],
+            &["--json", "search", "dog"],
+            &["--json", "tags"],
+        ] {
+            let (out, took) = cli(args);
+            // 4 = nothing found yet; anything else must succeed.
+            assert!(
+                out.status.success() || out.status.code() == Some(4),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if args[1] == "search" && out.status.success() {
+                found_while_labelling += 1;
+            }
+            slowest = slowest.max(took);
+        }
+        let (out, _) = cli(&["scan", photos.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("open in another photolabel"), "{stderr}");
+        rounds += 1;
+    }
+    let labelled = Store::open_readonly(&lib.db())
+        .unwrap()
+        .stats()
+        .unwrap()
+        .photos_labelled;
+    assert!(
+        labelled < 300,
+        "labelling ended before the readers were tried"
+    );
+    assert!(
+        found_while_labelling > 0,
+        "search never saw the labels being written"
+    );
+    // A reader blocked behind the writer would wait for SQLite's busy timeout (10 s).
+    assert!(
+        slowest < Duration::from_secs(5),
+        "slowest read took {slowest:?}"
+    );
+    println!("{rounds} rounds of CLI reads while labelling; slowest {slowest:?}");
+}
