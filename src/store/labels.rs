@@ -543,6 +543,34 @@ fn insert_labels(
     Ok(())
 }
 
+/// Replaces a photo's imported keywords (user labels whose model is an
+/// [`super::KeywordOrigin`]) with `keywords`: a rescan finds the same ones again, so they are
+/// never duplicated, and a keyword removed in the other program goes here too.
+pub(crate) fn replace_imported(
+    tx: &Transaction<'_>,
+    photo_id: i64,
+    keywords: &[super::ImportedKeyword],
+) -> Result<()> {
+    tx.execute(
+        "DELETE FROM labels WHERE photo_id = ?1 AND source = 'user' AND model IN (?2, ?3)",
+        params![
+            photo_id,
+            super::KeywordOrigin::Xmp.model(),
+            super::KeywordOrigin::Iptc.model()
+        ],
+    )?;
+    let labels: Vec<NewLabel> = keywords
+        .iter()
+        .map(|k| NewLabel {
+            label: k.keyword.clone(),
+            model: k.origin.model().to_string(),
+            confidence: 1.0,
+            bbox: None,
+        })
+        .collect();
+    insert_labels(tx, photo_id, &labels, "user")
+}
+
 /// The parents declared with [`Store::set_label_parents`], read inside a transaction.
 pub(crate) fn load_parents(tx: &Transaction<'_>) -> Result<ExtraParents> {
     let mut stmt = tx.prepare_cached("SELECT label, parent FROM label_parents")?;
