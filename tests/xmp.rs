@@ -7,6 +7,8 @@
 //! ExifTool must be installed (Debian: libimage-exiftool-perl, which `.ci/run` installs): these
 //! tests fail, never skip, without it.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;
@@ -14,10 +16,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::TempLib;
+use photolabel::engine::{
+    Command as EngineCommand, Engine, Event, LabelOutcome, LabelSettings, Labeller, Plugins,
+};
 use photolabel::fixtures;
 use photolabel::label::write;
 use photolabel::store::query::Query;
-use photolabel::store::{NewLabel, Store};
+use photolabel::store::{NewLabel, Photo, Store};
 use photolabel::xmp::{Naming, XmpOptions, sidecar_path};
 
 fn exiftool() -> Command {
@@ -400,4 +405,86 @@ fn originals_are_unchanged_after_scan_label_and_export() {
     }
     let f = read_fields(&sidecar_path(&paths[1], Naming::Ext), &[]);
     assert!(f["Subject"].contains(&"holiday".to_string()), "{f:?}");
+}
+
+/// Stands in for the models: a golden retriever on every photo; remembers whether the sidecar
+/// setting ever reached it (it must not: changing it would reload the models).
+struct DogLabeller {
+    saw_xmp: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Labeller for DogLabeller {
+    fn backend(&self) -> String {
+        "test".into()
+    }
+    fn label(&mut self, _photo: &Photo, s: &LabelSettings) -> anyhow::Result<LabelOutcome> {
+        if s.xmp != XmpOptions::default() {
+            self.saw_xmp.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(LabelOutcome {
+            labels: vec![model("Golden Retriever", 0.9)],
+            runs: vec![],
+            context: None,
+            deadline_ms: None,
+        })
+    }
+}
+
+#[test]
+fn with_write_xmp_sidecars_on_the_app_writes_each_sidecar_as_the_photo_is_labelled() {
+    let lib = TempLib::new();
+    let root = lib.photos();
+    let paths = fixtures::generate_library(&root, 3, (48, 32)).unwrap();
+    let saw_xmp = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let plugins = Plugins {
+        labeller: Some(Box::new(DogLabeller {
+            saw_xmp: saw_xmp.clone(),
+        })),
+        trainer: None,
+    };
+    let engine = Engine::start(
+        photolabel::config::Paths {
+            db: lib.db(),
+            cache_dir: lib.dir.path().join("cache"),
+            data_dir: lib.dir.path().to_path_buf(),
+        },
+        plugins,
+    )
+    .unwrap();
+    let settings = LabelSettings {
+        xmp: XmpOptions {
+            write_on_label: true,
+            naming: Naming::Replace,
+            min_confidence: 0.5,
+        },
+        ..LabelSettings::default()
+    };
+    engine.send(EngineCommand::ApplySettings(settings)).unwrap();
+    engine.send(EngineCommand::AddPaths(vec![root.clone()])).unwrap();
+    let start = std::time::Instant::now();
+    let mut done = 0;
+    while done < paths.len() {
+        match engine.try_recv() {
+            Some(Event::LabellingDone { error, .. }) => {
+                assert_eq!(error, None);
+                done += 1;
+            }
+            Some(Event::Error(e)) => panic!("engine error: {e}"),
+            Some(_) => {}
+            None => {
+                assert!(start.elapsed().as_secs() < 60, "timed out labelling");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+    }
+    for p in &paths {
+        let side = sidecar_path(p, Naming::Replace);
+        assert!(side.exists(), "no sidecar {}", side.display());
+        let f = read_fields(&side, &[]);
+        assert!(f["Subject"].contains(&"dog".to_string()), "{f:?}");
+    }
+    assert!(
+        !saw_xmp.load(std::sync::atomic::Ordering::SeqCst),
+        "the sidecar setting stays out of the labeller's settings"
+    );
 }

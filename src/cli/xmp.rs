@@ -56,7 +56,8 @@ impl ExportXmpArgs {
 /// `photolabel export-xmp [--all | PATH..]`.
 pub fn run(paths: &Paths, args: &ExportXmpArgs, json: bool) -> anyhow::Result<ExitCode> {
     let store = open_existing(paths)?;
-    let photos = export::photos_under(&store, if args.all { &[] } else { &args.paths })?;
+    let targets: &[PathBuf] = if args.all { &[] } else { &args.paths };
+    let photos = export::photos_under(&store, targets)?;
     if photos.is_empty() {
         eprintln!("photolabel: no library photos at these paths");
         return Ok(ExitCode::from(exit::NOT_FOUND));

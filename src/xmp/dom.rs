@@ -254,7 +254,10 @@ fn start_element(s: &BytesStart<'_>) -> Result<Element, ParseError> {
     for a in s.attributes() {
         let a = a.map_err(err)?;
         let key = raw(a.key.as_ref())?;
-        let value = a.unescape_value().map_err(err)?.into_owned();
+        let value = a
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(err)?
+            .into_owned();
         e.attrs.push((key, value));
     }
     Ok(e)
