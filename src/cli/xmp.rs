@@ -71,8 +71,10 @@ pub fn run(paths: &Paths, args: &ExportXmpArgs, json: bool) -> anyhow::Result<Ex
             writeln!(err, "photolabel: {msg} (photo {})", path.display())?;
         }
         println!(
-            "{} sidecars written, {} photos without tags, {} failed ({:.1} s)",
+            "{} sidecars written, {} already up to date, {} photos without tags, {} failed \
+             ({:.1} s)",
             report.written,
+            report.unchanged,
             report.skipped,
             report.failed.len(),
             report.elapsed_s

@@ -65,8 +65,9 @@ pub fn outcome(
 }
 
 /// After a photo's results are written: its XMP sidecar, when `xmp` asks for sidecars as
-/// photos are labelled (see `crate::xmp`). Returns the sidecar written, if any. A failure here
-/// is the sidecar's (e.g. a sidecar that is not valid XML is left alone), never the labelling's.
+/// photos are labelled (see `crate::xmp`). Returns the sidecar's path, if it has one. A failure
+/// here is the sidecar's (e.g. a sidecar that is not valid XML is left alone), never the
+/// labelling's.
 pub fn sidecar(store: &Store, photo_id: i64, xmp: &XmpOptions) -> Result<Option<PathBuf>> {
     if !xmp.write_on_label {
         return Ok(None);
@@ -74,7 +75,7 @@ pub fn sidecar(store: &Store, photo_id: i64, xmp: &XmpOptions) -> Result<Option<
     let Some(photo) = store.photo(photo_id)? else {
         return Ok(None);
     };
-    crate::xmp::export::export_photo(store, &photo, xmp)
+    Ok(crate::xmp::export::export_photo(store, &photo, xmp)?.map(|w| w.path().to_path_buf()))
 }
 
 /// Whether a failure to label a photo can go away by itself (weights fetched later, a device

@@ -33,6 +33,8 @@ const MAX_PATHS_PER_TAG: usize = 16;
 pub struct ExportReport {
     /// Sidecars written.
     pub written: usize,
+    /// Sidecars that already held exactly these tags (not rewritten).
+    pub unchanged: usize,
     /// Photos with no tags to write and no sidecar to update.
     pub skipped: usize,
     /// Photos whose sidecar could not be written, with why (the others went on).
@@ -122,34 +124,56 @@ fn chains(
     }
 }
 
+/// What [`write_sidecar`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SidecarWrite {
+    /// The sidecar was created or rewritten.
+    Written(PathBuf),
+    /// It already held exactly these tags: left as it was.
+    Unchanged(PathBuf),
+}
+
+impl SidecarWrite {
+    /// The sidecar's path.
+    pub fn path(&self) -> &Path {
+        match self {
+            SidecarWrite::Written(p) | SidecarWrite::Unchanged(p) => p,
+        }
+    }
+}
+
 /// Merges `tags` into the sidecar of `photo` (creating it from an empty packet when there is
-/// none) and returns its path. An existing sidecar that is not valid XML, or not XMP, is left
-/// untouched and is an error. The photo itself is never opened.
-pub fn write_sidecar(photo: &Path, naming: Naming, tags: &OurTags) -> Result<PathBuf> {
+/// none). An existing sidecar whose keywords would not change is not rewritten; one that is not
+/// valid XML, or not XMP, is left untouched and is an error. The photo itself is never opened.
+pub fn write_sidecar(photo: &Path, naming: Naming, tags: &OurTags) -> Result<SidecarWrite> {
     let path = sidecar_path(photo, naming);
     let xmp_err = |msg: String| Error::Xmp {
         msg,
         path: path.clone(),
     };
-    let (text, perms) = match std::fs::read(&path) {
+    let (text, perms, existed) = match std::fs::read(&path) {
         Ok(bytes) => {
             let text = String::from_utf8(bytes)
                 .map_err(|_| xmp_err("not UTF-8 text; left untouched".into()))?;
             let perms = std::fs::metadata(&path).ok().map(|m| m.permissions());
-            (text, perms)
+            (text, perms, true)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (TEMPLATE.to_string(), None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (TEMPLATE.to_string(), None, false),
         Err(e) => return Err(Error::io("cannot read the XMP sidecar", &path, e)),
     };
     let mut doc = dom::parse(&text)
         .map_err(|e| xmp_err(format!("not valid XML ({e}); left untouched")))?;
+    let before = merge::read_fields(&doc);
     merge::merge(&mut doc, tags).map_err(|e| xmp_err(format!("{e}; left untouched")))?;
+    if existed && merge::read_fields(&doc) == before {
+        return Ok(SidecarWrite::Unchanged(path));
+    }
     let mut out = dom::write(&doc);
     if !out.ends_with('\n') {
         out.push('\n');
     }
     write_atomically(&path, out.as_bytes(), perms)?;
-    Ok(path)
+    Ok(SidecarWrite::Written(path))
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.
@@ -187,7 +211,11 @@ fn write_atomically(
 
 /// Writes the sidecar of one photo from the store; `Ok(None)` when it has no tags to write
 /// and no sidecar to update.
-pub fn export_photo(store: &Store, photo: &Photo, opts: &XmpOptions) -> Result<Option<PathBuf>> {
+pub fn export_photo(
+    store: &Store,
+    photo: &Photo,
+    opts: &XmpOptions,
+) -> Result<Option<SidecarWrite>> {
     let tags = photo_tags(store, photo.id, opts.min_confidence)?;
     if tags.flat.is_empty() && !sidecar_path(&photo.path, opts.naming).exists() {
         return Ok(None);
@@ -207,7 +235,8 @@ pub fn export(store: &Store, photos: &[Photo], opts: &XmpOptions) -> Result<Expo
             continue;
         }
         match export_photo(store, p, opts) {
-            Ok(Some(_)) => report.written += 1,
+            Ok(Some(SidecarWrite::Written(_))) => report.written += 1,
+            Ok(Some(SidecarWrite::Unchanged(_))) => report.unchanged += 1,
             Ok(None) => report.skipped += 1,
             Err(e @ (Error::Xmp { .. } | Error::Io { .. })) => {
                 report.failed.push((p.path.clone(), format!("{e:#}")));
@@ -270,7 +299,16 @@ mod tests {
             paths: vec![vec!["pet".into()], vec!["pet".into(), "dog".into()]],
         };
         let side = write_sidecar(&photo, Naming::Replace, &tags).unwrap();
-        assert_eq!(side, dir.path().join("b.xmp"));
+        assert_eq!(side, SidecarWrite::Written(dir.path().join("b.xmp")));
+        let side = side.path().to_path_buf();
+        let modified = std::fs::metadata(&side).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(
+            write_sidecar(&photo, Naming::Replace, &tags).unwrap(),
+            SidecarWrite::Unchanged(side.clone()),
+            "the same tags again: not rewritten"
+        );
+        assert_eq!(std::fs::metadata(&side).unwrap().modified().unwrap(), modified);
         let text = std::fs::read_to_string(&side).unwrap();
         assert!(text.starts_with("<?xpacket begin="), "{text}");
         assert!(text.contains("<rdf:li>photolabel|pet|dog</rdf:li>"), "{text}");

@@ -219,6 +219,9 @@ fn collect(desc: &mut Element, scope: &Scope, fields: &mut Fields, take: bool) {
                 }
                 if !take {
                     kept.push(n);
+                } else if matches!(kept.last(), Some(Node::Text(t)) if t.trim().is_empty()) {
+                    // The indentation before the property goes with it.
+                    kept.pop();
                 }
             }
             _ => kept.push(n),
