@@ -155,7 +155,11 @@ fn exported_tags_are_read_by_exiftool_in_all_three_fields() {
         .args(["export-xmp", "--all"])
         .output()
         .expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let side = sidecar_path(&std::fs::canonicalize(&photo).unwrap(), Naming::Ext);
     assert!(side.ends_with("dog.jpg.xmp"), "{}", side.display());
     let f = read_fields(&side, &[]);
@@ -178,7 +182,10 @@ fn exported_tags_are_read_by_exiftool_in_all_three_fields() {
     }
     // Below the confidence threshold, or a raw model class: not written.
     for absent in ["cat", "Golden Retriever", "tabby cat"] {
-        assert!(!subject.iter().any(|s| s == absent), "{absent} in {subject:?}");
+        assert!(
+            !subject.iter().any(|s| s == absent),
+            "{absent} in {subject:?}"
+        );
     }
     // Categories lead to the tag: photolabel/…/pet/dog.
     assert!(
@@ -189,11 +196,21 @@ fn exported_tags_are_read_by_exiftool_in_all_three_fields() {
 
     // --naming replace and a lower threshold: photo.xmp, with the cat this time.
     let out = cli(&lib)
-        .args(["export-xmp", "--naming", "replace", "--min-confidence", "0.1"])
+        .args([
+            "export-xmp",
+            "--naming",
+            "replace",
+            "--min-confidence",
+            "0.1",
+        ])
         .arg(&root)
         .output()
         .expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let f = read_fields(&root.join("dog.xmp"), &[]);
     assert!(f["Subject"].contains(&"cat".to_string()), "{f:?}");
 }
@@ -225,14 +242,20 @@ fn a_sidecar_exiftool_wrote_keeps_its_fields_and_only_our_old_tags_are_replaced(
     };
     // The hook labelling calls when "Write XMP sidecars" is on.
     let written = write::sidecar(&store, id, &opts).expect("sidecar");
-    assert_eq!(written.as_deref(), Some(std::fs::canonicalize(&side).unwrap().as_path()));
+    assert_eq!(
+        written.as_deref(),
+        Some(std::fs::canonicalize(&side).unwrap().as_path())
+    );
 
     let f = read_fields(&side, &["-XMP-dc:Title", "-XMP-xmp:Rating"]);
     assert_eq!(f["Title"], ["Beach day"], "{f:?}");
     assert_eq!(f["Rating"], ["4"], "{f:?}");
     assert!(f["Subject"].contains(&"holiday".to_string()), "{f:?}");
     assert!(f["Subject"].contains(&"dog".to_string()), "{f:?}");
-    assert!(f["TagsList"].contains(&"Places/Seaside".to_string()), "{f:?}");
+    assert!(
+        f["TagsList"].contains(&"Places/Seaside".to_string()),
+        "{f:?}"
+    );
     assert!(f["TagsList"].iter().any(|p| p.ends_with("/dog")), "{f:?}");
 
     // The tags change (relabelled: a car now); a second export replaces ours only.
@@ -242,7 +265,11 @@ fn a_sidecar_exiftool_wrote_keeps_its_fields_and_only_our_old_tags_are_replaced(
         .args(["export-xmp", "--all"])
         .output()
         .expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let f = read_fields(&side, &["-XMP-dc:Title", "-XMP-xmp:Rating"]);
     assert_eq!(f["Title"], ["Beach day"], "{f:?}");
     assert_eq!(f["Rating"], ["4"], "{f:?}");
@@ -250,13 +277,19 @@ fn a_sidecar_exiftool_wrote_keeps_its_fields_and_only_our_old_tags_are_replaced(
     assert!(f["Subject"].contains(&"car".to_string()), "{f:?}");
     for gone in ["dog", "pet"] {
         assert!(!f["Subject"].contains(&gone.to_string()), "{gone}: {f:?}");
-        assert!(!f["TagsList"].iter().any(|p| p.contains(gone)), "{gone}: {f:?}");
+        assert!(
+            !f["TagsList"].iter().any(|p| p.contains(gone)),
+            "{gone}: {f:?}"
+        );
         assert!(
             !f["HierarchicalSubject"].iter().any(|p| p.contains(gone)),
             "{gone}: {f:?}"
         );
     }
-    assert!(f["TagsList"].contains(&"Places/Seaside".to_string()), "{f:?}");
+    assert!(
+        f["TagsList"].contains(&"Places/Seaside".to_string()),
+        "{f:?}"
+    );
 
     // A new library scanning the folder imports the others' keywords, not ours.
     let mut other = Store::open(&lib.dir.path().join("second.sqlite")).expect("open");
@@ -364,7 +397,11 @@ fn originals_are_unchanged_after_scan_label_and_export() {
     ]);
     let broken = sidecar_path(&paths[2], Naming::Ext);
     std::fs::write(&broken, "<x:xmpmeta><rdf:RDF>").unwrap();
-    let hash = |p: &Path| blake3::hash(&std::fs::read(p).unwrap()).to_hex().to_string();
+    let hash = |p: &Path| {
+        blake3::hash(&std::fs::read(p).unwrap())
+            .to_hex()
+            .to_string()
+    };
     let mtime = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
     let before: Vec<(String, std::time::SystemTime)> =
         paths.iter().map(|p| (hash(p), mtime(p))).collect();
@@ -401,7 +438,11 @@ fn originals_are_unchanged_after_scan_label_and_export() {
     assert_eq!(before, after, "no original was written");
     for p in paths.iter().filter(|p| !p.ends_with("IMG_000002.jpg")) {
         let f = read_fields(&sidecar_path(p, Naming::Ext), &[]);
-        assert!(f["Subject"].contains(&"dog".to_string()), "{}: {f:?}", p.display());
+        assert!(
+            f["Subject"].contains(&"dog".to_string()),
+            "{}: {f:?}",
+            p.display()
+        );
     }
     let f = read_fields(&sidecar_path(&paths[1], Naming::Ext), &[]);
     assert!(f["Subject"].contains(&"holiday".to_string()), "{f:?}");
@@ -419,7 +460,8 @@ impl Labeller for DogLabeller {
     }
     fn label(&mut self, _photo: &Photo, s: &LabelSettings) -> anyhow::Result<LabelOutcome> {
         if s.xmp != XmpOptions::default() {
-            self.saw_xmp.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.saw_xmp
+                .store(true, std::sync::atomic::Ordering::SeqCst);
         }
         Ok(LabelOutcome {
             labels: vec![model("Golden Retriever", 0.9)],
@@ -460,7 +502,9 @@ fn with_write_xmp_sidecars_on_the_app_writes_each_sidecar_as_the_photo_is_labell
         ..LabelSettings::default()
     };
     engine.send(EngineCommand::ApplySettings(settings)).unwrap();
-    engine.send(EngineCommand::AddPaths(vec![root.clone()])).unwrap();
+    engine
+        .send(EngineCommand::AddPaths(vec![root.clone()]))
+        .unwrap();
     let start = std::time::Instant::now();
     let mut done = 0;
     while done < paths.len() {

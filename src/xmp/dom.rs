@@ -330,7 +330,9 @@ mod tests {
         let again = parse(&write(&doc)).unwrap();
         assert_eq!(doc, again);
         let out = write(&doc);
-        assert!(out.starts_with("<?xpacket begin=\"\u{feff}\"") || out.starts_with("<?xpacket begin='"));
+        assert!(
+            out.starts_with("<?xpacket begin=\"\u{feff}\"") || out.starts_with("<?xpacket begin='")
+        );
         assert!(out.contains("<!-- kept -->"), "{out}");
         assert!(out.contains("Fish &amp; chips \u{263A}"), "{out}");
         assert!(out.ends_with("<?xpacket end='w'?>"), "{out}");
@@ -353,9 +355,8 @@ mod tests {
 
     #[test]
     fn prefixes_resolve_through_the_scope() {
-        let doc =
-            parse("<r xmlns:p='urn:a' xmlns='urn:d'><p:x xmlns:p='urn:b' p:y='1'/><z/></r>")
-                .unwrap();
+        let doc = parse("<r xmlns:p='urn:a' xmlns='urn:d'><p:x xmlns:p='urn:b' p:y='1'/><z/></r>")
+            .unwrap();
         let Node::Element(root) = &doc.nodes[0] else {
             panic!()
         };

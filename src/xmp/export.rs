@@ -74,7 +74,11 @@ pub fn photo_tags(store: &Store, photo_id: i64, min_confidence: f32) -> Result<O
     }
     let parents = |tag: &str| -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        let defined = vocab.tags.get(tag).map(|d| &d.categories[..]).unwrap_or(&[]);
+        let defined = vocab
+            .tags
+            .get(tag)
+            .map(|d| &d.categories[..])
+            .unwrap_or(&[]);
         let more = extra.get(tag).map(|v| &v[..]).unwrap_or(&[]);
         let mine = own.get(tag).map(|v| &v[..]).unwrap_or(&[]);
         for p in defined.iter().chain(more).chain(mine) {
@@ -161,8 +165,8 @@ pub fn write_sidecar(photo: &Path, naming: Naming, tags: &OurTags) -> Result<Sid
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => (TEMPLATE.to_string(), None, false),
         Err(e) => return Err(Error::io("cannot read the XMP sidecar", &path, e)),
     };
-    let mut doc = dom::parse(&text)
-        .map_err(|e| xmp_err(format!("not valid XML ({e}); left untouched")))?;
+    let mut doc =
+        dom::parse(&text).map_err(|e| xmp_err(format!("not valid XML ({e}); left untouched")))?;
     let before = merge::read_fields(&doc);
     merge::merge(&mut doc, tags).map_err(|e| xmp_err(format!("{e}; left untouched")))?;
     if existed && merge::read_fields(&doc) == before {
@@ -177,11 +181,7 @@ pub fn write_sidecar(photo: &Path, naming: Naming, tags: &OurTags) -> Result<Sid
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.
-fn write_atomically(
-    path: &Path,
-    bytes: &[u8],
-    perms: Option<std::fs::Permissions>,
-) -> Result<()> {
+fn write_atomically(path: &Path, bytes: &[u8], perms: Option<std::fs::Permissions>) -> Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -308,11 +308,20 @@ mod tests {
             SidecarWrite::Unchanged(side.clone()),
             "the same tags again: not rewritten"
         );
-        assert_eq!(std::fs::metadata(&side).unwrap().modified().unwrap(), modified);
+        assert_eq!(
+            std::fs::metadata(&side).unwrap().modified().unwrap(),
+            modified
+        );
         let text = std::fs::read_to_string(&side).unwrap();
         assert!(text.starts_with("<?xpacket begin="), "{text}");
-        assert!(text.contains("<rdf:li>photolabel|pet|dog</rdf:li>"), "{text}");
-        assert!(text.contains("<rdf:li>photolabel/pet/dog</rdf:li>"), "{text}");
+        assert!(
+            text.contains("<rdf:li>photolabel|pet|dog</rdf:li>"),
+            "{text}"
+        );
+        assert!(
+            text.contains("<rdf:li>photolabel/pet/dog</rdf:li>"),
+            "{text}"
+        );
         let doc = dom::parse(&text).unwrap();
         assert!(merge::foreign_keywords(&doc).is_empty());
     }

@@ -32,7 +32,12 @@ enum Prop {
 }
 
 impl Prop {
-    const ALL: [Prop; 4] = [Prop::Subject, Prop::TagsList, Prop::Hierarchical, Prop::Ours];
+    const ALL: [Prop; 4] = [
+        Prop::Subject,
+        Prop::TagsList,
+        Prop::Hierarchical,
+        Prop::Ours,
+    ];
 
     fn ns(self) -> &'static str {
         match self {
@@ -170,7 +175,10 @@ fn entries(prop: &Element, scope: &Scope) -> Vec<String> {
     let mut containers = 0;
     for c in prop.elements() {
         let cs = scope.enter(c);
-        if ["Bag", "Seq", "Alt"].iter().any(|k| cs.is(&c.name, RDF_NS, k)) {
+        if ["Bag", "Seq", "Alt"]
+            .iter()
+            .any(|k| cs.is(&c.name, RDF_NS, k))
+        {
             containers += 1;
             for li in c.elements() {
                 if cs.enter(li).is(&li.name, RDF_NS, "li") {
@@ -193,7 +201,10 @@ fn collect(desc: &mut Element, scope: &Scope, fields: &mut Fields, take: bool) {
     let scope = scope.enter(desc);
     let mut keep_attrs = Vec::with_capacity(desc.attrs.len());
     for (k, v) in std::mem::take(&mut desc.attrs) {
-        match Prop::ALL.iter().find(|p| scope.attr_is(&k, p.ns(), p.local())) {
+        match Prop::ALL
+            .iter()
+            .find(|p| scope.attr_is(&k, p.ns(), p.local()))
+        {
             Some(p) => {
                 fields.add(*p, v.trim().to_string());
                 if !take {
@@ -363,8 +374,7 @@ pub fn merge(doc: &mut Document, tags: &OurTags) -> Result<(), MergeError> {
             Some(Node::Text(t)) if t.trim().is_empty() => desc.children.len() - 1,
             _ => desc.children.len(),
         };
-        desc.children
-            .insert(at, Node::Text(format!("{indent} ")));
+        desc.children.insert(at, Node::Text(format!("{indent} ")));
         desc.children.insert(at + 1, Node::Element(el));
     }
     Ok(())
@@ -497,10 +507,16 @@ mod tests {
             "path leaves, our old root left out"
         );
         let (out, f) = merged(text, &ours(&["dog"], &[&["dog"]]));
-        assert!(!out.contains("dc:subject=\""), "the attribute became a bag: {out}");
+        assert!(
+            !out.contains("dc:subject=\""),
+            "the attribute became a bag: {out}"
+        );
         assert_eq!(f.get(Prop::Subject), ["sunset", "dog"]);
         assert_eq!(f.get(Prop::TagsList), ["People/Grandma", "photolabel/dog"]);
-        assert_eq!(f.get(Prop::Hierarchical), ["Places|Paris", "photolabel|dog"]);
+        assert_eq!(
+            f.get(Prop::Hierarchical),
+            ["Places|Paris", "photolabel|dog"]
+        );
     }
 
     #[test]

@@ -169,7 +169,10 @@ fn iim_keywords(data: &[u8]) -> Vec<String> {
             Err(_) if utf8 => String::from_utf8_lossy(v).into_owned(),
             Err(_) => v.iter().map(|&b| char::from(b)).collect(),
         })
-        .map(|s| s.trim_matches(|c: char| c == '\0' || c.is_whitespace()).to_string())
+        .map(|s| {
+            s.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                .to_string()
+        })
         .filter(|s| !s.is_empty())
         .collect()
 }
@@ -206,7 +209,10 @@ mod tests {
     fn iptc_keywords_are_found_after_other_resources() {
         let r = resources(&iim(&[b"grandma", b"caf\xe9", "smørrebrød".as_bytes()]));
         assert_eq!(iptc_keywords(&r), ["grandma", "café", "smørrebrød"]);
-        assert!(iptc_keywords(&r[..r.len() - 3]).is_empty(), "truncated: nothing");
+        assert!(
+            iptc_keywords(&r[..r.len() - 3]).is_empty(),
+            "truncated: nothing"
+        );
         assert!(iptc_keywords(b"junk").is_empty());
     }
 
