@@ -274,6 +274,28 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces a photo's imported keywords (read again because its sidecar changed while the
+    /// photo did not) and notes that it was examined now.
+    pub fn set_imported_keywords(
+        &mut self,
+        photo_id: i64,
+        keywords: &[super::ImportedKeyword],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        replace_imported(&tx, photo_id, keywords)?;
+        let (key, ok): (i64, bool) = tx.query_row(
+            "UPDATE photos SET scanned_at = ?2 WHERE id = ?1 RETURNING sort_key, status = 'ok'",
+            params![photo_id, now_secs()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if ok {
+            let extra = load_parents(&tx)?;
+            reindex_photo(&tx, &self.vocab, &extra, photo_id, key)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Declares parents of labels (e.g. "dog" -> "animal"), used by search's hierarchy. Call
     /// [`Store::rebuild_tag_index`] afterwards if labels already exist.
     pub fn set_label_parents(&mut self, pairs: &[(String, String)]) -> Result<()> {

@@ -147,6 +147,9 @@ pub struct KnownFile {
     pub ok: bool,
     pub missing: bool,
     pub thumb: bool,
+    /// When it was last examined (seconds since the epoch): a sidecar changed since then is
+    /// read again.
+    pub scanned_at: i64,
 }
 
 /// What [`Store::record_scans`] did with one record.
@@ -198,7 +201,8 @@ impl Store {
     /// Every known file under `root` (by path bytes), for deciding what a rescan must touch.
     pub fn known_files(&self, root_id: i64) -> Result<HashMap<Vec<u8>, KnownFile>> {
         let mut stmt = self.conn().prepare(
-            "SELECT path, id, size, mtime_ns, status, thumb FROM photos WHERE root_id = ?1",
+            "SELECT path, id, size, mtime_ns, status, thumb, scanned_at FROM photos \
+             WHERE root_id = ?1",
         )?;
         let rows = stmt.query_map([root_id], |r| {
             let status: String = r.get(4)?;
@@ -211,6 +215,7 @@ impl Store {
                     ok: status == "ok",
                     missing: status == "missing",
                     thumb: r.get(5)?,
+                    scanned_at: r.get(6)?,
                 },
             ))
         })?;

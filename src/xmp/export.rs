@@ -230,7 +230,8 @@ pub fn export(store: &Store, photos: &[Photo], opts: &XmpOptions) -> Result<Expo
     let start = std::time::Instant::now();
     let mut report = ExportReport::default();
     for p in photos {
-        if p.status != PhotoStatus::Ok {
+        // A photo gone since the last scan gets no sidecar of its own.
+        if p.status != PhotoStatus::Ok || !p.path.is_file() {
             report.skipped += 1;
             continue;
         }

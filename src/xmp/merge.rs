@@ -534,6 +534,22 @@ mod tests {
     }
 
     #[test]
+    fn a_default_namespace_and_an_rdf_seq_read_as_dublin_core() {
+        let text = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+            <rdf:Description xmlns="http://purl.org/dc/elements/1.1/"><subject><rdf:Seq>
+            <rdf:li> beach </rdf:li><rdf:li>beach</rdf:li></rdf:Seq></subject><title>t</title>
+            </rdf:Description></rdf:RDF>"#;
+        assert_eq!(foreign_keywords(&parse(text).unwrap()), ["beach"]);
+        let (out, f) = merged(text, &ours(&["dog"], &[]));
+        assert_eq!(f.get(Prop::Subject), ["beach", "dog"]);
+        assert!(out.contains("<title>t</title>"), "{out}");
+        assert!(
+            !out.contains("<subject>"),
+            "replaced by one prefixed property: {out}"
+        );
+    }
+
+    #[test]
     fn no_rdf_is_refused() {
         let mut doc = parse("<x:xmpmeta xmlns:x='adobe:ns:meta/'/>").unwrap();
         assert_eq!(merge(&mut doc, &OurTags::default()), Err(MergeError::NoRdf));
