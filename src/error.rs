@@ -117,6 +117,10 @@ pub enum Error {
     )]
     LibraryLocked { pid: String, path: PathBuf },
 
+    /// An XMP sidecar could not be used (not valid XML, not XMP); it was left untouched.
+    #[error("XMP sidecar: {msg}: {}", path.display())]
+    Xmp { msg: String, path: PathBuf },
+
     /// Running a model failed on the device.
     #[error("model {model}: inference failed: {msg}")]
     Inference { model: String, msg: String },

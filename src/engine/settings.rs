@@ -1,6 +1,6 @@
 //! Labelling settings the user edits in the GUI and the engine hands to the labeller: the
 //! per-photo deadline, the memory budget, the share of exploratory decisions and which models
-//! may run with what priority and threshold. Serde with defaults, so settings written by an
+//! may run with what priority and threshold, and whether labelled photos get XMP sidecars. Serde with defaults, so settings written by an
 //! older build still load.
 
 use serde::{Deserialize, Serialize};
@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::label::LabelConfig;
 use crate::label::models::ModelChoice;
 use crate::label::service::ServiceOptions;
+use crate::xmp::XmpOptions;
 
 /// The scheduler's priority theta of a model's priority setting (0 = neutral 1.0, each step
 /// up or down scales its predicted value by 1.5).
@@ -52,6 +53,9 @@ pub struct LabelSettings {
     pub exploration: f32,
     /// Models and how to use them (empty until the model zoo is installed).
     pub models: Vec<ModelSetting>,
+    /// XMP sidecars written as photos are labelled (off by default). Not a labeller setting:
+    /// the labelling thread keeps it apart, so changing it does not reload the models.
+    pub xmp: XmpOptions,
 }
 
 impl Default for LabelSettings {
@@ -61,6 +65,7 @@ impl Default for LabelSettings {
             memory_budget_mib: 2048,
             exploration: 0.05,
             models: Vec::new(),
+            xmp: XmpOptions::default(),
         }
     }
 }
@@ -102,6 +107,7 @@ impl LabelSettings {
         self.deadline_ms = self.deadline_ms.clamp(10, 600_000);
         self.memory_budget_mib = self.memory_budget_mib.clamp(64, 1 << 20);
         self.exploration = self.exploration.clamp(0.0, 1.0);
+        self.xmp.min_confidence = self.xmp.min_confidence.clamp(0.0, 1.0);
         for m in &mut self.models {
             m.threshold = m.threshold.clamp(0.0, 1.0);
         }

@@ -75,6 +75,8 @@ impl Settings {
             });
         }
         ui.separator();
+        self.sidecars_ui(ui);
+        ui.separator();
         ui.heading("Display");
         ui.add(egui::Slider::new(&mut self.tile_size, 64.0..=256.0).text("Thumbnail size"));
         ui.separator();
@@ -98,6 +100,34 @@ impl Settings {
             ui.end_row();
         });
         self.label != before
+    }
+
+    /// The XMP sidecar settings (part of the labelling settings the engine gets).
+    fn sidecars_ui(&mut self, ui: &mut Ui) {
+        use crate::xmp::Naming;
+        let xmp = &mut self.label.xmp;
+        ui.heading("Sidecars");
+        ui.checkbox(&mut xmp.write_on_label, "Write XMP sidecars")
+            .on_hover_text(
+                "Write each photo's tags to an XMP file beside it as it is labelled, for \
+                 digiKam, darktable and Lightroom. The photos themselves are never changed; \
+                 other programs' fields in an existing sidecar are kept.",
+            );
+        ui.add_enabled_ui(xmp.write_on_label, |ui| {
+            egui::Grid::new("xmp_settings")
+                .num_columns(2)
+                .show(ui, |ui| {
+                    ui.label("Sidecar name");
+                    ui.horizontal(|ui| {
+                        ui.radio_value(&mut xmp.naming, Naming::Ext, "photo.jpg.xmp");
+                        ui.radio_value(&mut xmp.naming, Naming::Replace, "photo.xmp");
+                    });
+                    ui.end_row();
+                    ui.label("Lowest model confidence");
+                    ui.add(egui::Slider::new(&mut xmp.min_confidence, 0.0..=1.0).fixed_decimals(2));
+                    ui.end_row();
+                });
+        });
     }
 }
 

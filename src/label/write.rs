@@ -2,11 +2,15 @@
 //! a photo's labels and decision log (with its scheduler context and deadline), and a failure
 //! that says whether it can be retried. The tags search reads (`animal` finds a golden
 //! retriever) are rebuilt by the store from these raw labels through the vocabulary
-//! (`models/vocabulary.toml`, see `crate::vocab`) in the same transaction.
+//! (`models/vocabulary.toml`, see `crate::vocab`) in the same transaction. When the user asked
+//! for them, [`sidecar`] then writes the photo's XMP sidecar.
+
+use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::sched::trace::Context;
 use crate::store::{NewLabel, RunRecord, Store};
+use crate::xmp::XmpOptions;
 
 use super::{PhotoResult, records};
 
@@ -58,6 +62,20 @@ pub fn outcome(
 ) -> Result<()> {
     store.write_photo_results(photo_id, labels, runs, false)?;
     store.set_sched_run(photo_id, context, deadline_ms)
+}
+
+/// After a photo's results are written: its XMP sidecar, when `xmp` asks for sidecars as
+/// photos are labelled (see `crate::xmp`). Returns the sidecar's path, if it has one. A failure
+/// here is the sidecar's (e.g. a sidecar that is not valid XML is left alone), never the
+/// labelling's.
+pub fn sidecar(store: &Store, photo_id: i64, xmp: &XmpOptions) -> Result<Option<PathBuf>> {
+    if !xmp.write_on_label {
+        return Ok(None);
+    }
+    let Some(photo) = store.photo(photo_id)? else {
+        return Ok(None);
+    };
+    Ok(crate::xmp::export::export_photo(store, &photo, xmp)?.map(|w| w.path().to_path_buf()))
 }
 
 /// Whether a failure to label a photo can go away by itself (weights fetched later, a device

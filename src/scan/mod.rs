@@ -7,10 +7,13 @@
 //! new path is a move (labels follow); files that vanished are marked missing. Work is
 //! committed every few hundred files, so a killed scan resumes where it stopped.
 //!
-//! Originals are opened read-only and never written.
+//! Keywords other programs wrote (XMP sidecars, embedded XMP and IPTC) are read with the file
+//! (`crate::xmp::read`) and stored as user tags. Originals are opened read-only and never
+//! written.
 
 pub mod detect;
 pub mod exif;
+mod sidecars;
 pub mod thumb;
 pub mod walk;
 
@@ -131,6 +134,8 @@ struct Job {
 enum FileOutcome {
     Record(Box<ScanRecord>, bool),
     NotImage,
+    /// An XMP sidecar (not an image), with its modification time.
+    Sidecar(PathBuf, i64),
     Vanished(Option<i64>),
 }
 
@@ -172,7 +177,7 @@ pub fn examine_file(path: &Path, opts: &ScanOptions) -> Examined {
             rec.root_id = None;
             Examined::Record(rec)
         }
-        FileOutcome::NotImage => Examined::NotImage,
+        FileOutcome::NotImage | FileOutcome::Sidecar(..) => Examined::NotImage,
         FileOutcome::Vanished(_) => Examined::Vanished,
     }
 }
@@ -232,6 +237,8 @@ pub fn scan(
     let mut moved_ids = HashSet::new();
     let mut batch: Vec<ScanRecord> = Vec::with_capacity(opts.batch);
     let mut batch_thumbs = 0u64;
+    let mut sidecars: Vec<(PathBuf, i64)> = Vec::new();
+    let mut examined: HashSet<PathBuf> = HashSet::new();
 
     std::thread::scope(|s| -> Result<()> {
         let (job_tx, job_rx) = bounded::<Job>(512);
@@ -336,6 +343,11 @@ pub fn scan(
                     progress.done += 1;
                     summary.not_images += 1;
                 }
+                Msg::File(FileOutcome::Sidecar(path, mtime_ns)) => {
+                    progress.done += 1;
+                    summary.not_images += 1;
+                    sidecars.push((path, mtime_ns));
+                }
                 Msg::File(FileOutcome::Vanished(id)) => {
                     progress.done += 1;
                     vanished.extend(id);
@@ -351,6 +363,7 @@ pub fn scan(
                         });
                     }
                     batch_thumbs += u64::from(thumb_made);
+                    examined.insert(rec.path.clone());
                     batch.push(*rec);
                 }
             }
@@ -392,6 +405,8 @@ pub fn scan(
         gone.dedup();
         summary.missing = gone.len() as u64;
         store.mark_missing(&gone)?;
+        let known: Vec<_> = targets.iter().map(|(_, _, k)| k).collect();
+        sidecars::refresh(store, &known, &sidecars, &examined)?;
         for (_, root_id, _) in &targets {
             let mine: Vec<(PathBuf, String)> = issues
                 .iter()
@@ -469,6 +484,9 @@ fn examine(job: &Job, opts: &ScanOptions) -> FileOutcome {
         Detected::Image(fmt) => fmt,
         other => {
             if !detect::has_image_extension(&f.path) && other == Detected::NotImage {
+                if sidecars::is_sidecar(&f.path) {
+                    return FileOutcome::Sidecar(f.path.clone(), f.mtime_ns);
+                }
                 return FileOutcome::NotImage;
             }
             let msg = match other {
@@ -491,7 +509,10 @@ fn examine(job: &Job, opts: &ScanOptions) -> FileOutcome {
         return record(None, Err(format!("cannot read: {e}")), false);
     }
     let hash = blake3::hash(&bytes).to_hex().to_string();
-    let meta = examine_image(&bytes, format);
+    let meta = examine_image(&bytes, format).map(|mut m| {
+        m.keywords = crate::xmp::read::photo_keywords(&f.path, &bytes);
+        m
+    });
     let mut thumb = false;
     let meta = match meta {
         Ok(meta) if opts.thumbnails => {

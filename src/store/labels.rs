@@ -274,6 +274,28 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces a photo's imported keywords (read again because its sidecar changed while the
+    /// photo did not) and notes that it was examined now.
+    pub fn set_imported_keywords(
+        &mut self,
+        photo_id: i64,
+        keywords: &[super::ImportedKeyword],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        replace_imported(&tx, photo_id, keywords)?;
+        let (key, ok): (i64, bool) = tx.query_row(
+            "UPDATE photos SET scanned_at = ?2 WHERE id = ?1 RETURNING sort_key, status = 'ok'",
+            params![photo_id, now_secs()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if ok {
+            let extra = load_parents(&tx)?;
+            reindex_photo(&tx, &self.vocab, &extra, photo_id, key)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Declares parents of labels (e.g. "dog" -> "animal"), used by search's hierarchy. Call
     /// [`Store::rebuild_tag_index`] afterwards if labels already exist.
     pub fn set_label_parents(&mut self, pairs: &[(String, String)]) -> Result<()> {
@@ -541,6 +563,34 @@ fn insert_labels(
         ])?;
     }
     Ok(())
+}
+
+/// Replaces a photo's imported keywords (user labels whose model is an
+/// [`super::KeywordOrigin`]) with `keywords`: a rescan finds the same ones again, so they are
+/// never duplicated, and a keyword removed in the other program goes here too.
+pub(crate) fn replace_imported(
+    tx: &Transaction<'_>,
+    photo_id: i64,
+    keywords: &[super::ImportedKeyword],
+) -> Result<()> {
+    tx.execute(
+        "DELETE FROM labels WHERE photo_id = ?1 AND source = 'user' AND model IN (?2, ?3)",
+        params![
+            photo_id,
+            super::KeywordOrigin::Xmp.model(),
+            super::KeywordOrigin::Iptc.model()
+        ],
+    )?;
+    let labels: Vec<NewLabel> = keywords
+        .iter()
+        .map(|k| NewLabel {
+            label: k.keyword.clone(),
+            model: k.origin.model().to_string(),
+            confidence: 1.0,
+            bbox: None,
+        })
+        .collect();
+    insert_labels(tx, photo_id, &labels, "user")
 }
 
 /// The parents declared with [`Store::set_label_parents`], read inside a transaction.

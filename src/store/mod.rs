@@ -27,7 +27,9 @@ pub use browse::{ModelRunSummary, PhotoOrder, RunSummary};
 pub use labels::{
     Label, LabelSource, MAX_LABEL_FAILURES, ModelProfile, NewLabel, RunRecord, RunStatus,
 };
-pub use photos::{LabelStatus, Photo, PhotoMeta, PhotoStatus, ScanRecord};
+pub use photos::{
+    ImportedKeyword, KeywordOrigin, LabelStatus, Photo, PhotoMeta, PhotoStatus, ScanRecord,
+};
 pub use search::{MatchedTag, SearchHit};
 
 /// Newest schema version this build understands.

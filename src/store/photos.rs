@@ -32,6 +32,38 @@ pub struct PhotoMeta {
     pub focal_mm: Option<f64>,
     pub iso: Option<u32>,
     pub gps: bool,
+    /// Keywords other programs wrote (XMP sidecar, embedded XMP, IPTC), read at scan and
+    /// stored as user tags; not read back from the photos table.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<ImportedKeyword>,
+}
+
+/// Where an imported keyword was found; stored as the `model` of a user label, so the photo
+/// detail shows it and a rescan replaces exactly these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeywordOrigin {
+    /// An XMP sidecar or the photo's embedded XMP packet.
+    Xmp,
+    /// The photo's IPTC-IIM keywords.
+    Iptc,
+}
+
+impl KeywordOrigin {
+    /// The `model` its labels are stored under.
+    pub fn model(self) -> &'static str {
+        match self {
+            KeywordOrigin::Xmp => "xmp",
+            KeywordOrigin::Iptc => "iptc",
+        }
+    }
+}
+
+/// A keyword another program wrote about a photo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportedKeyword {
+    pub keyword: String,
+    pub origin: KeywordOrigin,
 }
 
 /// One file as the scanner found it: identity plus either its metadata or why it is unusable.
@@ -116,6 +148,9 @@ pub struct KnownFile {
     pub ok: bool,
     pub missing: bool,
     pub thumb: bool,
+    /// When it was last examined (seconds since the epoch): a sidecar changed since then is
+    /// read again.
+    pub scanned_at: i64,
 }
 
 /// What [`Store::record_scans`] did with one record.
@@ -158,6 +193,7 @@ pub(crate) fn photo_from_row(r: &Row<'_>) -> rusqlite::Result<Photo> {
             focal_mm: r.get(21)?,
             iso: r.get(22)?,
             gps: r.get(23)?,
+            keywords: Vec::new(),
         },
     })
 }
@@ -166,7 +202,8 @@ impl Store {
     /// Every known file under `root` (by path bytes), for deciding what a rescan must touch.
     pub fn known_files(&self, root_id: i64) -> Result<HashMap<Vec<u8>, KnownFile>> {
         let mut stmt = self.conn().prepare(
-            "SELECT path, id, size, mtime_ns, status, thumb FROM photos WHERE root_id = ?1",
+            "SELECT path, id, size, mtime_ns, status, thumb, scanned_at FROM photos \
+             WHERE root_id = ?1",
         )?;
         let rows = stmt.query_map([root_id], |r| {
             let status: String = r.get(4)?;
@@ -179,6 +216,7 @@ impl Store {
                     ok: status == "ok",
                     missing: status == "missing",
                     thumb: r.get(5)?,
+                    scanned_at: r.get(6)?,
                 },
             ))
         })?;
@@ -417,6 +455,7 @@ fn record_one(
     let secs = m.taken_ts.unwrap_or(rec.mtime_ns.div_euclid(1_000_000_000));
     let key = assign_sort_key(tx, id, secs)?;
     if status == "ok" {
+        super::labels::replace_imported(tx, id, &m.keywords)?;
         super::labels::reindex_photo(tx, vocab, extra, id, key)?;
     }
     Ok((outcome, id))
