@@ -83,7 +83,7 @@ pub fn backups(db: &Path) -> Vec<(i64, PathBuf)> {
             Some((v, e.path()))
         })
         .collect();
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|b| std::cmp::Reverse(b.0));
     found
 }
 

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Crash cycles (issue #17): labels a folder of real photos with `photolabel label`, SIGKILLs it
+# at a random moment CYCLES times, and after every kill checks the library:
+#   - PRAGMA integrity_check is "ok";
+#   - no photo has half its results: a labelled photo has its decision log, model labels only
+#     exist on labelled photos, and a pending photo has no runs;
+#   - no run is recorded twice (same photo, model and decision number);
+#   - nothing committed is lost: the labelled count never goes down from one cycle to the next;
+# and at the end an uninterrupted run finishes every photo (work resumed, not redone: the total
+# number of photos labelled across cycles is reported). Then the same for `photolabel retrain`
+# (its checkpoint file must always parse: written to a temporary file and renamed).
+#
+#   tools/reliability/crash-cycles.sh BIN PHOTO_DIR [CYCLES] [CACHE_DIR]
+#
+# BIN is the photolabel binary; CACHE_DIR a model cache with the weights already fetched
+# (`photolabel models fetch`), default a fresh one fetched first.
+set -euo pipefail
+BIN=$(realpath "$1")
+PHOTOS=$(realpath "$2")
+CYCLES=${3:-50}
+work=$(mktemp -d)
+export PHOTOLABEL_DB=$work/library.sqlite PHOTOLABEL_DATA_DIR=$work/data
+export PHOTOLABEL_CACHE_DIR=${4:-$work/cache}
+trap 'rm -rf "$work"' EXIT
+if [[ -z ${4:-} ]]; then "$BIN" models fetch >/dev/null; fi
+
+check() {
+    python3 - "$PHOTOLABEL_DB" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+q = lambda sql: db.execute(sql).fetchall()
+problems = []
+if q("PRAGMA integrity_check") != [("ok",)]:
+    problems.append("integrity_check: %r" % q("PRAGMA integrity_check")[:3])
+n = q("""SELECT count(*) FROM photos p WHERE label_status = 'labelled'
+         AND NOT EXISTS (SELECT 1 FROM model_runs r WHERE r.photo_id = p.id)""")[0][0]
+if n: problems.append(f"{n} labelled photos without their decision log")
+n = q("""SELECT count(*) FROM labels l JOIN photos p ON p.id = l.photo_id
+         WHERE l.source = 'model' AND p.label_status = 'pending'""")[0][0]
+if n: problems.append(f"{n} model labels on pending photos")
+n = q("""SELECT count(*) FROM model_runs r JOIN photos p ON p.id = r.photo_id
+         WHERE p.label_status = 'pending'""")[0][0]
+if n: problems.append(f"{n} runs of pending photos")
+n = q("""SELECT count(*) FROM (SELECT 1 FROM model_runs GROUP BY photo_id, model, seq
+         HAVING count(*) > 1)""")[0][0]
+if n: problems.append(f"{n} runs recorded twice")
+labelled = q("SELECT count(*) FROM photos WHERE label_status = 'labelled'")[0][0]
+total = q("SELECT count(*) FROM photos WHERE status = 'ok'")[0][0]
+print(labelled, total, "; ".join(problems))
+sys.exit(1 if problems else 0)
+PY
+}
+
+prev=0
+bad=0
+kills=0
+for ((i = 1; i <= CYCLES; i++)); do
+    "$BIN" label "$PHOTOS" >/dev/null 2>&1 &
+    pid=$!
+    # A random moment up to MAX_S (default 60 s): during start-up, the scan, model loading,
+    # labelling, writing.
+    sleep "$(python3 -c "import random; print(round(random.uniform(0.5, ${MAX_S:-60}), 2))")"
+    if kill -9 "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
+    wait "$pid" 2>/dev/null || true
+    read -r labelled total problems < <(check || true) || true
+    if [[ -n ${problems:-} ]]; then
+        echo "cycle $i: $problems"
+        bad=$((bad + 1))
+    fi
+    if ((labelled < prev)); then
+        echo "cycle $i: labelled went down from $prev to $labelled"
+        bad=$((bad + 1))
+    fi
+    prev=$labelled
+    echo "cycle $i: killed, $labelled of $total labelled"
+done
+"$BIN" label "$PHOTOS" >/dev/null 2>&1
+read -r labelled total problems < <(check || true) || true
+echo "after an uninterrupted run: $labelled of $total labelled ${problems:-}"
+((labelled == total)) || bad=$((bad + 1))
+
+# Retraining, killed while it trains: the installed checkpoint must always parse.
+for ((i = 1; i <= ${RETRAIN_CYCLES:-5}; i++)); do
+    "$BIN" retrain --force >/dev/null 2>&1 &
+    pid=$!
+    sleep "$(python3 -c 'import random; print(round(random.uniform(1, 20), 2))')"
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    for f in "$PHOTOLABEL_DATA_DIR"/scheduler/*.json; do
+        [[ -f $f ]] || continue
+        python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$f" ||
+            { echo "retrain cycle $i: torn checkpoint $f"; bad=$((bad + 1)); }
+    done
+    read -r labelled total problems < <(check || true) || true
+    [[ -z ${problems:-} ]] || { echo "retrain cycle $i: $problems"; bad=$((bad + 1)); }
+done
+echo "summary: $kills kills during labelling, $CYCLES cycles, ${RETRAIN_CYCLES:-5} retrain kills, $bad problems"
+((bad == 0))
