@@ -90,6 +90,17 @@ fn cli(lib: &TempLib) -> Command {
     c
 }
 
+/// Runs the CLI with `args` and fails the test, showing stderr, unless it succeeds.
+fn run_ok(lib: &TempLib, args: &[&str]) -> std::process::Output {
+    let out = cli(lib).args(args).output().expect("run");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn write_jpeg(path: &Path, seed: u64) {
     let img = fixtures::pattern_image(64, 48, seed);
     let bytes = fixtures::jpeg_bytes(&img, Some(&fixtures::exif_for(seed)));
@@ -151,15 +162,7 @@ fn exported_tags_are_read_by_exiftool_in_all_three_fields() {
     assert!(expected.contains(&"grandpa".to_string()), "{expected:?}");
     drop(store);
 
-    let out = cli(&lib)
-        .args(["export-xmp", "--all"])
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(&lib, &["export-xmp", "--all"]);
     let side = sidecar_path(&std::fs::canonicalize(&photo).unwrap(), Naming::Ext);
     assert!(side.ends_with("dog.jpg.xmp"), "{}", side.display());
     let f = read_fields(&side, &[]);
@@ -195,21 +198,17 @@ fn exported_tags_are_read_by_exiftool_in_all_three_fields() {
     assert!(hier.iter().any(|p| p.ends_with("|pet|dog")), "{hier:?}");
 
     // --naming replace and a lower threshold: photo.xmp, with the cat this time.
-    let out = cli(&lib)
-        .args([
+    let root_arg = root.to_str().expect("a UTF-8 temp path");
+    run_ok(
+        &lib,
+        &[
             "export-xmp",
             "--naming",
             "replace",
             "--min-confidence",
             "0.1",
-        ])
-        .arg(&root)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+            root_arg,
+        ],
     );
     let f = read_fields(&root.join("dog.xmp"), &[]);
     assert!(f["Subject"].contains(&"cat".to_string()), "{f:?}");
@@ -261,15 +260,7 @@ fn a_sidecar_exiftool_wrote_keeps_its_fields_and_only_our_old_tags_are_replaced(
     // The tags change (relabelled: a car now); a second export replaces ours only.
     label(&mut store, &photo, &[model("sports car", 0.8)]);
     drop(store);
-    let out = cli(&lib)
-        .args(["export-xmp", "--all"])
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(&lib, &["export-xmp", "--all"]);
     let f = read_fields(&side, &["-XMP-dc:Title", "-XMP-xmp:Rating"]);
     assert_eq!(f["Title"], ["Beach day"], "{f:?}");
     assert_eq!(f["Rating"], ["4"], "{f:?}");
