@@ -96,7 +96,7 @@ Architecture: $arch
 Maintainer: photolabel developers <noreply@photolabel.invalid>
 Installed-Size: $installed_kb
 Depends: $depends
-Recommends: mesa-vulkan-drivers | libegl-mesa0, python3-pip, xdg-desktop-portal-gtk | zenity
+Recommends: mesa-vulkan-drivers | libegl-mesa0, python3-pip, npm, xdg-desktop-portal-gtk | zenity
 Section: graphics
 Priority: optional
 Description: label and search a photo library with deep-learning models

@@ -60,6 +60,8 @@ pub struct Preprocess {
     pub std: [f32; 3],
     /// Channel order BGR instead of RGB.
     pub bgr: bool,
+    /// The model takes NHWC (TensorFlow, tfjs) rather than NCHW.
+    pub nhwc: bool,
 }
 
 impl Preprocess {
@@ -69,7 +71,8 @@ impl Preprocess {
         let size = input
             .fixed_size()
             .ok_or_else(|| Error::Manifest(format!("{}: input size is not fixed", spec.id)))?;
-        if !input.layout.starts_with("NCHW") {
+        let nhwc = input.layout.starts_with("NHWC") && !input.layout.contains("Transpose");
+        if !input.layout.starts_with("NCHW") && !nhwc {
             return Err(Error::Manifest(format!(
                 "{}: layout {} unsupported",
                 spec.id, input.layout
@@ -93,6 +96,7 @@ impl Preprocess {
             mean,
             std,
             bgr,
+            nhwc,
         })
     }
 
@@ -161,10 +165,30 @@ impl Preprocess {
         out
     }
 
-    /// The normalised input uploaded to `device`: `[1, 3, height, width]`.
+    /// The normalised input as NHWC floats, shape `[1, height, width, 3]`.
+    pub fn nhwc(&self, img: &RgbImage) -> Vec<f32> {
+        let resized = self.resize(img);
+        let mut out = Vec::with_capacity(resized.len());
+        for px in resized.pixels() {
+            for c in 0..3 {
+                let src = if self.bgr { 2 - c } else { c };
+                let v = f32::from(px.0[src]) * self.scale;
+                out.push((v - self.mean[c]) / self.std[c]);
+            }
+        }
+        out
+    }
+
+    /// The normalised input uploaded to `device`: `[1, 3, height, width]`, or
+    /// `[1, height, width, 3]` for an NHWC model.
     pub fn tensor(&self, img: &RgbImage, device: &Device) -> Tensor<4> {
         let [h, w] = self.size;
-        let data = TensorData::new(self.nchw(img), [1, 3, h as usize, w as usize]);
+        let (h, w) = (h as usize, w as usize);
+        let data = if self.nhwc {
+            TensorData::new(self.nhwc(img), [1, h, w, 3])
+        } else {
+            TensorData::new(self.nchw(img), [1, 3, h, w])
+        };
         Tensor::from_data(data, device)
     }
 }
@@ -181,6 +205,7 @@ mod tests {
             mean: [0.5, 0.5, 0.5],
             std: [0.5, 0.5, 0.5],
             bgr,
+            nhwc: false,
         }
     }
 
@@ -215,6 +240,9 @@ mod tests {
         assert!((rgb[32] - (0.2 - 0.5) / 0.5).abs() < 1e-5); // B plane
         let bgr = pp(ResizeMode::Stretch, true).nchw(&img);
         assert!((bgr[0] - rgb[32]).abs() < 1e-5);
+        let nhwc = pp(ResizeMode::Stretch, false).nhwc(&img);
+        assert_eq!(nhwc.len(), 3 * 16);
+        assert_eq!(&nhwc[..3], &[rgb[0], rgb[16], rgb[32]]);
     }
 
     #[test]

@@ -104,7 +104,9 @@ MODELS = {
    licence=HUMAN + "; model from oarriaga/face_classification (model.json generatedBy), MIT (its LICENSE, Copyright (c) 2017 Octavio)",
    input=dict(size=[64, 64], layout="NHWC", colour="GRAY (0.2989 R + 0.5870 G + 0.1140 B of the 0..1 face crop; human src/gear/emotion.ts)", resize="stretch of face crop (tf.image.resizeBilinear to 64x64, no align corners)", mean=[0.5], std=[0.5], scale=1/255),
    output=dict(kind="classify", decode="Identity [N,7], softmax in graph, over angry, disgust, fear, happy, sad, surprise, neutral (the grey-input order of human src/gear/emotion.ts); human keeps > 0.1"),
-   labels="labels/emotion_human.txt", threshold=0.5),
+   # 0.9: on 123 MTCNN faces (../shared/faces, coco128) 32 of 34 happy >= 0.9 are smiles; of
+   # happy 0.5-0.9 a third or more are wrong, and all 16 other expressions >= 0.5 are (none reach 0.9).
+   labels="labels/emotion_human.txt", threshold=0.9),
  "faceres": dict(name="HSE FaceRes (gender, age, 1024-d descriptor; human 3.3.6)", family="face_attr",
    licence=HUMAN + "; model from HSE-asavchenko/HSE_FaceRec_tf (model.json generatedBy), upstream licence not checked",
    input=dict(size=[224, 224], layout="NHWC", colour="RGB", resize="stretch of face crop (tf.image.resizeBilinear to 224x224, no align corners; human src/face/faceres.ts enhance: 0..1 crop x 255)", **RAW),
@@ -114,7 +116,9 @@ MODELS = {
    licence="MIT (nsfwjs 4.4.0: package.json license \"MIT\" and package/LICENSE, MIT License, Copyright (c) 2019 Infinite Red, Inc.; model trained by GantMan/nsfw_model per the package README)",
    input=dict(size=[224, 224], layout="NHWC", colour="RGB", resize="stretch (tf.image.resizeBilinear to 224x224 with align corners, skipped when already 224x224; nsfwjs dist/cjs/core.js infer)", mean=[0, 0, 0], std=[1, 1, 1], scale=1/255),
    output=dict(kind="classify", decode="Identity [N,5], softmax in graph (the graph maps 0..1 input to -1..1 itself: hub_input Mul 2, Sub 1), over Drawing, Hentai, Neutral, Porn, Sexy (dist/cjs/nsfw_classes.js)"),
-   labels="labels/nsfwjs.txt", threshold=0.5),
+   # 0.9: on the 628 shared photos (none explicit) the model still gives Porn >= 0.7 to 6 and
+   # Drawing >= 0.9 to 106 real photos (tfjs agrees); the labeler never reports Drawing/Neutral.
+   labels="labels/nsfwjs.txt", threshold=0.9),
 }
 
 def sha256(p):
