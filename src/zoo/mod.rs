@@ -20,9 +20,8 @@
 //! - [`tfjs`]: TensorFlow.js graph models (npm packages) translated onto the same executor.
 //! - [`centernet`]: CenterNet COCO-80 object detector (`objects`, boxes), a tfjs model.
 //! - [`nsfw`]: nsfwjs' MobileNetV2 safety classifier (`safety`, MIT), a tfjs model.
-//! - [`movenet`]: MoveNet Lightning body keypoints (`pose`), a tfjs model ([`EXPERIMENTAL`]).
-//! - [`emotion`]: facial expression on MTCNN face crops (`face_attr`), a tfjs model
-//!   ([`EXPERIMENTAL`]).
+//! - [`movenet`]: MoveNet Lightning body keypoints (`pose`), a tfjs model.
+//! - [`emotion`]: facial expression on MTCNN face crops (`face_attr`), a tfjs model.
 //! - [`ocr`]: `ppocr_v4_det` / `ppocr_v5_det` (`text` boxes) and `ppocr_v4_rec` / `ppocr_v5_rec`
 //!   (recognised words), family `text`.
 //!
@@ -118,13 +117,6 @@ pub const IMPLEMENTED: &[&str] = &[
     // TensorFlow.js graph models (`tfjs`), model file + weight shards from npm packages:
     "centernet",
     "nsfw_mid",
-];
-
-/// Ids of models [`load`] can build that are not yet in [`IMPLEMENTED`]: the shipped scheduler
-/// network must cover every implemented model and is retrained separately, so these are
-/// loadable (`photolabel label PHOTO --model ID`, tests) but not scheduled yet.
-pub const EXPERIMENTAL: &[&str] = &[
-    // TensorFlow.js graph models from @vladmandic/human:
     "movenet_lightning",
     // Needs the MTCNN weights too (it detects faces first).
     "emotion_human",
@@ -153,7 +145,7 @@ pub fn is_implemented(id: &str) -> bool {
 /// downloads: missing weights are [`Error::WeightsMissing`] naming `photolabel models fetch ID`.
 pub fn load(id: &str, cache_dir: &Path, device: &Device) -> Result<Box<dyn Labeler>> {
     let spec = Manifest::embedded()?.get(id)?;
-    if !is_implemented(id) && !EXPERIMENTAL.contains(&id) {
+    if !is_implemented(id) {
         return Err(Error::ModelNotImplemented(id.to_owned()));
     }
     let path = weights::verify(cache_dir, spec)?;
