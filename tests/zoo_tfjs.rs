@@ -657,4 +657,24 @@ fn tfjs_models_give_the_same_results_on_wgpu_and_cpu() {
     for (x, y) in pa.iter().zip(&pb) {
         assert!((x - y).abs() < 1e-3, "nsfw_mid: {pa:?} vs {pb:?}");
     }
+    // MoveNet: the same keypoints from the same input.
+    let spec = Manifest::embedded()
+        .unwrap()
+        .get("movenet_lightning")
+        .unwrap();
+    let (json, shards) = fetched("movenet_lightning");
+    let gpu_pose = MoveNet::load(spec, &json, &shards, &gpu).unwrap();
+    let (sa, sb) = (
+        movenet().keypoints_of(synthetic(192, 1.0)).unwrap(),
+        gpu_pose
+            .keypoints_of(synthetic(192, 1.0).to_device(&gpu))
+            .unwrap(),
+    );
+    let diff = sa
+        .iter()
+        .zip(&sb)
+        .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
+        .fold(0f32, f32::max);
+    eprintln!("movenet wgpu vs CPU: max keypoint difference {diff:.2e}");
+    assert!(diff < 1e-3, "movenet keypoints differ by {diff}");
 }
