@@ -54,6 +54,7 @@ fn the_installed_binary_starts_from_a_launcher_under_xvfb() {
             .env("PHOTOLABEL_DATA_DIR", &data)
             .env("PHOTOLABEL_CACHE_DIR", &cache)
             .env("PHOTOLABEL_PYTHON", dir.path().join("no-python-here"))
+            .env("PHOTOLABEL_NPM", dir.path().join("no-npm-here"))
             .env("XDG_DATA_HOME", dir.path().join("xdg-data"))
             .env("XDG_CONFIG_HOME", dir.path().join("xdg-config"))
             .env("XDG_CACHE_HOME", dir.path().join("xdg-cache"))
@@ -103,8 +104,8 @@ fn the_installed_binary_starts_from_a_launcher_under_xvfb() {
                 .is_some_and(|s| s.thumbnails == 6)
         },
     );
-    // Labelling starts after the scan and tries to fetch the weights: without pip that fails,
-    // is logged and shown, and the app carries on.
+    // Labelling starts after the scan and tries to fetch the weights: without pip and npm that
+    // fails, is logged and shown, and the app carries on.
     wait(
         "the failed weight fetch in the log",
         180,
