@@ -195,13 +195,7 @@ fn main() -> anyhow::Result<()> {
                     .map(|h| h.photo_id)
                     .filter(|id| judged.contains(id))
                     .collect();
-                let hit = found.intersection(&relevant).count() as f64;
-                let recall = hit / (relevant.len().max(1) as f64);
-                let precision = if found.is_empty() {
-                    0.0
-                } else {
-                    hit / found.len() as f64
-                };
+                let (recall, precision) = recall_precision(&found, &relevant);
                 row += &format!(
                     " | {:>13}  {:>6.2}  {:>9.2}",
                     found.len(),
@@ -213,6 +207,18 @@ fn main() -> anyhow::Result<()> {
         }
     }
     coco_class_means(&mut store, &truth, embedded)
+}
+
+/// Recall and precision of `found` against `relevant` (0 when nothing was found).
+fn recall_precision(found: &BTreeSet<i64>, relevant: &BTreeSet<i64>) -> (f64, f64) {
+    let hit = found.intersection(relevant).count() as f64;
+    let recall = hit / relevant.len().max(1) as f64;
+    let precision = if found.is_empty() {
+        0.0
+    } else {
+        hit / found.len() as f64
+    };
+    (recall, precision)
 }
 
 /// Mean recall and precision over the COCO classes with at least 3 COCO photos, each searched
@@ -258,13 +264,7 @@ fn coco_class_means(
             .map(|h| h.photo_id)
             .filter(|id| judged.contains(id))
             .collect();
-        let hit = found.intersection(&relevant).count() as f64;
-        let r = hit / relevant.len() as f64;
-        let p = if found.is_empty() {
-            0.0
-        } else {
-            hit / found.len() as f64
-        };
+        let (r, p) = recall_precision(&found, &relevant);
         rows.push(format!(
             "{tag}: {}/{} r {r:.2} p {p:.2}",
             found.len(),

@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
+mod common;
+
+use common::zoo::{cache_dir, photos_dir, skip, wgpu_device};
 use photolabel::Error;
 use photolabel::zoo::classify::{ImagenetClassifier, top_k};
 use photolabel::zoo::device::{self, Backend, DeviceChoice};
@@ -22,25 +25,6 @@ use photolabel::zoo::{self, Labeler, weights};
 
 /// Photos per accuracy test: every `STEP`-th file of the 500 (sorted), i.e. 50.
 const STEP: usize = 10;
-
-fn skip(test: &str) -> bool {
-    let skip = std::env::var("PHOTOLABEL_SKIP_MODEL_TESTS").is_ok_and(|v| v == "1");
-    if skip {
-        eprintln!("{test}: skipped (PHOTOLABEL_SKIP_MODEL_TESTS=1)");
-    }
-    skip
-}
-
-fn cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("zoo-cache")
-}
-
-fn photos_dir() -> PathBuf {
-    match std::env::var_os("PHOTOLABEL_PHOTOS") {
-        Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/photos"),
-    }
-}
 
 /// Fetches (once) and loads model `id` on the CPU.
 fn classifier(id: &str) -> ImagenetClassifier {
@@ -233,19 +217,6 @@ fn device_falls_back_to_cpu_and_runs() {
 
 /// The wgpu device, or `None` (test skipped, with a message) when no adapter exists, unless
 /// `PHOTOLABEL_REQUIRE_WGPU=1`, which makes a missing adapter a failure.
-fn wgpu_device(test: &str) -> Option<device::SelectedDevice> {
-    match device::select_with(DeviceChoice::Wgpu) {
-        Ok(d) => Some(d),
-        Err(e) if std::env::var("PHOTOLABEL_REQUIRE_WGPU").is_ok_and(|v| v == "1") => {
-            panic!("PHOTOLABEL_REQUIRE_WGPU=1 but {e:#}")
-        }
-        Err(e) => {
-            eprintln!("{test}: skipped, no wgpu adapter: {e:#}");
-            None
-        }
-    }
-}
-
 #[test]
 fn wgpu_matches_cpu() {
     if skip("wgpu_matches_cpu") {

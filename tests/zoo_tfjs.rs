@@ -16,7 +16,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+mod common;
+
 use burn::tensor::{Tensor, TensorData};
+use common::zoo::{cache_dir, photos_dir, skip, wgpu_device};
 use photolabel::zoo::centernet::{self, CenterNet};
 use photolabel::zoo::device::{self, DeviceChoice};
 use photolabel::zoo::emotion::Emotion;
@@ -26,25 +29,6 @@ use photolabel::zoo::nsfw::NsfwClassifier;
 use photolabel::zoo::nudenet::iou;
 use photolabel::zoo::{self, weights};
 use serde_json::Value;
-
-fn skip(test: &str) -> bool {
-    let skip = std::env::var("PHOTOLABEL_SKIP_MODEL_TESTS").is_ok_and(|v| v == "1");
-    if skip {
-        eprintln!("{test}: skipped (PHOTOLABEL_SKIP_MODEL_TESTS=1)");
-    }
-    skip
-}
-
-fn cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("zoo-cache")
-}
-
-fn photos_dir() -> PathBuf {
-    match std::env::var_os("PHOTOLABEL_PHOTOS") {
-        Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/photos"),
-    }
-}
 
 /// Fetches model `id` (once per process) and returns its primary file and extra files.
 fn fetched(id: &str) -> (PathBuf, Vec<PathBuf>) {
@@ -242,8 +226,8 @@ fn centernet_labeler_names_people_and_objects() {
     if skip("centernet_labeler_names_people_and_objects") {
         return;
     }
-    let lab = zoo::load("centernet", &cache_dir(), &cpu()).unwrap_or_else(|e| panic!("{e:#}"));
     fetched("centernet");
+    let lab = zoo::load("centernet", &cache_dir(), &cpu()).unwrap_or_else(|e| panic!("{e:#}"));
     let img = zoo::load_photo(&photos_dir().join("coco128/train2017/000000000036.jpg")).unwrap();
     let preds = lab.run(&img).unwrap();
     let person = preds.iter().find(|p| p.label == "person").unwrap();
@@ -602,28 +586,13 @@ fn emotion_human_labels_faces_with_their_boxes() {
     assert!(preds.is_empty(), "{preds:?}");
 }
 
-/// The wgpu device (lavapipe without a GPU), or `None` (said why) when no adapter starts;
-/// `PHOTOLABEL_REQUIRE_WGPU=1` makes a missing adapter a failure.
-fn wgpu(test: &str) -> Option<burn::tensor::Device> {
-    match device::select_with(DeviceChoice::Wgpu) {
-        Ok(d) => Some(d.device),
-        Err(e) if std::env::var("PHOTOLABEL_REQUIRE_WGPU").is_ok_and(|v| v == "1") => {
-            panic!("PHOTOLABEL_REQUIRE_WGPU=1 but {e:#}")
-        }
-        Err(e) => {
-            eprintln!("{test}: skipped, no wgpu adapter: {e:#}");
-            None
-        }
-    }
-}
-
 #[test]
 fn tfjs_models_give_the_same_results_on_wgpu_and_cpu() {
     let test = "tfjs_models_give_the_same_results_on_wgpu_and_cpu";
     if skip(test) {
         return;
     }
-    let Some(gpu) = wgpu(test) else {
+    let Some(gpu) = wgpu_device(test).map(|d| d.device) else {
         return;
     };
     let spec = Manifest::embedded().unwrap().get("centernet").unwrap();

@@ -17,7 +17,7 @@ use image::RgbImage;
 
 use super::graph::Graph;
 use super::manifest::ModelSpec;
-use super::nudenet::{Detection, nms, relative_box};
+use super::nudenet::{Detection, nms, predictions};
 use super::preprocess::Preprocess;
 use super::{Labeler, Prediction};
 use crate::error::{Error, Result};
@@ -185,17 +185,7 @@ impl Labeler for CenterNet {
     }
 
     fn run(&self, img: &RgbImage) -> Result<Vec<Prediction>> {
-        Ok(self
-            .detect(img)?
-            .into_iter()
-            .filter_map(|d| {
-                Some(Prediction {
-                    label: self.label(d.class)?.to_owned(),
-                    confidence: d.score,
-                    bbox: Some(relative_box(&d.xyxy, img.width(), img.height())),
-                })
-            })
-            .collect())
+        Ok(predictions(self.detect(img)?, &self.labels, img))
     }
 }
 

@@ -493,23 +493,27 @@ pub fn relative_box(xyxy: &[f32; 4], width: u32, height: u32) -> [f32; 4] {
     [x0, y0, x1 - x0, y1 - y0]
 }
 
+/// Detections in photo pixels as labels with photo-relative boxes (class `i` named
+/// `labels[i]`; a class without a name is dropped), in the detections' order.
+pub fn predictions(dets: Vec<Detection>, labels: &[String], img: &RgbImage) -> Vec<Prediction> {
+    dets.into_iter()
+        .filter_map(|d| {
+            Some(Prediction {
+                label: labels.get(d.class)?.clone(),
+                confidence: d.score,
+                bbox: Some(relative_box(&d.xyxy, img.width(), img.height())),
+            })
+        })
+        .collect()
+}
+
 impl Labeler for NudeNet {
     fn id(&self) -> &str {
         &self.id
     }
 
     fn run(&self, img: &RgbImage) -> Result<Vec<Prediction>> {
-        Ok(self
-            .detect(img)?
-            .into_iter()
-            .filter_map(|d| {
-                Some(Prediction {
-                    label: self.label(d.class)?.to_owned(),
-                    confidence: d.score,
-                    bbox: Some(relative_box(&d.xyxy, img.width(), img.height())),
-                })
-            })
-            .collect())
+        Ok(predictions(self.detect(img)?, &self.labels, img))
     }
 }
 

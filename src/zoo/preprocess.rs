@@ -71,7 +71,7 @@ impl Preprocess {
         let size = input
             .fixed_size()
             .ok_or_else(|| Error::Manifest(format!("{}: input size is not fixed", spec.id)))?;
-        let nhwc = input.layout.starts_with("NHWC") && !input.layout.contains("Transpose");
+        let nhwc = input.layout.starts_with("NHWC");
         if !input.layout.starts_with("NCHW") && !nhwc {
             return Err(Error::Manifest(format!(
                 "{}: layout {} unsupported",

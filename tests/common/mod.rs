@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod xvfb;
+pub mod zoo;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;

@@ -109,11 +109,6 @@ impl TfjsModel {
         }
         out
     }
-
-    /// The node called `name`.
-    pub fn node(&self, name: &str) -> Option<&TfNode> {
-        self.nodes.iter().find(|n| n.name == name)
-    }
 }
 
 fn node(n: &Value) -> R<TfNode> {

@@ -14,7 +14,7 @@
 //! is `SAME_UPPER` (asymmetric at stride 2, as TF pads), and ResizeBilinear's
 //! `align_corners` / `half_pixel_centers` pick the coordinate mode.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -944,7 +944,7 @@ impl Translator<'_> {
 }
 
 /// `values` of shape `dims` with axes permuted: output axis `i` is input axis `perm[i]`.
-pub(crate) fn permute(values: &[f32], dims: &[usize], perm: &[usize]) -> Vec<f32> {
+fn permute(values: &[f32], dims: &[usize], perm: &[usize]) -> Vec<f32> {
     let r = dims.len();
     let mut stride = vec![1usize; r];
     for i in (0..r.saturating_sub(1)).rev() {
@@ -1081,9 +1081,10 @@ fn padding(n: &TfNode) -> R<Vec<(&'static str, Attr)>> {
     }
 }
 
-/// For tests and diagnostics: the ops of a translation, counted.
-pub fn op_counts(w: &OnnxWeights) -> BTreeMap<String, usize> {
-    let mut m = BTreeMap::new();
+/// For tests: the ops of a translation, counted.
+#[cfg(test)]
+pub(crate) fn op_counts(w: &OnnxWeights) -> std::collections::BTreeMap<String, usize> {
+    let mut m = std::collections::BTreeMap::new();
     for n in &w.nodes {
         *m.entry(n.op_type.clone()).or_default() += 1;
     }
