@@ -79,6 +79,7 @@ fn main() {
                             })
                             .collect(),
                         error: None,
+                        stages: Vec::new(),
                     })
                     .collect(),
             })

@@ -423,6 +423,7 @@ pub fn synthetic_trace(photos: usize, seed: u64) -> crate::sched::trace::Trace {
                         })
                         .collect(),
                     error: None,
+                    stages: Vec::new(),
                 })
                 .collect();
             PhotoTrace {

@@ -21,6 +21,7 @@ fn run(model: &str, seq: u32, status: RunStatus, ms: Option<f64>) -> RunRecord {
         peak_mem_bytes: None,
         status,
         reason: None,
+        stage: None,
     }
 }
 

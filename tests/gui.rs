@@ -117,6 +117,7 @@ fn run(
         peak_mem_bytes: None,
         status,
         reason: reason.map(str::to_string),
+        stage: None,
     }
 }
 

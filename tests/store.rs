@@ -95,6 +95,7 @@ fn photo_results_replace_model_labels_keep_user_labels_and_log_runs() {
             peak_mem_bytes: Some(1 << 20),
             status: RunStatus::Ran,
             reason: None,
+            stage: None,
         },
         RunRecord {
             model: "faces".into(),
@@ -106,6 +107,7 @@ fn photo_results_replace_model_labels_keep_user_labels_and_log_runs() {
             peak_mem_bytes: None,
             status: RunStatus::Skipped,
             reason: Some("low value".into()),
+            stage: None,
         },
     ];
     store
@@ -158,6 +160,7 @@ fn cost_profiles_are_mean_p95_and_peak_of_the_latest_runs() {
         peak_mem_bytes: Some(mem),
         status,
         reason: None,
+        stage: None,
     };
     // Photo k: "det" took 10 + k ms (the first photo an outlier, 500 ms); "ocr" was skipped.
     for (k, id) in ids.iter().enumerate() {

@@ -563,7 +563,9 @@ fn emotion_human_labels_faces_with_their_boxes() {
     assert!(zoo::weight_ids("emotion_human").contains(&"mtcnn_pnet"));
     let faces_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/faces");
     let img = zoo::load_photo(&faces_dir.join("img1.jpg")).unwrap();
-    let faces = net.face_probabilities(&img).unwrap();
+    let faces = net
+        .face_probabilities(&img, &zoo::stages::PhotoStages::new().scope())
+        .unwrap();
     assert_eq!(faces.len(), 1, "{faces:?}");
     let total: f32 = faces[0].1.iter().sum();
     assert!((total - 1.0).abs() < 1e-3, "{faces:?}");

@@ -8,9 +8,10 @@ use super::{LibraryLabeller, PhotoResult, records};
 use crate::sched::packing::{PackingConfig, Round, plan_round};
 use crate::sched::record::run_model;
 use crate::sched::state::State;
-use crate::sched::trace::ModelRun;
+use crate::sched::trace::{ModelRun, StageRun};
 use crate::sched::{SkipReason, ValueModel};
 use crate::store::{NewLabel, RunRecord};
+use crate::zoo::stages::PhotoStages;
 
 /// A model started in this photo: index, start (ms since the photo started), predicted value.
 type InFlight = (usize, f64, f32);
@@ -37,11 +38,13 @@ impl LibraryLabeller {
         let mut running: Vec<InFlight> = Vec::new();
         let mut runs: Vec<RunRecord> = Vec::new();
         let mut labels: Vec<NewLabel> = Vec::new();
-        let mut measured: Vec<(usize, f64)> = Vec::new();
+        let mut measured: Vec<(usize, f64, Vec<StageRun>)> = Vec::new();
+        let stages = PhotoStages::new();
         {
             let value = self.prioritised();
             let catalog = &self.catalog;
             let models = &self.models;
+            let stages = &stages;
             std::thread::scope(|s| {
                 let (tx, rx) = crossbeam_channel::unbounded::<(usize, ModelRun)>();
                 loop {
@@ -61,7 +64,7 @@ impl LibraryLabeller {
                         let model = models[i].as_ref();
                         on_run(model.id());
                         s.spawn(move || {
-                            let _ = tx.send((i, run_model(model, image)));
+                            let _ = tx.send((i, run_model(model, image, stages)));
                         });
                     }
                     if running.is_empty() {
@@ -78,14 +81,14 @@ impl LibraryLabeller {
                     let end = start.elapsed().as_secs_f64() * 1e3;
                     let m = &catalog.models[i];
                     let gain = if run.error.is_none() {
-                        measured.push((i, run.time_ms));
+                        measured.push((i, run.time_ms, run.stages.clone()));
                         labels.extend(records::labels(&run.model, &run.outputs));
                         state.apply(&catalog.labels, i, &run.outputs, m.threshold)
                     } else {
                         state.executed[i] = true;
                         0.0
                     };
-                    runs.push(records::ran(
+                    let mut rec = records::ran(
                         &m.id,
                         runs.len(),
                         Some(predicted),
@@ -95,12 +98,14 @@ impl LibraryLabeller {
                         m.mem_bytes,
                         run.error.as_deref(),
                         end > deadline,
-                    ));
+                    );
+                    rec.stage = records::stage(&run.stages);
+                    runs.push(rec);
                 }
             });
         }
-        for (i, ms) in measured {
-            self.observe_cost(i, ms);
+        for (i, ms, computed) in measured {
+            self.observe_cost(i, ms, &computed);
         }
         let elapsed_ms = start.elapsed().as_secs_f64() * 1e3;
         let remaining = deadline - elapsed_ms;
@@ -111,7 +116,7 @@ impl LibraryLabeller {
             let m = &self.catalog.models[i];
             let why = if m.mem_bytes > budget {
                 SkipReason::Memory
-            } else if m.mean_ms > remaining {
+            } else if self.catalog.cost_ms(i, &state.executed) > remaining {
                 SkipReason::Deadline
             } else {
                 SkipReason::LowValue

@@ -29,9 +29,11 @@ use crate::sched::greedy::{self, Executed, GreedyConfig};
 use crate::sched::record::{decode_photo, run_model};
 use crate::sched::state::{LabelSpace, State};
 use crate::sched::trace::mix;
-use crate::sched::{Catalog, ModelInfo, ValueModel};
+use crate::sched::trace::StageRun;
+use crate::sched::{Catalog, ModelInfo, StageCost, ValueModel};
 use crate::store::{NewLabel, Photo, RunRecord, Store};
 use crate::zoo::Labeler;
+use crate::zoo::stages::PhotoStages;
 
 /// The reason recorded on a run made only to measure a model's cost on this device (the
 /// first time a model meets this machine, it runs once after the photo's schedule).
@@ -117,6 +119,8 @@ pub struct LibraryLabeller {
     models: Vec<Box<dyn Labeler>>,
     catalog: Catalog,
     counts: Vec<i64>,
+    /// Runs behind each of `catalog.stages`' means.
+    stage_counts: Vec<i64>,
     value: Box<dyn ValueModel>,
     cfg: LabelConfig,
 }
@@ -135,6 +139,7 @@ impl LibraryLabeller {
         let measured: HashMap<String, (f64, i64)> = store
             .model_costs()?
             .into_iter()
+            .chain(store.stage_costs()?)
             .map(|(m, t, n)| (m, (t, n)))
             .collect();
         let ids: Vec<String> = models.iter().map(|m| m.id().to_string()).collect();
@@ -149,14 +154,34 @@ impl LibraryLabeller {
                 mean_ms: c.mean_ms,
                 mem_bytes: cfg.model_memory.get(id).copied().unwrap_or(256 << 20),
                 enabled: true,
+                stage: crate::zoo::stages::stage_of(id).map(str::to_owned),
                 id: id.clone(),
             })
             .collect();
         let counts = start.iter().map(|c| c.runs).collect();
+        // The shared stages these models need, costed like models (measured here, else the
+        // shipped profile rescaled, else unknown).
+        let mut stage_ids: Vec<String> = Vec::new();
+        for s in infos.iter().filter_map(|m| m.stage.clone()) {
+            if !stage_ids.contains(&s) {
+                stage_ids.push(s);
+            }
+        }
+        let stage_start = costs::start_costs(&stage_ids, &measured, shipped_costs);
+        let stage_counts = stage_start.iter().map(|c| c.runs).collect();
+        let stages = stage_ids
+            .into_iter()
+            .zip(&stage_start)
+            .map(|(id, c)| StageCost {
+                id,
+                mean_ms: c.mean_ms,
+            })
+            .collect();
         let labels = checkpoint.map_or_else(LabelSpace::default, Checkpoint::label_space);
         let catalog = Catalog {
             models: infos,
             labels,
+            stages,
         };
         // A checkpoint's early-stop threshold was chosen on validation photos in its own units;
         // it replaces the generic default.
@@ -175,18 +200,29 @@ impl LibraryLabeller {
             models,
             catalog,
             counts,
+            stage_counts,
             value,
             cfg,
         })
     }
 
-    /// Folds a measured duration into model `i`'s running mean (every path, every finished
-    /// run, late ones included: what the model really costs here).
-    fn observe_cost(&mut self, i: usize, ms: f64) {
+    /// Folds a finished run of model `i` into the running means (every path, every finished
+    /// run, late ones included: what the model really costs here): its own time into the
+    /// model's, and each shared stage it computed into that stage's.
+    fn observe_cost(&mut self, i: usize, total_ms: f64, stages: &[StageRun]) {
+        let stage_ms: f64 = stages.iter().map(|s| s.time_ms).sum();
         let n = &mut self.counts[i];
         let m = &mut self.catalog.models[i];
         *n += 1;
-        m.mean_ms += (ms - m.mean_ms) / *n as f64;
+        m.mean_ms += ((total_ms - stage_ms).max(0.0) - m.mean_ms) / *n as f64;
+        for st in stages {
+            if let Some(k) = self.catalog.stages.iter().position(|c| c.id == st.stage) {
+                let n = &mut self.stage_counts[k];
+                let c = &mut self.catalog.stages[k];
+                *n += 1;
+                c.mean_ms += (st.time_ms - c.mean_ms) / *n as f64;
+            }
+        }
     }
 
     /// The models' ids, in catalog order.
@@ -256,11 +292,14 @@ impl LibraryLabeller {
         }
         let models = &self.models;
         let image = &decoded.image;
+        let stages = PhotoStages::new();
         let mut outputs: Vec<(usize, Vec<NewLabel>)> = Vec::new();
+        let mut computed: Vec<Vec<StageRun>> = vec![Vec::new(); models.len()];
         let mut execute = |i: usize| -> Executed {
             on_run(models[i].id());
-            let run = run_model(models[i].as_ref(), image);
+            let run = run_model(models[i].as_ref(), image, &stages);
             outputs.push((i, records::labels(&run.model, &run.outputs).collect()));
+            computed[i] = run.stages;
             Executed {
                 outputs: run.outputs,
                 time_ms: run.time_ms,
@@ -273,7 +312,7 @@ impl LibraryLabeller {
         drop(prioritised);
         for st in &schedule.steps {
             if st.error.is_none() {
-                self.observe_cost(st.model, st.time_ms);
+                self.observe_cost(st.model, st.time_ms, &computed[st.model]);
             }
         }
         let deadline_end = deadline.unwrap_or(f64::INFINITY);
@@ -283,7 +322,7 @@ impl LibraryLabeller {
             .enumerate()
             .map(|(seq, st)| {
                 let m = &self.catalog.models[st.model];
-                records::ran(
+                let mut rec = records::ran(
                     &m.id,
                     seq,
                     (!explored).then_some(st.predicted),
@@ -293,7 +332,9 @@ impl LibraryLabeller {
                     m.mem_bytes,
                     st.error.as_deref(),
                     st.start_ms + st.time_ms > deadline_end,
-                )
+                );
+                rec.stage = records::stage(&computed[st.model]);
+                rec
             })
             .collect();
         // A model never measured on this device runs once after the schedule, so that its
@@ -307,7 +348,7 @@ impl LibraryLabeller {
                 continue;
             }
             on_run(self.models[i].id());
-            let run = run_model(self.models[i].as_ref(), &decoded.image);
+            let run = run_model(self.models[i].as_ref(), &decoded.image, &stages);
             let m = &self.catalog.models[i];
             let gain = if run.error.is_none() {
                 state.apply(&self.catalog.labels, i, &run.outputs, m.threshold)
@@ -326,10 +367,11 @@ impl LibraryLabeller {
                 run.error.as_deref(),
                 false,
             );
+            rec.stage = records::stage(&run.stages);
             if run.error.is_none() {
                 rec.reason = Some(CALIBRATION.into());
                 outputs.push((i, records::labels(&run.model, &run.outputs).collect()));
-                self.observe_cost(i, run.time_ms);
+                self.observe_cost(i, run.time_ms, &run.stages);
             }
             elapsed += run.time_ms;
             runs.push(rec);
@@ -393,9 +435,11 @@ mod tests {
                     mean_ms: 1.0,
                     mem_bytes: 0,
                     enabled: true,
+                    stage: None,
                 })
                 .collect(),
             labels: LabelSpace::default(),
+            stages: Vec::new(),
         };
         let state = catalog.new_state(&crate::sched::trace::Context::default());
         let mut q = vec![0f32; 4];

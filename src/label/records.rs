@@ -1,7 +1,7 @@
 //! The decision-log rows of a photo's labelling (ran, late, skipped, failed), built in one
 //! place for the serial and the concurrent path, and the labels a run produced.
 
-use crate::sched::trace::Output;
+use crate::sched::trace::{Output, StageRun};
 use crate::store::{NewLabel, RunRecord, RunStatus};
 
 /// A model that ran: its status follows from its error and from whether it finished in time.
@@ -36,6 +36,7 @@ pub(crate) fn ran(
         peak_mem_bytes: Some(mem_bytes as i64),
         status,
         reason,
+        stage: None,
     }
 }
 
@@ -51,6 +52,7 @@ pub(crate) fn skipped(model: &str, seq: usize, predicted: f32, why: &str) -> Run
         peak_mem_bytes: None,
         status: RunStatus::Skipped,
         reason: Some(why.to_owned()),
+        stage: None,
     }
 }
 
@@ -66,7 +68,14 @@ pub(crate) fn failed(stage: &str, message: String) -> RunRecord {
         peak_mem_bytes: None,
         status: RunStatus::Failed,
         reason: Some(message),
+        stage: None,
     }
+}
+
+/// The shared stage a run computed, as the decision log keeps it (each model needs at most
+/// one stage, see [`crate::zoo::stages::stage_of`]).
+pub(crate) fn stage(computed: &[StageRun]) -> Option<(String, f64)> {
+    computed.first().map(|s| (s.stage.clone(), s.time_ms))
 }
 
 /// The labels of one run, as stored.

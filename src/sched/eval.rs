@@ -34,7 +34,7 @@ pub struct RunAll<'a>(pub &'a Catalog);
 impl Chooser for RunAll<'_> {
     fn choose(&mut self, state: &State, _: &PhotoTrace, remaining_ms: f64) -> Option<usize> {
         (0..self.0.models.len())
-            .find(|&i| !state.executed[i] && self.0.models[i].mean_ms <= remaining_ms)
+            .find(|&i| !state.executed[i] && self.0.cost_ms(i, &state.executed) <= remaining_ms)
     }
 }
 
@@ -73,7 +73,9 @@ impl Chooser for RandomOrder<'_> {
         self.order
             .iter()
             .copied()
-            .find(|&i| !state.executed[i] && self.catalog.models[i].mean_ms <= remaining_ms)
+            .find(|&i| {
+                !state.executed[i] && self.catalog.cost_ms(i, &state.executed) <= remaining_ms
+            })
     }
 }
 
@@ -100,10 +102,12 @@ impl<'a> StaticOrder<'a> {
                 }
             }
         }
+        // Each model's standalone cost (its stage included).
+        let alone: Vec<f64> = (0..n).map(|i| catalog.cost_ms(i, &vec![false; n])).collect();
         let mut order: Vec<usize> = (0..n).collect();
         order.sort_by(|&a, &b| {
-            let sa = value[a] / catalog.models[a].mean_ms;
-            let sb = value[b] / catalog.models[b].mean_ms;
+            let sa = value[a] / alone[a].max(1e-3);
+            let sb = value[b] / alone[b].max(1e-3);
             sb.total_cmp(&sa).then(a.cmp(&b))
         });
         StaticOrder { catalog, order }
@@ -115,7 +119,9 @@ impl Chooser for StaticOrder<'_> {
         self.order
             .iter()
             .copied()
-            .find(|&i| !state.executed[i] && self.catalog.models[i].mean_ms <= remaining_ms)
+            .find(|&i| {
+                !state.executed[i] && self.catalog.cost_ms(i, &state.executed) <= remaining_ms
+            })
     }
 }
 
@@ -156,18 +162,36 @@ impl Chooser for Oracle<'_> {
             let Some(i) = self.0.index(&r.model) else {
                 continue;
             };
-            if state.executed[i] || r.time_ms > remaining_ms {
+            if state.executed[i] {
+                continue;
+            }
+            let time = charge(self.0, state, photo, i, r);
+            if time > remaining_ms {
                 continue;
             }
             let mut s = state.clone();
             let gain = s.apply(&self.0.labels, i, &r.outputs, self.0.models[i].threshold);
-            let score = f64::from(gain) / r.time_ms.max(1e-3);
+            let score = f64::from(gain) / time.max(1e-3);
             if best.is_none_or(|(_, b)| score > b) {
                 best = Some((i, score));
             }
         }
         best.filter(|(_, s)| *s > 0.0).map(|(i, _)| i)
     }
+}
+
+/// What replaying model `i`'s recorded `run` costs in `state`: its own time, plus its shared
+/// stage's recorded time unless a model already executed needed that stage (charged once).
+pub fn charge(
+    catalog: &Catalog,
+    state: &State,
+    photo: &PhotoTrace,
+    i: usize,
+    run: &super::trace::ModelRun,
+) -> f64 {
+    let stage = catalog.models[i].stage.as_deref();
+    let done = stage.is_some_and(|s| catalog.stage_done(s, &state.executed));
+    photo.charge(run, stage, done)
 }
 
 /// One replayed photo: the models run in order with their actual times and gains.
@@ -201,7 +225,7 @@ fn replay(catalog: &Catalog, chooser: &mut dyn Chooser, photo: &PhotoTrace, budg
             state.executed[i] = true;
             continue;
         };
-        spent += run.time_ms;
+        spent += charge(catalog, &state, photo, i, run);
         if spent > budget {
             break;
         }
@@ -358,6 +382,7 @@ mod tests {
                         peak_mem_bytes: None,
                         outputs: vec![],
                         error: None,
+                        stages: Vec::new(),
                     },
                     ModelRun {
                         model: "dogs".into(),
@@ -365,6 +390,7 @@ mod tests {
                         peak_mem_bytes: None,
                         outputs: if i % 2 == 0 { out("dog") } else { vec![] },
                         error: None,
+                        stages: Vec::new(),
                     },
                     ModelRun {
                         model: "slow".into(),
@@ -372,6 +398,7 @@ mod tests {
                         peak_mem_bytes: None,
                         outputs: out("sky"),
                         error: None,
+                        stages: Vec::new(),
                     },
                 ],
             })

@@ -68,14 +68,18 @@ pub fn pick(
 ) -> Option<(usize, f32)> {
     let mut best: Option<(usize, f32, f64)> = None;
     for (i, m) in catalog.models.iter().enumerate() {
-        if state.executed[i] || !m.enabled || m.mean_ms > remaining_ms {
+        if state.executed[i] || !m.enabled {
+            continue;
+        }
+        let cost = catalog.cost_ms(i, &state.executed);
+        if cost > remaining_ms {
             continue;
         }
         let qi = q[i];
-        if below_stop(qi, m.mean_ms, cfg.stop_below, cfg.stop_per_ms) {
+        if below_stop(qi, cost, cfg.stop_below, cfg.stop_per_ms) {
             continue;
         }
-        let s = score(qi, m.mean_ms, cfg.use_cost);
+        let s = score(qi, cost, cfg.use_cost);
         if best.is_none_or(|(_, _, b)| s > b) {
             best = Some((i, qi, s));
         }
@@ -86,17 +90,19 @@ pub fn pick(
 /// Why an unexecuted model was left out when the schedule ended.
 pub fn skip_reason(
     catalog: &Catalog,
+    state: &State,
     i: usize,
     q: f32,
     remaining_ms: f64,
     cfg: GreedyConfig,
 ) -> SkipReason {
     let m = &catalog.models[i];
+    let cost = catalog.cost_ms(i, &state.executed);
     if !m.enabled {
         SkipReason::Disabled
-    } else if m.mean_ms > remaining_ms {
+    } else if cost > remaining_ms {
         SkipReason::Deadline
-    } else if below_stop(q, m.mean_ms, cfg.stop_below, cfg.stop_per_ms) {
+    } else if below_stop(q, cost, cfg.stop_below, cfg.stop_per_ms) {
         SkipReason::LowValue
     } else {
         SkipReason::Deadline
@@ -178,7 +184,7 @@ pub fn run_photo(
     let remaining = deadline_ms.map_or(f64::INFINITY, |d| d - elapsed);
     let skipped = (0..n)
         .filter(|&i| !state.executed[i])
-        .map(|i| (i, skip_reason(catalog, i, q[i], remaining, cfg), q[i]))
+        .map(|i| (i, skip_reason(catalog, &state, i, q[i], remaining, cfg), q[i]))
         .collect();
     Schedule {
         steps,
@@ -215,6 +221,7 @@ mod tests {
             mean_ms: ms,
             mem_bytes: 0,
             enabled: true,
+            stage: None,
         };
         Catalog {
             models: vec![
@@ -224,6 +231,7 @@ mod tests {
                 m("ocr", 100.0),
             ],
             labels: LabelSpace::from_names(vec!["person".into(), "beach".into()]),
+            stages: Vec::new(),
         }
     }
 

@@ -34,11 +34,22 @@ pub struct ModelInfo {
     pub threshold: f32,
     /// User priority (reward multiplier), default 1.
     pub theta: f32,
-    /// Expected execution time on this device.
+    /// Expected execution time on this device, without the shared stage (`stage`).
     pub mean_ms: f64,
+    /// The shared stage it needs ([`crate::zoo::stages`]): charged on top of `mean_ms` unless
+    /// another model of the photo has computed it already ([`Catalog::cost_ms`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
     /// Peak device memory while it runs.
     pub mem_bytes: u64,
     pub enabled: bool,
+}
+
+/// A shared stage's expected time on this device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageCost {
+    pub id: String,
+    pub mean_ms: f64,
 }
 
 /// The models and label space a scheduler works over.
@@ -46,6 +57,8 @@ pub struct ModelInfo {
 pub struct Catalog {
     pub models: Vec<ModelInfo>,
     pub labels: LabelSpace,
+    /// Shared stages the models need, with their costs (absent: costs nothing extra).
+    pub stages: Vec<StageCost>,
 }
 
 impl Catalog {
@@ -66,7 +79,7 @@ impl Catalog {
                 let mean_ms = if runs.is_empty() {
                     1.0
                 } else {
-                    runs.iter().map(|r| r.time_ms).sum::<f64>() / runs.len() as f64
+                    runs.iter().map(|r| r.own_ms()).sum::<f64>() / runs.len() as f64
                 };
                 let mem_bytes = runs
                     .iter()
@@ -80,13 +93,60 @@ impl Catalog {
                     mean_ms: mean_ms.max(1e-3),
                     mem_bytes,
                     enabled: true,
+                    stage: crate::zoo::stages::stage_of(&m.id).map(str::to_owned),
                 }
             })
             .collect();
+        // A stage's cost: its mean over the photos where a run recorded it.
+        let mut stages: Vec<(String, f64, usize)> = Vec::new();
+        for st in trace.photos.iter().flat_map(|p| &p.runs).flat_map(|r| &r.stages) {
+            match stages.iter_mut().find(|(id, _, _)| *id == st.stage) {
+                Some((_, total, n)) => {
+                    *total += st.time_ms;
+                    *n += 1;
+                }
+                None => stages.push((st.stage.clone(), st.time_ms, 1)),
+            }
+        }
         Catalog {
             models,
             labels: LabelSpace::from_trace(trace),
+            stages: stages
+                .into_iter()
+                .map(|(id, total, n)| StageCost {
+                    id,
+                    mean_ms: total / n as f64,
+                })
+                .collect(),
         }
+    }
+
+    /// Whether a model marked in `done` (executed, or running) needs shared stage `stage`,
+    /// which has then been (or is being) computed for the photo.
+    pub fn stage_done(&self, stage: &str, done: &[bool]) -> bool {
+        self.models
+            .iter()
+            .zip(done)
+            .any(|(m, &d)| d && m.stage.as_deref() == Some(stage))
+    }
+
+    /// Expected time of shared stage `stage` (0 when unknown).
+    pub fn stage_ms(&self, stage: &str) -> f64 {
+        self.stages
+            .iter()
+            .find(|s| s.id == stage)
+            .map_or(0.0, |s| s.mean_ms)
+    }
+
+    /// Model `i`'s expected cost now, given the models marked in `done` (executed, or
+    /// running): its own cost, plus its shared stage's unless one of those needs it too.
+    pub fn cost_ms(&self, i: usize, done: &[bool]) -> f64 {
+        let m = &self.models[i];
+        let stage = match m.stage.as_deref() {
+            Some(s) if !self.stage_done(s, done) => self.stage_ms(s),
+            _ => 0.0,
+        };
+        m.mean_ms + stage
     }
 
     /// Index of a model by id.

@@ -45,31 +45,40 @@ pub fn plan_round(
         deadline_ms,
         free_mem,
     } = round;
+    // A stage that a running model needs is being computed: models needing it wait for it
+    // rather than computing it again, so it is not charged to them.
+    let mut done = state.executed.clone();
+    for &i in running {
+        done[i] = true;
+    }
+    let cost: Vec<f64> = (0..catalog.models.len())
+        .map(|i| catalog.cost_ms(i, &done))
+        .collect();
     let fits = |i: usize, free: u64| {
         let m = &catalog.models[i];
         !state.executed[i]
             && !running.contains(&i)
             && m.enabled
             && m.mem_bytes <= free
-            && now_ms + m.mean_ms <= deadline_ms
-            && !super::greedy::below_stop(q[i], m.mean_ms, cfg.stop_below, cfg.stop_per_ms)
+            && now_ms + cost[i] <= deadline_ms
+            && !super::greedy::below_stop(q[i], cost[i], cfg.stop_below, cfg.stop_per_ms)
     };
     let cands: Vec<usize> = (0..catalog.models.len())
         .filter(|&i| fits(i, free_mem))
         .collect();
     let mem_mb = |i: usize| (catalog.models[i].mem_bytes as f64 / MIB).max(1.0);
     let Some(anchor) = cands.iter().copied().max_by(|&a, &b| {
-        let sa = f64::from(q[a]) / (catalog.models[a].mean_ms.max(1e-3) * mem_mb(a));
-        let sb = f64::from(q[b]) / (catalog.models[b].mean_ms.max(1e-3) * mem_mb(b));
+        let sa = f64::from(q[a]) / (cost[a].max(1e-3) * mem_mb(a));
+        let sb = f64::from(q[b]) / (cost[b].max(1e-3) * mem_mb(b));
         sa.total_cmp(&sb).then(b.cmp(&a))
     }) else {
         return Vec::new();
     };
-    let horizon = now_ms + catalog.models[anchor].mean_ms;
+    let horizon = now_ms + cost[anchor];
     let mut free = free_mem - catalog.models[anchor].mem_bytes;
     let mut fill: Vec<usize> = cands
         .into_iter()
-        .filter(|&i| i != anchor && now_ms + catalog.models[i].mean_ms <= horizon)
+        .filter(|&i| i != anchor && now_ms + cost[i] <= horizon)
         .collect();
     fill.sort_by(|&a, &b| {
         let sa = f64::from(q[a]) / mem_mb(a);
@@ -188,6 +197,7 @@ mod tests {
             mean_ms: ms,
             mem_bytes: mb << 20,
             enabled: true,
+            stage: None,
         };
         Catalog {
             // big-slow, small-fast, mid, tiny-but-long
@@ -198,6 +208,7 @@ mod tests {
                 m("d", 200.0, 50),
             ],
             labels: LabelSpace::from_names(vec![]),
+            stages: Vec::new(),
         }
     }
 

@@ -12,6 +12,7 @@ use super::trace::{ModelRun, Output, PhotoTrace, Trace, TraceHeader, TraceModel,
 use crate::error::{Error, Result};
 use crate::scan::{detect, exif, thumb, walk};
 use crate::store::PhotoMeta;
+use crate::zoo::stages::PhotoStages;
 use crate::zoo::{DECODE_MIN_SIDE, Labeler};
 
 /// Image files under `dir` (by content), sorted so traces are deterministic.
@@ -70,14 +71,21 @@ pub fn decode_photo(path: &Path) -> Result<DecodedPhoto> {
 /// Runs one model on an image, timing it. A model that panics (a lost wgpu device, a bug in an
 /// op) is caught here, at the run boundary: the run fails with the panic's message and the
 /// other models go on.
-pub fn run_model(model: &dyn Labeler, image: &image::RgbImage) -> ModelRun {
+///
+/// `stages` are the photo's shared stages: what this run computes there is recorded with it
+/// ([`ModelRun::stages`]), and what earlier runs computed is reused.
+pub fn run_model(model: &dyn Labeler, image: &image::RgbImage, stages: &PhotoStages) -> ModelRun {
     let t = Instant::now();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.run(image)))
-        .unwrap_or_else(|payload| {
-            let msg = panic_message(payload.as_ref());
-            Err(Error::Model(format!("{PANIC_PREFIX}{msg}")))
-        });
+    let scope = stages.scope();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        model.run_shared(image, &scope)
+    }))
+    .unwrap_or_else(|payload| {
+        let msg = panic_message(payload.as_ref());
+        Err(Error::Model(format!("{PANIC_PREFIX}{msg}")))
+    });
     let time_ms = t.elapsed().as_secs_f64() * 1e3;
+    let stages = scope.into_computed();
     match result {
         Ok(preds) => ModelRun {
             model: model.id().to_string(),
@@ -92,6 +100,7 @@ pub fn run_model(model: &dyn Labeler, image: &image::RgbImage) -> ModelRun {
                 })
                 .collect(),
             error: None,
+            stages,
         },
         Err(e) => ModelRun {
             model: model.id().to_string(),
@@ -99,8 +108,25 @@ pub fn run_model(model: &dyn Labeler, image: &image::RgbImage) -> ModelRun {
             peak_mem_bytes: None,
             outputs: Vec::new(),
             error: Some(format!("{e:#}")),
+            stages,
         },
     }
+}
+
+/// A stage that a reused run of the same photo already recorded is charged there: a new run
+/// that computed it again (its results were not kept) keeps only its own time, so each stage
+/// counts once per photo.
+fn forget_recorded_stages(run: &mut ModelRun, earlier: &[ModelRun]) {
+    run.stages.retain(|st| {
+        let recorded = earlier
+            .iter()
+            .flat_map(|r| &r.stages)
+            .any(|e| e.stage == st.stage);
+        if recorded {
+            run.time_ms = (run.time_ms - st.time_ms).max(0.0);
+        }
+        !recorded
+    });
 }
 
 /// How the error of a run that panicked starts (see [`run_model`]).
@@ -161,6 +187,7 @@ pub fn record(
         for m in models {
             let _ = m.run(&p.image);
         }
+        // Stages are shared from here on: a photo's first model needing one computes it.
     }
     for (i, path) in files.iter().enumerate() {
         if cancel.load(Ordering::Relaxed) {
@@ -171,15 +198,20 @@ pub fn record(
                 let rel = path.strip_prefix(dir).unwrap_or(path);
                 let rel = rel.to_string_lossy().into_owned();
                 let before = earlier.get(&(rel.as_str(), p.hash.as_str()));
-                let runs = models
-                    .iter()
-                    .map(|m| {
-                        before
-                            .and_then(|b| b.runs.iter().find(|r| r.model == m.id()))
-                            .cloned()
-                            .unwrap_or_else(|| run_model(m.as_ref(), &p.image))
-                    })
-                    .collect();
+                let stages = PhotoStages::new();
+                let mut runs: Vec<ModelRun> = Vec::with_capacity(models.len());
+                for m in models {
+                    let reused = before.and_then(|b| b.runs.iter().find(|r| r.model == m.id()));
+                    let run = match reused {
+                        Some(r) => r.clone(),
+                        None => {
+                            let mut run = run_model(m.as_ref(), &p.image, &stages);
+                            forget_recorded_stages(&mut run, &runs);
+                            run
+                        }
+                    };
+                    runs.push(run);
+                }
                 if before.is_some() {
                     summary.reused += 1;
                 }

@@ -11,6 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+pub use crate::zoo::stages::StageRun;
 
 /// Version written by this build; readers accept this and older ones they know.
 pub const TRACE_VERSION: u32 = 1;
@@ -81,6 +82,22 @@ pub struct ModelRun {
     pub outputs: Vec<Output>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Shared stages this run computed (their time is part of `time_ms`); empty when the
+    /// stages it needs were already done, or in traces recorded before stages were shared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageRun>,
+}
+
+impl ModelRun {
+    /// Time of the shared stages this run computed.
+    pub fn stage_ms(&self) -> f64 {
+        self.stages.iter().map(|s| s.time_ms).sum()
+    }
+
+    /// The run's own time: `time_ms` without the shared stages it computed.
+    pub fn own_ms(&self) -> f64 {
+        (self.time_ms - self.stage_ms()).max(0.0)
+    }
 }
 
 /// Every model's execution on one photo.
@@ -91,6 +108,25 @@ pub struct PhotoTrace {
     pub hash: String,
     pub context: Context,
     pub runs: Vec<ModelRun>,
+}
+
+impl PhotoTrace {
+    /// How long shared stage `stage` took on this photo (whichever run computed it; 0 when
+    /// none recorded it).
+    pub fn stage_ms(&self, stage: &str) -> f64 {
+        self.runs
+            .iter()
+            .flat_map(|r| &r.stages)
+            .find(|s| s.stage == stage)
+            .map_or(0.0, |s| s.time_ms)
+    }
+
+    /// The time replaying `run` costs when the shared stages in `done` have run already: its
+    /// own time, plus its stage's recorded time if that stage is not done (a stage is charged
+    /// once per photo, whichever model needs it first).
+    pub fn charge(&self, run: &ModelRun, stage: Option<&str>, done: bool) -> f64 {
+        run.own_ms() + stage.filter(|_| !done).map_or(0.0, |s| self.stage_ms(s))
+    }
 }
 
 /// A whole trace in memory.

@@ -85,6 +85,9 @@ pub struct RunRecord {
     pub status: RunStatus,
     /// Why a model was skipped (deadline, low value, memory) or how it failed.
     pub reason: Option<String>,
+    /// The shared stage this run computed for the photo ([`crate::zoo::stages`]) and its
+    /// time, part of `duration_ms`.
+    pub stage: Option<(String, f64)>,
 }
 
 /// A model's measured cost on this device (see [`Store::model_profiles`]).
@@ -136,8 +139,8 @@ impl Store {
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO model_runs (photo_id, model, seq, predicted_value, actual_value, \
-                 start_ms, duration_ms, peak_mem_bytes, status, reason, run_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 start_ms, duration_ms, peak_mem_bytes, status, reason, run_at, stage, stage_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
             let now = now_secs();
             for r in runs {
@@ -153,6 +156,8 @@ impl Store {
                     r.status.as_str(),
                     r.reason,
                     now,
+                    r.stage.as_ref().map(|s| &s.0),
+                    r.stage.as_ref().map(|s| s.1),
                 ])?;
             }
         }
@@ -367,7 +372,8 @@ impl Store {
     pub fn runs_for(&self, photo_id: i64) -> Result<Vec<RunRecord>> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT model, seq, predicted_value, actual_value, start_ms, duration_ms, \
-             peak_mem_bytes, status, reason FROM model_runs WHERE photo_id = ?1 ORDER BY seq",
+             peak_mem_bytes, status, reason, stage, stage_ms FROM model_runs \
+             WHERE photo_id = ?1 ORDER BY seq",
         )?;
         let rows = stmt.query_map([photo_id], |r| {
             Ok(RunRecord {
@@ -380,17 +386,33 @@ impl Store {
                 peak_mem_bytes: r.get(6)?,
                 status: RunStatus::parse(&r.get::<_, String>(7)?),
                 reason: r.get(8)?,
+                stage: match (r.get::<_, Option<String>>(9)?, r.get::<_, Option<f64>>(10)?) {
+                    (Some(s), Some(ms)) => Some((s, ms)),
+                    _ => None,
+                },
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Mean measured duration and run count of each model over the decision log (its cost
-    /// profile on this device).
+    /// profile on this device), without the shared stages the runs computed (those are
+    /// [`Self::stage_costs`]).
     pub fn model_costs(&self) -> Result<Vec<(String, f64, i64)>> {
         let mut stmt = self.conn().prepare(
-            "SELECT model, avg(duration_ms), count(*) FROM model_runs \
+            "SELECT model, avg(max(duration_ms - coalesce(stage_ms, 0), 0)), count(*) FROM model_runs \
              WHERE status IN ('ran', 'late') AND duration_ms IS NOT NULL GROUP BY model ORDER BY model",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Mean measured time and count of each shared stage over the decision log.
+    pub fn stage_costs(&self) -> Result<Vec<(String, f64, i64)>> {
+        let mut stmt = self.conn().prepare(
+            "SELECT stage, avg(stage_ms), count(*) FROM model_runs \
+             WHERE status IN ('ran', 'late') AND stage IS NOT NULL AND stage_ms IS NOT NULL \
+             GROUP BY stage ORDER BY stage",
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -474,7 +496,7 @@ impl Store {
         &self,
         models: &[(String, f32)],
     ) -> Result<Vec<crate::sched::trace::PhotoTrace>> {
-        use crate::sched::trace::{Context, ModelRun, Output, PhotoTrace};
+        use crate::sched::trace::{Context, ModelRun, Output, PhotoTrace, StageRun};
         let mut photos = self.conn().prepare(
             "SELECT p.id, p.path, p.hash, p.sched_context FROM photos p WHERE p.status = 'ok' \
              AND (SELECT count(DISTINCT model) FROM model_runs r WHERE r.photo_id = p.id \
@@ -511,6 +533,14 @@ impl Store {
                         })
                         .collect(),
                     error: None,
+                    stages: r
+                        .stage
+                        .iter()
+                        .map(|(stage, ms)| StageRun {
+                            stage: stage.clone(),
+                            time_ms: *ms,
+                        })
+                        .collect(),
                 });
             }
             if runs.len() != models.len() {

@@ -342,6 +342,7 @@ mod tests {
             peak_mem_bytes: None,
             status: RunStatus::Late,
             reason: None,
+            stage: None,
         };
         store
             .write_photo_results(p.id, &[], &[late], false)

@@ -158,4 +158,10 @@ CREATE TABLE meta (
     value  TEXT NOT NULL
 ) WITHOUT ROWID;
 "#,
+    // 6: the shared stage (faces, text boxes) a run computed for the photo and how long it
+    // took (part of duration_ms), so a model's own cost and the stage's are learnt apart.
+    r#"
+ALTER TABLE model_runs ADD COLUMN stage TEXT;
+ALTER TABLE model_runs ADD COLUMN stage_ms REAL;
+"#,
 ];

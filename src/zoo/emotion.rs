@@ -27,11 +27,12 @@ use burn::tensor::TensorData;
 use image::RgbImage;
 use image::imageops::{self, FilterType};
 
-use super::face_attr::{MAX_FACES, MIN_FACE_SCORE, chip_box, face_crop};
+use super::face_attr::{chip_box, face_crop, labelled_faces};
 use super::graph::Graph;
 use super::manifest::ModelSpec;
 use super::mtcnn::{Face, Mtcnn};
 use super::nudenet::relative_box;
+use super::stages::{PhotoStages, StageScope};
 use super::{Labeler, Prediction};
 use crate::error::{Error, Result};
 
@@ -128,16 +129,17 @@ impl Emotion {
     }
 
     /// The faces that get labelled (as [`super::face_attr::FaceAttr::faces`]).
-    pub fn faces(&self, img: &RgbImage) -> Result<Vec<Face>> {
-        let mut faces = self.mtcnn.detect(img)?;
-        faces.retain(|f| f.score >= MIN_FACE_SCORE);
-        faces.truncate(MAX_FACES);
-        Ok(faces)
+    pub fn faces(&self, img: &RgbImage, stages: &StageScope<'_>) -> Result<Vec<Face>> {
+        Ok(labelled_faces(&self.mtcnn.faces_shared(img, stages)?))
     }
 
     /// Each face's probabilities with its box (photo pixels).
-    pub fn face_probabilities(&self, img: &RgbImage) -> Result<Vec<(Face, Vec<f32>)>> {
-        self.faces(img)?
+    pub fn face_probabilities(
+        &self,
+        img: &RgbImage,
+        stages: &StageScope<'_>,
+    ) -> Result<Vec<(Face, Vec<f32>)>> {
+        self.faces(img, stages)?
             .into_iter()
             .map(|face| {
                 let probs = self.probabilities(&face_crop(img, &chip_box(&face.xyxy)))?;
@@ -155,8 +157,12 @@ impl Labeler for Emotion {
     /// Per face, the most probable expression when its probability reaches the manifest
     /// threshold (the network is weak: a lower one mostly adds wrong labels), with the face box.
     fn run(&self, img: &RgbImage) -> Result<Vec<Prediction>> {
+        self.run_shared(img, &PhotoStages::new().scope())
+    }
+
+    fn run_shared(&self, img: &RgbImage, stages: &StageScope<'_>) -> Result<Vec<Prediction>> {
         let mut out = Vec::new();
-        for (face, probs) in self.face_probabilities(img)? {
+        for (face, probs) in self.face_probabilities(img, stages)? {
             let Some(&(i, p)) = super::classify::top_k(&probs, 1).first() else {
                 continue;
             };

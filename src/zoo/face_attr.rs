@@ -26,6 +26,7 @@ use super::graph::Graph;
 use super::manifest::ModelSpec;
 use super::mtcnn::{Face, Mtcnn, crop_padded};
 use super::nudenet::relative_box;
+use super::stages::{PhotoStages, StageScope};
 use super::{Labeler, Prediction};
 use crate::error::{Error, Result};
 
@@ -80,6 +81,17 @@ pub fn chip_box(xyxy: &[f32; 4]) -> [f32; 4] {
         cx + side / 2.0,
         cy + side / 2.0,
     ]
+}
+
+/// The faces of a detection that face models label: score at least [`MIN_FACE_SCORE`], the
+/// best [`MAX_FACES`].
+pub fn labelled_faces(detected: &[Face]) -> Vec<Face> {
+    detected
+        .iter()
+        .filter(|f| f.score >= MIN_FACE_SCORE)
+        .take(MAX_FACES)
+        .copied()
+        .collect()
 }
 
 /// The region reference.py's `face_crop` takes for a detector box `xyxy` (photo pixels).
@@ -187,12 +199,9 @@ impl FaceAttr {
         }
     }
 
-    /// The faces that get labelled.
-    pub fn faces(&self, img: &RgbImage) -> Result<Vec<Face>> {
-        let mut faces = self.mtcnn.detect(img)?;
-        faces.retain(|f| f.score >= MIN_FACE_SCORE);
-        faces.truncate(MAX_FACES);
-        Ok(faces)
+    /// The faces that get labelled, from the photo's shared [`super::stages::FACES`].
+    pub fn faces(&self, img: &RgbImage, stages: &StageScope<'_>) -> Result<Vec<Face>> {
+        Ok(labelled_faces(&self.mtcnn.faces_shared(img, stages)?))
     }
 }
 
@@ -202,8 +211,12 @@ impl Labeler for FaceAttr {
     }
 
     fn run(&self, img: &RgbImage) -> Result<Vec<Prediction>> {
+        self.run_shared(img, &PhotoStages::new().scope())
+    }
+
+    fn run_shared(&self, img: &RgbImage, stages: &StageScope<'_>) -> Result<Vec<Prediction>> {
         let mut out = Vec::new();
-        for face in self.faces(img)? {
+        for face in self.faces(img, stages)? {
             let probs = self.probabilities(&face_crop(img, &chip_box(&face.xyxy)))?;
             let (label, confidence) = self.decode(&probs);
             if confidence >= self.threshold {

@@ -22,6 +22,7 @@
 //! - [`nsfw`]: nsfwjs' MobileNetV2 safety classifier (`safety`, MIT), a tfjs model.
 //! - [`movenet`]: MoveNet Lightning body keypoints (`pose`), a tfjs model.
 //! - [`emotion`]: facial expression on MTCNN face crops (`face_attr`), a tfjs model.
+//! - [`stages`]: results several labelers share on a photo (faces, text boxes), computed once.
 //! - [`ocr`]: `ppocr_v4_det` / `ppocr_v5_det` (`text` boxes) and `ppocr_v4_rec` / `ppocr_v5_rec`
 //!   (recognised words), family `text`.
 //!
@@ -47,6 +48,7 @@ pub mod ocr;
 pub mod onnx;
 pub mod orientation;
 pub mod preprocess;
+pub mod stages;
 pub mod tfjs;
 pub mod weights;
 
@@ -92,6 +94,13 @@ pub trait Labeler: Send + Sync {
     /// Labels an upright RGB photo of any size; predictions sorted by confidence, highest first,
     /// those under the model's threshold left out.
     fn run(&self, img: &RgbImage) -> Result<Vec<Prediction>>;
+    /// [`Self::run`] on a photo whose shared stages ([`stages`]) other labelers may already
+    /// have computed: a labeler that needs one (faces, text boxes) takes it from `stages`,
+    /// computing it only when it is the first. The default ignores the stages.
+    fn run_shared(&self, img: &RgbImage, stages: &stages::StageScope<'_>) -> Result<Vec<Prediction>> {
+        let _ = stages;
+        self.run(img)
+    }
 }
 
 /// Ids of the models this build can run, in manifest order.

@@ -9,6 +9,7 @@
 //! [`Mtcnn`].
 
 use std::path::Path;
+use std::sync::Arc;
 
 use burn::module::Initializer;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -22,6 +23,7 @@ use image::{RgbImage, imageops};
 use super::manifest::Manifest;
 use super::nudenet::relative_box;
 use super::onnx::{Layout, OnnxWeights};
+use super::stages::{self, PhotoStages, StageScope};
 use super::{Labeler, Prediction, weights};
 use crate::error::{Error, Result};
 
@@ -621,15 +623,27 @@ impl Mtcnn {
     }
 }
 
+impl Mtcnn {
+    /// The photo's [`stages::FACES`]: every face [`Self::detect`] finds, computed once per
+    /// photo for all the labelers that need faces.
+    pub fn faces_shared(&self, img: &RgbImage, stages: &StageScope<'_>) -> Result<Arc<Vec<Face>>> {
+        stages.get(stages::FACES, || self.detect(img))
+    }
+}
+
 impl Labeler for Mtcnn {
     fn id(&self) -> &str {
         &self.id
     }
 
     fn run(&self, img: &RgbImage) -> Result<Vec<Prediction>> {
+        self.run_shared(img, &PhotoStages::new().scope())
+    }
+
+    fn run_shared(&self, img: &RgbImage, stages: &StageScope<'_>) -> Result<Vec<Prediction>> {
         Ok(self
-            .detect(img)?
-            .into_iter()
+            .faces_shared(img, stages)?
+            .iter()
             .map(|f| Prediction {
                 label: "face".to_owned(),
                 confidence: f.score,

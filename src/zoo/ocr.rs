@@ -24,6 +24,7 @@
 //! [`LineClassifier`].
 
 use std::path::Path;
+use std::sync::Arc;
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -33,6 +34,7 @@ use image::imageops::{self, FilterType};
 use super::graph::Graph;
 use super::manifest::{Manifest, ModelSpec};
 use super::nudenet::relative_box;
+use super::stages::{self, PhotoStages, StageScope};
 use super::{Labeler, Prediction, weights};
 use crate::error::{Error, Result};
 
@@ -189,15 +191,31 @@ impl TextDetector {
     }
 }
 
+impl TextDetector {
+    /// The photo's text boxes at the default size ([`Self::detect`]), computed once per photo
+    /// for this detector's labeler and its recogniser (stage [`stages::TEXT_V4`] or
+    /// [`stages::TEXT_V5`]).
+    pub fn boxes_shared(&self, img: &RgbImage, stages: &StageScope<'_>) -> Result<Arc<Vec<TextBox>>> {
+        match stages::stage_of(&self.id) {
+            Some(stage) => stages.get(stage, || self.detect(img)),
+            None => Ok(Arc::new(self.detect(img)?)),
+        }
+    }
+}
+
 impl Labeler for TextDetector {
     fn id(&self) -> &str {
         &self.id
     }
 
     fn run(&self, img: &RgbImage) -> Result<Vec<Prediction>> {
+        self.run_shared(img, &PhotoStages::new().scope())
+    }
+
+    fn run_shared(&self, img: &RgbImage, stages: &StageScope<'_>) -> Result<Vec<Prediction>> {
         Ok(self
-            .detect(img)?
-            .into_iter()
+            .boxes_shared(img, stages)?
+            .iter()
             .filter(|b| b.score >= self.threshold)
             .map(|b| Prediction {
                 label: "text".to_owned(),
@@ -381,9 +399,9 @@ impl TextRecognizer {
     }
 
     /// Detected boxes with their recognised text.
-    pub fn read(&self, img: &RgbImage) -> Result<Vec<(TextBox, TextLine)>> {
+    pub fn read(&self, img: &RgbImage, stages: &StageScope<'_>) -> Result<Vec<(TextBox, TextLine)>> {
         let mut out = Vec::new();
-        for b in self.det.detect(img)?.into_iter().take(REC_MAX_LINES) {
+        for &b in self.det.boxes_shared(img, stages)?.iter().take(REC_MAX_LINES) {
             let x0 = b.xyxy[0].max(0.0) as u32;
             let y0 = b.xyxy[1].max(0.0) as u32;
             let x1 = (b.xyxy[2].min(img.width() as f32) as u32).max(x0 + 1);
@@ -412,8 +430,12 @@ impl Labeler for TextRecognizer {
     }
 
     fn run(&self, img: &RgbImage) -> Result<Vec<Prediction>> {
+        self.run_shared(img, &PhotoStages::new().scope())
+    }
+
+    fn run_shared(&self, img: &RgbImage, stages: &StageScope<'_>) -> Result<Vec<Prediction>> {
         let mut out: Vec<Prediction> = Vec::new();
-        for (b, line) in self.read(img)? {
+        for (b, line) in self.read(img, stages)? {
             if line.confidence < self.threshold {
                 continue;
             }
