@@ -16,6 +16,9 @@
 //! real photo (preprocessing included). Mean of N runs after one warm-up (N = 10, fewer for slow
 //! models: runs stop after ~3 s).
 //!
+//! The ImageNet classifiers are also timed on batches of 4 and 8 photos in one forward pass
+//! (`batch` rows, per photo, with the ratio to the single-photo time).
+//!
 //! Run: `cargo bench --bench zoo` (release, slow to build on 2 cores) or, in the dev profile
 //! (deps at opt-level 3, the crate itself unoptimised), `cargo test --bench zoo`.
 //! `PHOTOLABEL_DEVICE=wgpu` times wgpu instead; `-- ID..` limits the models.
@@ -309,5 +312,22 @@ fn main() {
             net.logits(img).unwrap_or_else(|e| panic!("{e:#}"));
         });
         row(id, "photo (+prep)", ms, n);
+        // Batches: photos waiting for the same model in one forward pass, per photo, against
+        // the single-photo time just measured.
+        for size in [4, 8] {
+            let batch = vec![img; size];
+            let (bms, bn) = time(|| {
+                net.logits_batch(&batch).unwrap_or_else(|e| panic!("{e:#}"));
+            });
+            let per = bms / size as f64;
+            println!(
+                "{:<20} {:<16} {per:>10.1} {:>12} {:>7}  {bn}   batch of {size}: {:.2}x the single-photo time per photo",
+                format!("{id} batch"),
+                format!("{size} photos"),
+                "-",
+                "-",
+                per / ms
+            );
+        }
     }
 }

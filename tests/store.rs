@@ -187,6 +187,63 @@ fn cost_profiles_are_mean_p95_and_peak_of_the_latest_runs() {
     assert!((recent.mean_ms - 24.5).abs() < 1e-9, "{}", recent.mean_ms);
 }
 
+#[test]
+fn a_shared_stage_is_costed_apart_from_the_models_that_computed_it() {
+    let lib = TempLib::new();
+    let root = lib.photos();
+    fixtures::generate_library(&root, 4, (16, 16)).unwrap();
+    let mut store = lib.store();
+    lib.scan(&mut store, &[&root]);
+    let ids: Vec<i64> = store
+        .photos_newest_first(4, 0)
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    let run = |model: &str, seq: u32, ms: f64, stage: Option<f64>| RunRecord {
+        model: model.into(),
+        seq,
+        predicted_value: None,
+        actual_value: None,
+        start_ms: Some(0.0),
+        duration_ms: Some(ms),
+        peak_mem_bytes: None,
+        status: RunStatus::Ran,
+        reason: None,
+        stage: stage.map(|s| ("faces".to_string(), s)),
+    };
+    // On even photos "age" ran first and computed the faces (100 + k ms of its time); on odd
+    // ones "boxes" did, and "age" found them done.
+    for (k, id) in ids.iter().enumerate() {
+        let faces = 100.0 + k as f64;
+        let runs = if k % 2 == 0 {
+            [
+                run("age", 0, 20.0 + faces, Some(faces)),
+                run("boxes", 1, 4.0, None),
+            ]
+        } else {
+            [
+                run("boxes", 0, 4.0 + faces, Some(faces)),
+                run("age", 1, 20.0, None),
+            ]
+        };
+        store.write_photo_results(*id, &[], &runs, false).unwrap();
+    }
+    let costs = store.model_costs().unwrap();
+    assert_eq!(
+        costs,
+        vec![("age".to_string(), 20.0, 4), ("boxes".to_string(), 4.0, 4)]
+    );
+    assert_eq!(
+        store.stage_costs().unwrap(),
+        vec![("faces".to_string(), 101.5, 4)]
+    );
+    // The decision log keeps which run computed the stage.
+    let runs = store.runs_for(ids[1]).unwrap();
+    assert_eq!(runs[0].stage, Some(("faces".to_string(), 101.0)));
+    assert_eq!(runs[1].stage, None);
+}
+
 /// A library of photos with known labels and dates for search tests. Returns the store and the
 /// ids, oldest photo first.
 fn labelled_library(lib: &TempLib) -> (Store, Vec<i64>) {

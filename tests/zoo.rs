@@ -145,6 +145,32 @@ fn labeler_names_the_tench() {
     );
 }
 
+/// A batch of photos in one forward pass gives each photo the logits it gets alone.
+#[test]
+fn a_batch_gives_each_photo_its_own_logits() {
+    if skip("a_batch_gives_each_photo_its_own_logits") {
+        return;
+    }
+    let net = classifier("mobilenet_v2");
+    let dir = photos_dir().join("imagenet-sample");
+    let a = zoo::load_photo(&dir.join("n01440764_tench.JPEG")).unwrap();
+    let b = zoo::load_photo(&photos_dir().join("coco128/train2017/000000000036.jpg")).unwrap();
+    let batch = net.logits_batch(&[&a, &b, &a]).unwrap();
+    assert_eq!(batch.len(), 3);
+    for (got, img) in batch.iter().zip([&a, &b, &a]) {
+        let alone = net.logits(img).unwrap();
+        assert_eq!(got.len(), 1000);
+        let diff = got
+            .iter()
+            .zip(&alone)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(diff < 1e-3, "max logit difference {diff}");
+    }
+    assert_ne!(batch[0], batch[1]);
+    assert!(net.logits_batch(&[]).unwrap().is_empty());
+}
+
 #[test]
 fn corrupt_weights_give_typed_error_and_spare_other_models() {
     let dir = tempfile::tempdir().unwrap();
@@ -991,6 +1017,63 @@ fn graph_labelers_label_photos() {
                 _ => {}
             }
         }
+    }
+}
+
+/// Shared stages on real models and photos: on a photo, the face models (MTCNN's boxes, age,
+/// gender, expression) run MTCNN once, the first of them computing it; each PP-OCR recogniser
+/// reuses its detector's boxes. Every model labels exactly as when it runs alone, and the runs
+/// that reuse a stage are faster than running alone.
+#[test]
+fn labelers_share_faces_and_text_boxes_and_label_as_alone() {
+    use photolabel::sched::record::run_model;
+    use photolabel::zoo::stages::{FACES, PhotoStages, TEXT_V4};
+    if skip("labelers_share_faces_and_text_boxes_and_label_as_alone") {
+        return;
+    }
+    let people = zoo::load_photo(&photos_dir().join("coco128/train2017/000000000036.jpg")).unwrap();
+    let sign = zoo::load_photo(&photos_dir().join("coco128/train2017/000000000064.jpg")).unwrap();
+    for (img, ids, stage) in [
+        (&people, &["age_v1", "gender_v1", "mtcnn_onet"][..], FACES),
+        (&sign, &["ppocr_v4_rec", "ppocr_v4_det"][..], TEXT_V4),
+    ] {
+        let models: Vec<Box<dyn Labeler>> = ids.iter().map(|id| loaded(id)).collect();
+        let alone: Vec<_> = models
+            .iter()
+            .map(|m| run_model(m.as_ref(), img, &PhotoStages::new()))
+            .collect();
+        let shared = PhotoStages::new();
+        let runs: Vec<_> = models
+            .iter()
+            .map(|m| run_model(m.as_ref(), img, &shared))
+            .collect();
+        assert!(shared.is_done(stage));
+        for (k, (a, s)) in alone.iter().zip(&runs).enumerate() {
+            eprintln!(
+                "{}: alone {:.0} ms (stage {:.0}), shared {:.0} ms (stage {:.0})",
+                a.model,
+                a.time_ms,
+                a.stage_ms(),
+                s.time_ms,
+                s.stage_ms()
+            );
+            assert!(a.error.is_none() && s.error.is_none(), "{a:?} {s:?}");
+            assert_eq!(a.outputs.len(), s.outputs.len(), "{}", a.model);
+            for (x, y) in a.outputs.iter().zip(&s.outputs) {
+                assert_eq!(x.label, y.label, "{}", a.model);
+                assert!((x.confidence - y.confidence).abs() < 1e-4, "{x:?} {y:?}");
+                assert_eq!(x.bbox.is_some(), y.bbox.is_some());
+            }
+            // Alone, every run computes the stage; shared, only the first.
+            assert_eq!(a.stages.len(), 1, "{a:?}");
+            assert_eq!(a.stages[0].stage, stage);
+            assert_eq!(s.stages.len(), usize::from(k == 0), "{s:?}");
+            if k > 0 {
+                assert!(s.time_ms < a.time_ms, "{}: {s:?} vs {a:?}", a.model);
+            }
+        }
+        // Something was found on each photo (the comparison above is not over empty lists).
+        assert!(runs.iter().all(|r| !r.outputs.is_empty()), "{runs:?}");
     }
 }
 

@@ -39,7 +39,7 @@ impl LibraryLabeller {
         let mut runs: Vec<RunRecord> = Vec::new();
         let mut labels: Vec<NewLabel> = Vec::new();
         let mut measured: Vec<(usize, f64, Vec<StageRun>)> = Vec::new();
-        let stages = PhotoStages::new();
+        let stages = PhotoStages::with_sharing(self.cfg.share_stages);
         {
             let value = self.prioritised();
             let catalog = &self.catalog;
@@ -128,6 +128,7 @@ impl LibraryLabeller {
             runs,
             explored: false,
             elapsed_ms,
+            decode_ms: 0.0,
             deadline_ms: Some(deadline),
         }
     }

@@ -28,8 +28,8 @@ use crate::sched::context::context;
 use crate::sched::greedy::{self, Executed, GreedyConfig};
 use crate::sched::record::{decode_photo, run_model};
 use crate::sched::state::{LabelSpace, State};
-use crate::sched::trace::mix;
 use crate::sched::trace::StageRun;
+use crate::sched::trace::mix;
 use crate::sched::{Catalog, ModelInfo, StageCost, ValueModel};
 use crate::store::{NewLabel, Photo, RunRecord, Store};
 use crate::zoo::Labeler;
@@ -59,6 +59,10 @@ pub struct LabelConfig {
     pub memory_budget: Option<u64>,
     /// Estimated peak memory of each model (bytes); unknown models count 256 MiB.
     pub model_memory: HashMap<String, u64>,
+    /// Compute each shared stage ([`crate::zoo::stages`]: faces, text boxes) once per photo
+    /// for every model needing it (default). Off, every model computes its own, as before
+    /// stages were shared: the baseline `benches/library.rs` measures against.
+    pub share_stages: bool,
 }
 
 impl Default for LabelConfig {
@@ -72,6 +76,7 @@ impl Default for LabelConfig {
             priority: HashMap::new(),
             memory_budget: None,
             model_memory: HashMap::new(),
+            share_stages: true,
         }
     }
 }
@@ -110,6 +115,8 @@ pub struct PhotoResult {
     /// Whether this was an exploration photo (every model ran).
     pub explored: bool,
     pub elapsed_ms: f64,
+    /// Reading, hashing and decoding the photo (at the size the models need, upright).
+    pub decode_ms: f64,
     /// The deadline this photo was scheduled under (`None`: no deadline).
     pub deadline_ms: Option<f64>,
 }
@@ -254,7 +261,9 @@ impl LibraryLabeller {
         photo: &Photo,
         on_run: &dyn Fn(&str),
     ) -> Result<(PhotoResult, crate::sched::trace::Context)> {
+        let t_decode = std::time::Instant::now();
         let decoded = decode_photo(&photo.path)?;
+        let decode_ms = t_decode.elapsed().as_secs_f64() * 1e3;
         let mut meta = photo.meta.clone();
         meta.width = decoded.meta.width;
         meta.height = decoded.meta.height;
@@ -287,12 +296,13 @@ impl LibraryLabeller {
         };
         let state = self.catalog.new_state(&ctx);
         if let (Some(budget), false) = (self.cfg.memory_budget, explored) {
-            let result = self.label_concurrent(&decoded.image, state, budget, on_run);
+            let mut result = self.label_concurrent(&decoded.image, state, budget, on_run);
+            result.decode_ms = decode_ms;
             return Ok((result, ctx));
         }
         let models = &self.models;
         let image = &decoded.image;
-        let stages = PhotoStages::new();
+        let stages = PhotoStages::with_sharing(self.cfg.share_stages);
         let mut outputs: Vec<(usize, Vec<NewLabel>)> = Vec::new();
         let mut computed: Vec<Vec<StageRun>> = vec![Vec::new(); models.len()];
         let mut execute = |i: usize| -> Executed {
@@ -393,6 +403,7 @@ impl LibraryLabeller {
                 runs,
                 explored,
                 elapsed_ms: elapsed,
+                decode_ms,
                 deadline_ms: deadline,
             },
             ctx,

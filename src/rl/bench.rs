@@ -201,7 +201,7 @@ impl Chooser for Recorder<'_> {
         self.seen.extend(
             (0..self.q.len())
                 .filter(|&i| !state.executed[i])
-                .map(|i| (self.q[i], self.catalog.models[i].mean_ms)),
+                .map(|i| (self.q[i], self.catalog.cost_ms(i, &state.executed))),
         );
         let cfg = GreedyConfig {
             use_cost: true,

@@ -122,11 +122,7 @@ pub fn train_full_info(
         prior,
         stop_below: None,
         stop_per_ms: false,
-        costs: catalog
-            .models
-            .iter()
-            .map(|m| (m.id.clone(), m.mean_ms))
-            .collect(),
+        costs: catalog.cost_profile(),
     };
     if prior_only {
         return Ok(checkpoint(FastNet::zeros(shape), prior));

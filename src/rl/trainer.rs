@@ -287,10 +287,6 @@ pub fn train(
         prior: None,
         stop_below: None,
         stop_per_ms: false,
-        costs: catalog
-            .models
-            .iter()
-            .map(|m| (m.id.clone(), m.mean_ms))
-            .collect(),
+        costs: catalog.cost_profile(),
     })
 }

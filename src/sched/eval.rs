@@ -70,12 +70,9 @@ impl Chooser for RandomOrder<'_> {
     }
 
     fn choose(&mut self, state: &State, _: &PhotoTrace, remaining_ms: f64) -> Option<usize> {
-        self.order
-            .iter()
-            .copied()
-            .find(|&i| {
-                !state.executed[i] && self.catalog.cost_ms(i, &state.executed) <= remaining_ms
-            })
+        self.order.iter().copied().find(|&i| {
+            !state.executed[i] && self.catalog.cost_ms(i, &state.executed) <= remaining_ms
+        })
     }
 }
 
@@ -103,7 +100,9 @@ impl<'a> StaticOrder<'a> {
             }
         }
         // Each model's standalone cost (its stage included).
-        let alone: Vec<f64> = (0..n).map(|i| catalog.cost_ms(i, &vec![false; n])).collect();
+        let alone: Vec<f64> = (0..n)
+            .map(|i| catalog.cost_ms(i, &vec![false; n]))
+            .collect();
         let mut order: Vec<usize> = (0..n).collect();
         order.sort_by(|&a, &b| {
             let sa = value[a] / alone[a].max(1e-3);
@@ -116,12 +115,9 @@ impl<'a> StaticOrder<'a> {
 
 impl Chooser for StaticOrder<'_> {
     fn choose(&mut self, state: &State, _: &PhotoTrace, remaining_ms: f64) -> Option<usize> {
-        self.order
-            .iter()
-            .copied()
-            .find(|&i| {
-                !state.executed[i] && self.catalog.cost_ms(i, &state.executed) <= remaining_ms
-            })
+        self.order.iter().copied().find(|&i| {
+            !state.executed[i] && self.catalog.cost_ms(i, &state.executed) <= remaining_ms
+        })
     }
 }
 
@@ -431,6 +427,109 @@ mod tests {
         let r1 = evaluate("random", &cat, &mut rnd, &t);
         let r2 = evaluate("random", &cat, &mut RandomOrder::new(&cat, 7), &t);
         assert_eq!(r1.recall_at, r2.recall_at, "random is seeded");
+    }
+
+    /// "mtcnn_onet" and "age_v1" share the faces stage (100 ms), which the first of them
+    /// computed when the trace was recorded; "mobilenet_v2" needs none.
+    fn stage_trace() -> Trace {
+        use crate::zoo::stages::{FACES, StageRun};
+        let run = |model: &str, time_ms: f64, stage: bool| ModelRun {
+            model: model.into(),
+            time_ms,
+            peak_mem_bytes: None,
+            outputs: vec![Output {
+                label: format!("{model} label"),
+                confidence: 0.9,
+                bbox: None,
+            }],
+            error: None,
+            stages: if stage {
+                vec![StageRun {
+                    stage: FACES.into(),
+                    time_ms: 100.0,
+                }]
+            } else {
+                Vec::new()
+            },
+        };
+        let models = ["mtcnn_onet", "age_v1", "mobilenet_v2"]
+            .map(|id| TraceModel {
+                id: id.into(),
+                family: "x".into(),
+                threshold: 0.5,
+            })
+            .to_vec();
+        Trace {
+            header: TraceHeader::new("cpu".into(), models),
+            photos: vec![PhotoTrace {
+                photo: "0.jpg".into(),
+                hash: "h0".into(),
+                context: Context::default(),
+                runs: vec![
+                    run("mtcnn_onet", 105.0, true),
+                    run("age_v1", 20.0, false),
+                    run("mobilenet_v2", 30.0, false),
+                ],
+            }],
+        }
+    }
+
+    /// Runs models in a fixed order.
+    struct InOrder(Vec<usize>);
+
+    impl Chooser for InOrder {
+        fn choose(&mut self, state: &State, _: &PhotoTrace, _: f64) -> Option<usize> {
+            self.0.iter().copied().find(|&i| !state.executed[i])
+        }
+    }
+
+    #[test]
+    fn a_shared_stage_is_charged_once_to_whichever_model_needs_it_first() {
+        let t = stage_trace();
+        let cat = Catalog::from_trace(&t);
+        let (face, age, mob) = (
+            cat.index("mtcnn_onet").unwrap(),
+            cat.index("age_v1").unwrap(),
+            cat.index("mobilenet_v2").unwrap(),
+        );
+        // Own costs without the stage; the stage's cost apart.
+        assert_eq!(cat.models[face].mean_ms, 5.0);
+        assert_eq!(cat.models[age].mean_ms, 20.0);
+        assert_eq!(cat.stage_ms(crate::zoo::stages::FACES), 100.0);
+        let mut done = vec![false; 3];
+        assert_eq!(cat.cost_ms(age, &done), 120.0);
+        assert_eq!(cat.cost_ms(face, &done), 105.0);
+        assert_eq!(cat.cost_ms(mob, &done), 30.0);
+        done[face] = true;
+        assert_eq!(cat.cost_ms(age, &done), 20.0);
+        done = vec![false, false, true];
+        assert_eq!(cat.cost_ms(age, &done), 120.0, "mobilenet needs no faces");
+        // The profile a checkpoint ships has the stage too.
+        assert!(cat.cost_profile().contains(&("faces".to_string(), 100.0)));
+
+        // Replayed in any order, every model costs the recorded total: the stage once.
+        let photo = &t.photos[0];
+        for order in [
+            vec![face, age, mob],
+            vec![age, mob, face],
+            vec![mob, age, face],
+        ] {
+            let r = replay(&cat, &mut InOrder(order.clone()), photo, f64::INFINITY);
+            let spent: Vec<f64> = r.steps.iter().map(|s| s.0).collect();
+            assert_eq!(spent.last().copied(), Some(155.0), "{order:?}: {spent:?}");
+        }
+        // Age first pays for the faces; the face boxes after it cost only their own time.
+        let r = replay(
+            &cat,
+            &mut InOrder(vec![age, face, mob]),
+            photo,
+            f64::INFINITY,
+        );
+        assert_eq!(r.steps[0].0, 120.0);
+        assert_eq!(r.steps[1].0, 125.0);
+        // Under a budget of 110 ms age alone does not fit, as the greedy pick also knows.
+        let r = replay(&cat, &mut InOrder(vec![age]), photo, 110.0);
+        assert!(r.steps.is_empty());
     }
 
     #[test]

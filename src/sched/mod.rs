@@ -99,7 +99,12 @@ impl Catalog {
             .collect();
         // A stage's cost: its mean over the photos where a run recorded it.
         let mut stages: Vec<(String, f64, usize)> = Vec::new();
-        for st in trace.photos.iter().flat_map(|p| &p.runs).flat_map(|r| &r.stages) {
+        for st in trace
+            .photos
+            .iter()
+            .flat_map(|p| &p.runs)
+            .flat_map(|r| &r.stages)
+        {
             match stages.iter_mut().find(|(id, _, _)| *id == st.stage) {
                 Some((_, total, n)) => {
                     *total += st.time_ms;
@@ -147,6 +152,16 @@ impl Catalog {
             _ => 0.0,
         };
         m.mean_ms + stage
+    }
+
+    /// The costs a checkpoint ships (its cost profile): each model's own mean time, then each
+    /// shared stage's, by id (stage ids never name a model).
+    pub fn cost_profile(&self) -> Vec<(String, f64)> {
+        self.models
+            .iter()
+            .map(|m| (m.id.clone(), m.mean_ms))
+            .chain(self.stages.iter().map(|s| (s.id.clone(), s.mean_ms)))
+            .collect()
     }
 
     /// Index of a model by id.

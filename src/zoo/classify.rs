@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
 use super::efficientnet_lite::{EfficientNetLite, EfficientNetLiteConfig};
@@ -101,6 +101,34 @@ impl ImagenetClassifier {
             .map_err(|e| self.fail(e.to_string()))?;
         data.try_into_vec::<f32>()
             .map_err(|e| self.fail(format!("{e:?}")))
+    }
+
+    /// [`Self::logits`] of several photos in one forward pass (a batch): what batching photos
+    /// waiting for the same model would run. `benches/zoo.rs` (`batch` rows) measures whether
+    /// it pays on a device.
+    pub fn logits_batch(&self, imgs: &[&RgbImage]) -> Result<Vec<Vec<f32>>> {
+        if imgs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let x = Tensor::cat(
+            imgs.iter()
+                .map(|img| self.pre.tensor(img, &self.device))
+                .collect(),
+            0,
+        ); // [N, 3, H, W]
+        let y = match &self.net {
+            Network::MobileNetV2(n) => n.forward(x),
+            Network::EfficientNetLite(n) => n.forward(x),
+        }; // [N, 1000]
+        let data = y
+            .try_into_data_as::<f32>()
+            .map_err(|e| self.fail(e.to_string()))?
+            .try_into_vec::<f32>()
+            .map_err(|e| self.fail(format!("{e:?}")))?;
+        Ok(data
+            .chunks(data.len() / imgs.len())
+            .map(<[f32]>::to_vec)
+            .collect())
     }
 
     /// Class probabilities (softmax of [`Self::logits`]).

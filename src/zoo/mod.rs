@@ -97,7 +97,11 @@ pub trait Labeler: Send + Sync {
     /// [`Self::run`] on a photo whose shared stages ([`stages`]) other labelers may already
     /// have computed: a labeler that needs one (faces, text boxes) takes it from `stages`,
     /// computing it only when it is the first. The default ignores the stages.
-    fn run_shared(&self, img: &RgbImage, stages: &stages::StageScope<'_>) -> Result<Vec<Prediction>> {
+    fn run_shared(
+        &self,
+        img: &RgbImage,
+        stages: &stages::StageScope<'_>,
+    ) -> Result<Vec<Prediction>> {
         let _ = stages;
         self.run(img)
     }
@@ -269,9 +273,13 @@ fn check_apply(model_id: &str, result: &ApplyResult) -> Result<()> {
     Ok(())
 }
 
-/// Longest side photos are decoded to before preprocessing (inputs are ≤ 320 px; the margin
-/// keeps resampling quality while JPEGs still decode at reduced scale).
-pub const DECODE_MIN_SIDE: u32 = 1024;
+/// The longest side a photo is decoded to (at least) for the models, once per photo: the
+/// largest size any model of the zoo looks at. Network inputs are at most 640 px (the PP-OCR
+/// detector, [`ocr::DET_MAX_SIDE`]; most are 192–512), but MTCNN's smallest face (20 px) and
+/// the text recogniser's line crops are taken from the decoded photo itself, so it keeps
+/// PaddleOCR's default detector side, 960. A JPEG decodes at the smallest DCT scale (1/2, 1/4,
+/// 1/8) that reaches it: a 12 MP phone photo (4032×3024) at 1/4, 1008×756.
+pub const DECODE_MIN_SIDE: u32 = 960;
 
 /// Reads a photo file as an upright RGB image for the models (EXIF orientation applied).
 pub fn load_photo(path: &Path) -> Result<RgbImage> {

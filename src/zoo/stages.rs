@@ -51,6 +51,9 @@ type StageValue = std::result::Result<Arc<dyn Any + Send + Sync>, String>;
 #[derive(Default)]
 pub struct PhotoStages {
     slots: Mutex<HashMap<&'static str, Arc<OnceLock<StageValue>>>>,
+    /// Every run computes its stages itself (nothing kept): how labelling worked before stages
+    /// were shared, kept as the baseline the library benchmark measures against.
+    unshared: bool,
 }
 
 impl std::fmt::Debug for PhotoStages {
@@ -72,6 +75,20 @@ impl PhotoStages {
         PhotoStages::default()
     }
 
+    /// Stages that are never shared: every run that needs one computes it again (the
+    /// baseline of `benches/library.rs`; [`crate::label::LabelConfig::share_stages`] off).
+    pub fn unshared() -> Self {
+        PhotoStages {
+            unshared: true,
+            ..PhotoStages::default()
+        }
+    }
+
+    /// [`Self::new`], or [`Self::unshared`] when `share` is false.
+    pub fn with_sharing(share: bool) -> Self {
+        if share { Self::new() } else { Self::unshared() }
+    }
+
     /// The view one model run gets.
     pub fn scope(&self) -> StageScope<'_> {
         StageScope {
@@ -90,6 +107,9 @@ impl PhotoStages {
     }
 
     fn slot(&self, id: &'static str) -> Arc<OnceLock<StageValue>> {
+        if self.unshared {
+            return Arc::default();
+        }
         self.slots
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -220,6 +240,22 @@ mod tests {
         });
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert_eq!(computed.iter().sum::<usize>(), 1);
+    }
+
+    #[test]
+    fn unshared_stages_are_computed_by_every_run() {
+        let calls = AtomicUsize::new(0);
+        let compute = || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(5u8)
+        };
+        let photo = PhotoStages::with_sharing(false);
+        let (a, b) = (photo.scope(), photo.scope());
+        a.get(FACES, compute).unwrap();
+        b.get(FACES, compute).unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(a.into_computed().len() + b.into_computed().len(), 2);
+        assert!(!photo.is_done(FACES));
     }
 
     #[test]
