@@ -17,7 +17,7 @@
 //! library, and the decode of each 12 MP file for labelling against its full-size decode.
 //!
 //! Run: `cargo bench --bench library` (release) or, in the dev profile (dependencies at O3),
-//! `cargo test --bench library -- [--photos N] [--large N] [--modes a,b] [DIR]`
+//! `cargo test --bench library -- [--photos N] [--large N] [--modes a,b] [--save F] [--with F] [DIR]`
 //! (default: 100 photos spread over `../shared/photos`, 12 large ones, all modes). Weights come
 //! from `target/tmp/zoo-cache` (the integration tests' cache), fetched there when missing.
 //! `PHOTOLABEL_DEVICE` chooses the device as everywhere (auto: wgpu on a real GPU, else flex).
@@ -45,8 +45,15 @@ const MODES: [&str; 4] = ["unshared", "run-all", "app", "no-deadline"];
 const LARGE_W: u32 = 4000;
 const LARGE_H: u32 = 3000;
 
+/// Measurements kept by `--save` and reported again with `--with`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Saved {
+    small: Vec<Measured>,
+    large: Vec<Measured>,
+}
+
 /// What one mode measured (a child's answer).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Measured {
     mode: String,
     device: String,
@@ -398,14 +405,22 @@ fn main() {
     let (mut photos, mut large) = (100usize, 12usize);
     let mut modes: Vec<String> = MODES.iter().map(|s| s.to_string()).collect();
     let mut src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/photos");
+    // --save FILE keeps this run's measurements; --with FILE reports them beside this run's
+    // (same --photos, --large and folder: the photos are picked deterministically).
+    let (mut save, mut with) = (None::<PathBuf>, None::<PathBuf>);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--photos" => photos = args.next().unwrap().parse().unwrap(),
             "--large" => large = args.next().unwrap().parse().unwrap(),
             "--modes" => modes = args.next().unwrap().split(',').map(str::to_owned).collect(),
+            "--save" => save = args.next().map(PathBuf::from),
+            "--with" => with = args.next().map(PathBuf::from),
             dir => src = PathBuf::from(dir),
         }
     }
+    let mut earlier: Saved = with
+        .map(|f| serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap())
+        .unwrap_or_default();
     if !src.is_dir() {
         println!("library bench: {} is not a folder; skipped", src.display());
         return;
@@ -413,7 +428,14 @@ fn main() {
     let work = tempfile::tempdir().unwrap();
     let small_dir = work.path().join("photos");
     let picked = pick_photos(&src, photos, &small_dir);
-    let results: Vec<Measured> = modes.iter().map(|m| measure(m, &small_dir)).collect();
+    let mut results: Vec<Measured> = modes.iter().map(|m| measure(m, &small_dir)).collect();
+    let mut saved = Saved::default();
+    saved.small = std::mem::take(&mut results);
+    results = earlier
+        .small
+        .drain(..)
+        .chain(saved.small.iter().map(Measured::clone))
+        .collect();
     report(
         &format!("{} photos from {}", picked.len(), src.display()),
         &results,
@@ -435,7 +457,15 @@ fn main() {
              for labelling {scaled:.0} ms ({:.0}% of full size)",
             100.0 * scaled / full
         );
-        let results: Vec<Measured> = modes.iter().map(|m| measure(m, &this_run)).collect();
+        saved.large = modes.iter().map(|m| measure(m, &this_run)).collect();
+        let results: Vec<Measured> = earlier
+            .large
+            .drain(..)
+            .chain(saved.large.iter().map(Measured::clone))
+            .collect();
         report(&format!("{n} 12 MP upscales"), &results);
+    }
+    if let Some(f) = save {
+        std::fs::write(f, serde_json::to_vec(&saved).unwrap()).unwrap();
     }
 }

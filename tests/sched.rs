@@ -199,3 +199,32 @@ fn ours_full_information_beats_random_and_stops_early_on_held_out_photos() {
     eprintln!("production: recall {recall:.3} at {time:.3}");
     assert!(recall > 0.95 && time < 1.0, "recall {recall} time {time}");
 }
+
+/// `bench-sched --traces A --test B --retrain-on 10,30`: the network trained on another
+/// library and the ones retrained on 10 and 30 of this library's photos are all replayed on
+/// the same held-out photos of this library, none of which any of them trained on.
+#[test]
+fn generalisation_replays_every_scenario_on_the_same_unseen_photos() {
+    use photolabel::rl::bench::{BenchConfig, candidates, generalisation};
+    let other = synthetic_trace(60, 7);
+    let library = synthetic_trace(80, 8);
+    let cfg = BenchConfig {
+        folds: 2,
+        rich_dqn: false,
+        ours: small_config(3),
+        candidates: candidates(3, 4).into_iter().take(2).collect(),
+        ..BenchConfig::default()
+    };
+    let reports = generalisation(&other, &library, &[10, 30], &cfg, &mut |_| {}).unwrap();
+    let trained: Vec<usize> = reports.iter().map(|(_, r)| r.train_photos).collect();
+    assert_eq!(trained, vec![60, 10, 30]);
+    for (scenario, r) in &reports {
+        assert_eq!(r.test_photos, 50, "{scenario}");
+        let names: Vec<&str> = r.policies.iter().map(|p| p.policy.as_str()).collect();
+        assert!(
+            names.contains(&"ours") && names.contains(&"oracle"),
+            "{names:?}"
+        );
+    }
+    assert!(reports[0].0.contains("other trace"));
+}

@@ -140,6 +140,14 @@ pub enum Command {
         /// Skip the (slow) Dueling DQN on rich features.
         #[arg(long)]
         no_rich_dqn: bool,
+        /// Generalisation: train on --traces (all of them) and test on these traces, another
+        /// library the network never saw.
+        #[arg(long = "test")]
+        test: Vec<PathBuf>,
+        /// With --test: also retrain on this many photos of the test traces (comma-separated),
+        /// every scenario replayed on the same held-out photos.
+        #[arg(long, value_delimiter = ',', requires = "test")]
+        retrain_on: Vec<usize>,
     },
     /// Retrain the scheduler's value network from the library's execution log (or traces);
     /// installs it only if it beats the current one on held-out photos.
@@ -254,9 +262,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             folds,
             target_recall,
             no_rich_dqn,
+            test,
+            retrain_on,
         } => sched::bench_sched(
             &traces,
             &sched::BenchOptions {
+                test,
+                retrain_on,
                 train_share,
                 val_share,
                 folds,

@@ -11,7 +11,7 @@ use photolabel::config::Paths;
 use photolabel::label::library::store_trace;
 use photolabel::label::lock::LibraryLock;
 use photolabel::rl::TrainConfig;
-use photolabel::rl::bench::{BenchConfig, bench_sched as run_bench};
+use photolabel::rl::bench::{BenchConfig, bench_sched as run_bench, generalisation};
 use photolabel::rl::retrain::{retrain as run_retrain, roll_back};
 use photolabel::sched::record;
 use photolabel::sched::trace::{Trace, TraceHeader, TraceModel};
@@ -121,6 +121,10 @@ fn read_traces(files: &[PathBuf]) -> anyhow::Result<Trace> {
 }
 
 pub struct BenchOptions {
+    /// Traces of another library to test on (generalisation); empty: split `--traces`.
+    pub test: Vec<PathBuf>,
+    /// With `test`: retraining set sizes taken from the test traces.
+    pub retrain_on: Vec<usize>,
     pub train_share: f64,
     pub val_share: f64,
     pub folds: usize,
@@ -147,11 +151,40 @@ pub fn bench_sched(files: &[PathBuf], o: &BenchOptions, json: bool) -> anyhow::R
     if let Some(e) = o.epochs {
         cfg.ours.epochs = e;
     }
-    let report = run_bench(&trace, &cfg, &mut |step| {
+    let mut progress = |step: &str| {
         if !json {
             eprintln!("... {step}");
         }
-    })?;
+    };
+    if !o.test.is_empty() {
+        let library = read_traces(&o.test)?;
+        let ids = |t: &Trace| {
+            t.header
+                .models
+                .iter()
+                .map(|m| m.id.clone())
+                .collect::<Vec<_>>()
+        };
+        if ids(&library) != ids(&trace) {
+            anyhow::bail!("--test traces record other models than --traces");
+        }
+        let reports = generalisation(&trace, &library, &o.retrain_on, &cfg, &mut progress)?;
+        if json {
+            let v: Vec<_> = reports
+                .iter()
+                .map(|(scenario, report)| serde_json::json!({"scenario": scenario, "report": report}))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        } else {
+            for (scenario, report) in &reports {
+                println!("== {scenario}");
+                print!("{}", report.table());
+                println!();
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = run_bench(&trace, &cfg, &mut progress)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

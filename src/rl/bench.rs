@@ -442,13 +442,74 @@ pub fn paper_config(seed: u64) -> TrainConfig {
     }
 }
 
-/// Runs the whole evaluation on `trace`.
+/// Runs the whole evaluation on `trace`, split into training and test photos
+/// (`cfg.train_share`).
 pub fn bench_sched(
     trace: &Trace,
     cfg: &BenchConfig,
     progress: &mut dyn FnMut(&str),
 ) -> Result<BenchReport> {
     let (train_set, test_set) = trace.split(cfg.train_share, cfg.seed);
+    bench_sets(&train_set, &test_set, cfg, progress)
+}
+
+/// How well a network trained elsewhere does on a library it never saw, and after retraining
+/// on some of that library's own photos (`photolabel bench-sched --traces A --test B
+/// --retrain-on 100,500`): the shipped network is trained on other photos than a user's.
+///
+/// Every scenario is replayed on the same held-out photos of `library`: those left once the
+/// largest retraining set is taken out. Returns (scenario, report) pairs, the network trained
+/// on `other` first.
+pub fn generalisation(
+    other: &Trace,
+    library: &Trace,
+    retrain_on: &[usize],
+    cfg: &BenchConfig,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<(String, BenchReport)>> {
+    let n = library.photos.len();
+    let largest = retrain_on
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .min(n.saturating_sub(1));
+    let (pool, held_out) = library.split(largest as f64 / n.max(1) as f64, cfg.seed);
+    progress(&format!(
+        "trained on the other trace ({} photos), tested on {} held-out photos",
+        other.photos.len(),
+        held_out.photos.len()
+    ));
+    let mut out = vec![(
+        format!(
+            "trained on the other trace ({} photos), never saw this one",
+            other.photos.len()
+        ),
+        bench_sets(other, &held_out, cfg, progress)?,
+    )];
+    for &k in retrain_on {
+        let k = k.min(pool.photos.len());
+        let train = Trace {
+            header: pool.header.clone(),
+            photos: pool.photos[..k].to_vec(),
+        };
+        progress(&format!("retrained on {k} photos of this trace"));
+        out.push((
+            format!("retrained on {k} photos of this trace"),
+            bench_sets(&train, &held_out, cfg, progress)?,
+        ));
+    }
+    Ok(out)
+}
+
+/// The whole evaluation with the training and test photos given.
+pub fn bench_sets(
+    train_set: &Trace,
+    test_set: &Trace,
+    cfg: &BenchConfig,
+    progress: &mut dyn FnMut(&str),
+) -> Result<BenchReport> {
+    let (train_set, test_set) = (train_set.clone(), test_set.clone());
     let splits = validation_splits(&train_set, cfg.folds, cfg.val_share, cfg.seed);
     let catalog = Catalog::from_trace(&train_set);
     let cancel = AtomicBool::new(false);
