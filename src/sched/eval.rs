@@ -70,12 +70,9 @@ impl Chooser for RandomOrder<'_> {
     }
 
     fn choose(&mut self, state: &State, _: &PhotoTrace, remaining_ms: f64) -> Option<usize> {
-        self.order
-            .iter()
-            .copied()
-            .find(|&i| {
-                !state.executed[i] && self.catalog.cost_ms(i, &state.executed) <= remaining_ms
-            })
+        self.order.iter().copied().find(|&i| {
+            !state.executed[i] && self.catalog.cost_ms(i, &state.executed) <= remaining_ms
+        })
     }
 }
 
@@ -103,7 +100,9 @@ impl<'a> StaticOrder<'a> {
             }
         }
         // Each model's standalone cost (its stage included).
-        let alone: Vec<f64> = (0..n).map(|i| catalog.cost_ms(i, &vec![false; n])).collect();
+        let alone: Vec<f64> = (0..n)
+            .map(|i| catalog.cost_ms(i, &vec![false; n]))
+            .collect();
         let mut order: Vec<usize> = (0..n).collect();
         order.sort_by(|&a, &b| {
             let sa = value[a] / alone[a].max(1e-3);
@@ -116,12 +115,9 @@ impl<'a> StaticOrder<'a> {
 
 impl Chooser for StaticOrder<'_> {
     fn choose(&mut self, state: &State, _: &PhotoTrace, remaining_ms: f64) -> Option<usize> {
-        self.order
-            .iter()
-            .copied()
-            .find(|&i| {
-                !state.executed[i] && self.catalog.cost_ms(i, &state.executed) <= remaining_ms
-            })
+        self.order.iter().copied().find(|&i| {
+            !state.executed[i] && self.catalog.cost_ms(i, &state.executed) <= remaining_ms
+        })
     }
 }
 

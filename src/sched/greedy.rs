@@ -184,7 +184,13 @@ pub fn run_photo(
     let remaining = deadline_ms.map_or(f64::INFINITY, |d| d - elapsed);
     let skipped = (0..n)
         .filter(|&i| !state.executed[i])
-        .map(|i| (i, skip_reason(catalog, &state, i, q[i], remaining, cfg), q[i]))
+        .map(|i| {
+            (
+                i,
+                skip_reason(catalog, &state, i, q[i], remaining, cfg),
+                q[i],
+            )
+        })
         .collect();
     Schedule {
         steps,

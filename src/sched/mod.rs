@@ -99,7 +99,12 @@ impl Catalog {
             .collect();
         // A stage's cost: its mean over the photos where a run recorded it.
         let mut stages: Vec<(String, f64, usize)> = Vec::new();
-        for st in trace.photos.iter().flat_map(|p| &p.runs).flat_map(|r| &r.stages) {
+        for st in trace
+            .photos
+            .iter()
+            .flat_map(|p| &p.runs)
+            .flat_map(|r| &r.stages)
+        {
             match stages.iter_mut().find(|(id, _, _)| *id == st.stage) {
                 Some((_, total, n)) => {
                     *total += st.time_ms;

@@ -97,7 +97,11 @@ pub trait Labeler: Send + Sync {
     /// [`Self::run`] on a photo whose shared stages ([`stages`]) other labelers may already
     /// have computed: a labeler that needs one (faces, text boxes) takes it from `stages`,
     /// computing it only when it is the first. The default ignores the stages.
-    fn run_shared(&self, img: &RgbImage, stages: &stages::StageScope<'_>) -> Result<Vec<Prediction>> {
+    fn run_shared(
+        &self,
+        img: &RgbImage,
+        stages: &stages::StageScope<'_>,
+    ) -> Result<Vec<Prediction>> {
         let _ = stages;
         self.run(img)
     }

@@ -195,7 +195,11 @@ impl TextDetector {
     /// The photo's text boxes at the default size ([`Self::detect`]), computed once per photo
     /// for this detector's labeler and its recogniser (stage [`stages::TEXT_V4`] or
     /// [`stages::TEXT_V5`]).
-    pub fn boxes_shared(&self, img: &RgbImage, stages: &StageScope<'_>) -> Result<Arc<Vec<TextBox>>> {
+    pub fn boxes_shared(
+        &self,
+        img: &RgbImage,
+        stages: &StageScope<'_>,
+    ) -> Result<Arc<Vec<TextBox>>> {
         match stages::stage_of(&self.id) {
             Some(stage) => stages.get(stage, || self.detect(img)),
             None => Ok(Arc::new(self.detect(img)?)),
@@ -399,9 +403,18 @@ impl TextRecognizer {
     }
 
     /// Detected boxes with their recognised text.
-    pub fn read(&self, img: &RgbImage, stages: &StageScope<'_>) -> Result<Vec<(TextBox, TextLine)>> {
+    pub fn read(
+        &self,
+        img: &RgbImage,
+        stages: &StageScope<'_>,
+    ) -> Result<Vec<(TextBox, TextLine)>> {
         let mut out = Vec::new();
-        for &b in self.det.boxes_shared(img, stages)?.iter().take(REC_MAX_LINES) {
+        for &b in self
+            .det
+            .boxes_shared(img, stages)?
+            .iter()
+            .take(REC_MAX_LINES)
+        {
             let x0 = b.xyxy[0].max(0.0) as u32;
             let y0 = b.xyxy[1].max(0.0) as u32;
             let x1 = (b.xyxy[2].min(img.width() as f32) as u32).max(x0 + 1);
