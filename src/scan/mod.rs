@@ -7,15 +7,22 @@
 //! new path is a move (labels follow); files that vanished are marked missing. Work is
 //! committed every few hundred files, so a killed scan resumes where it stopped.
 //!
+//! A library folder whose path is gone (an unplugged drive) is not scanned by the app (see
+//! [`watch`]), and a folder that vanishes while being scanned keeps its photos: only files
+//! missing from a folder that is there are marked missing. Photos with a GPS position get place
+//! tags ([`places`]).
+//!
 //! Keywords other programs wrote (XMP sidecars, embedded XMP and IPTC) are read with the file
 //! (`crate::xmp::read`) and stored as user tags. Originals are opened read-only and never
 //! written.
 
 pub mod detect;
 pub mod exif;
+pub mod places;
 mod sidecars;
 pub mod thumb;
 pub mod walk;
+pub mod watch;
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -390,7 +397,13 @@ pub fn scan(
         // Anything known but not seen is gone, except below folders the walk could not read.
         let unreadable: Vec<&Path> = issues.iter().map(|(_, p, _)| p.as_path()).collect();
         let mut gone: Vec<i64> = vanished;
-        for (_, _, known) in &targets {
+        for (root, _, known) in &targets {
+            if !root.is_dir() {
+                // The folder itself went away during the scan (a drive unplugged): it is
+                // offline, not emptied; its photos stay as they were.
+                log::warn!("library folder vanished while scanning: {}", root.display());
+                continue;
+            }
             for (path, k) in known {
                 if k.missing || seen_ids.contains(&k.id) || moved_ids.contains(&k.id) {
                     continue;
@@ -556,6 +569,9 @@ fn examine_image(
         ..Default::default()
     };
     exif::read_exif(bytes, &mut meta);
+    if let (Some(lat), Some(lon)) = (meta.latitude, meta.longitude) {
+        meta.places = places::place_tags(lat, lon);
+    }
     Ok(meta)
 }
 
