@@ -12,6 +12,9 @@
 //! missing from a folder that is there are marked missing. Photos with a GPS position get place
 //! tags ([`places`]).
 //!
+//! Thumbnails other programs already made (freedesktop shared thumbnails) are reused when
+//! valid ([`shared_thumbs`]).
+//!
 //! Keywords other programs wrote (XMP sidecars, embedded XMP and IPTC) are read with the file
 //! (`crate::xmp::read`) and stored as user tags. Originals are opened read-only and never
 //! written.
@@ -19,6 +22,7 @@
 pub mod detect;
 pub mod exif;
 pub mod places;
+pub mod shared_thumbs;
 mod sidecars;
 pub mod thumb;
 pub mod walk;
@@ -54,6 +58,9 @@ pub struct ScanOptions {
     pub thumbs_dir: PathBuf,
     /// Files written per transaction.
     pub batch: usize,
+    /// The freedesktop.org shared thumbnail folder (`~/.cache/thumbnails`): a valid thumbnail
+    /// there is reused instead of decoding the photo; `None` never looks.
+    pub shared_thumbs: Option<PathBuf>,
 }
 
 impl ScanOptions {
@@ -67,6 +74,7 @@ impl ScanOptions {
                 .unwrap_or(2),
             thumbs_dir,
             batch: 256,
+            shared_thumbs: shared_thumbs::default_dir(),
         }
     }
 }
@@ -534,7 +542,15 @@ fn examine(job: &Job, opts: &ScanOptions) -> FileOutcome {
                 thumb = true;
                 Ok(meta)
             } else {
-                match thumb::make_thumbnail(&bytes, format, meta.orientation) {
+                let shared = opts
+                    .shared_thumbs
+                    .as_deref()
+                    .and_then(|dir| shared_thumbs::reuse(dir, &f.path, f.mtime_ns, upright(&meta)));
+                let made = match shared {
+                    Some(jpeg) => Ok(jpeg),
+                    None => thumb::make_thumbnail(&bytes, format, meta.orientation),
+                };
+                match made {
                     Ok(jpeg) => {
                         match thumb::store_thumbnail(&opts.thumbs_dir, &hash, &jpeg) {
                             Ok(_) => thumb = true,
@@ -552,6 +568,14 @@ fn examine(job: &Job, opts: &ScanOptions) -> FileOutcome {
         other => other,
     };
     record(Some(hash), meta, thumb)
+}
+
+/// A photo's size once its EXIF orientation is applied (5 to 8 turn it a quarter).
+fn upright(meta: &PhotoMeta) -> (u32, u32) {
+    match meta.orientation {
+        Some(5..=8) => (meta.height, meta.width),
+        _ => (meta.width, meta.height),
+    }
 }
 
 /// Header-level examination: dimensions (refusing bombs), completeness, EXIF.
