@@ -45,9 +45,11 @@ fn main() {
                 mean_ms: 5.0 + i as f64 * 7.0,
                 mem_bytes: 0,
                 enabled: true,
+                stage: None,
             })
             .collect(),
         labels: LabelSpace::from_names((0..labels).map(|i| format!("l{i}")).collect()),
+        stages: Vec::new(),
     };
     // A small synthetic training trace for the prior.
     let trace = Trace {

@@ -44,6 +44,10 @@ pub enum Error {
     #[error("vocabulary: {0}")]
     Vocabulary(String),
 
+    /// A folder could not be watched for changes (inotify limits, a vanished folder).
+    #[error("cannot watch for changes: {detail}: {}", path.display())]
+    Watch { path: PathBuf, detail: String },
+
     /// A search query could not be parsed.
     #[error("invalid search query: {0}")]
     Query(String),

@@ -70,6 +70,8 @@ Copyright: photolabel developers
 License: MIT OR Apache-2.0
 Comment: Model weights are not part of this package: photolabel fetches them at first use from
  their own packages, each under its own licence (see models/README.md in the source).
+ The place names of place tags are GeoNames data (www.geonames.org, CC BY 4.0), built in
+ through the reverse_geocoder crate.
 COPYRIGHT
 install -m 0644 README.md "$doc/README.md"
 

@@ -155,6 +155,9 @@ fn print_photo(
         m.orientation.unwrap_or(1),
         if m.gps { "yes" } else { "no" }
     );
+    if let Some(pos) = m.position_text() {
+        println!("position     {pos}");
+    }
     println!("labelling    {:?}", photo.label_status);
     for l in labels {
         println!(

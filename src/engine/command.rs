@@ -102,6 +102,9 @@ pub struct PhotoDetail {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LibrarySnapshot {
     pub roots: Vec<PathBuf>,
+    /// The folders of `roots` whose path does not exist now (unplugged drive): shown as
+    /// offline, not scanned, their photos kept.
+    pub offline: Vec<PathBuf>,
     pub stats: Stats,
     pub runs: RunSummary,
     /// The library's friendly tags under their categories, with photo counts.

@@ -7,7 +7,9 @@
 //! Threads, each with its own bounded command channel:
 //! - `reader`: a read-only connection answering queries (ids, rows, search, detail, summary);
 //! - `writer`: the connection for edits (folders, tags) that also starts and pauses scans;
-//!   the scan itself runs on its own thread with its own connection;
+//!   the scan itself runs on its own thread with its own connection; with
+//!   [`EngineOptions::watch_folders`] it also watches the library's folders
+//!   ([`crate::scan::watch`]) and rescans when they change or come back online;
 //! - `images`: decodes thumbnails (latest wants first) and full images;
 //! - `labelling` and `trainer`: only when a [`Labeller`] / [`Trainer`] is plugged in.
 //!
@@ -108,6 +110,42 @@ pub struct EngineInfo {
     pub can_retrain: bool,
 }
 
+/// How the engine looks after the library's folders.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineOptions {
+    /// Watch the library's folders while the engine runs and rescan (incrementally) when
+    /// photos are added, changed, moved or deleted; offline folders are checked every few
+    /// seconds and rescanned when they come back.
+    pub watch_folders: bool,
+    /// Rescan every library folder in the background as soon as the engine starts.
+    pub rescan_at_start: bool,
+    /// How long watched folders must be quiet before their changes are scanned.
+    pub debounce: std::time::Duration,
+}
+
+impl Default for EngineOptions {
+    /// Neither watching nor a rescan at start (what tools and tests built on the engine
+    /// expect); the desktop app uses [`EngineOptions::desktop`].
+    fn default() -> Self {
+        EngineOptions {
+            watch_folders: false,
+            rescan_at_start: false,
+            debounce: std::time::Duration::from_millis(1500),
+        }
+    }
+}
+
+impl EngineOptions {
+    /// The desktop app's: folders watched, rescanned at start.
+    pub fn desktop() -> Self {
+        EngineOptions {
+            watch_folders: true,
+            rescan_at_start: true,
+            ..EngineOptions::default()
+        }
+    }
+}
+
 /// A handle on the running engine. Dropping it stops the workers (a running scan stops after
 /// the files in flight; everything written so far stays).
 pub struct Engine {
@@ -134,6 +172,11 @@ impl Engine {
     /// Opens (creating if needed) the library at `paths.db` and starts the workers. Fails
     /// with [`crate::Error::LibraryLocked`] when another photolabel writes to that library.
     pub fn start(paths: Paths, plugins: Plugins) -> Result<Engine> {
+        Engine::start_with(paths, plugins, EngineOptions::default())
+    }
+
+    /// [`Engine::start`] with folder watching and the rescan at start as `options` say.
+    pub fn start_with(paths: Paths, plugins: Plugins, options: EngineOptions) -> Result<Engine> {
         let lock = LibraryLock::acquire(&paths.db)?;
         // Create and migrate the database before the read-only reader opens it (each thread
         // then opens its own connection: a Store is not Send).
@@ -162,12 +205,14 @@ impl Engine {
         reader::spawn(paths.db.clone(), reader_rx, sink.clone());
         let (writer, writer_rx) = bounded(COMMAND_CAPACITY);
         writer::spawn(
-            paths.db.clone(),
-            paths.thumbs_dir(),
+            writer::WriterSetup {
+                paths: paths.clone(),
+                options,
+                cancel: Arc::clone(&cancel_scan),
+                label_tx: label_tx.clone(),
+            },
             writer_rx,
             sink.clone(),
-            Arc::clone(&cancel_scan),
-            label_tx.clone(),
         );
         let (images, images_rx) = bounded(COMMAND_CAPACITY);
         images::spawn(images_rx, sink);

@@ -71,12 +71,16 @@ fn answer(store: &Store, cmd: Command) -> crate::Result<Option<Event>> {
                 photo,
             }))
         }
-        Command::LoadLibrary => Event::Library(Box::new(LibrarySnapshot {
-            roots: store.roots()?,
-            stats: store.stats()?,
-            runs: store.run_summary()?,
-            tags: store.tag_tree()?,
-        })),
+        Command::LoadLibrary => {
+            let roots = store.roots()?;
+            Event::Library(Box::new(LibrarySnapshot {
+                offline: roots.iter().filter(|r| !r.is_dir()).cloned().collect(),
+                roots,
+                stats: store.stats()?,
+                runs: store.run_summary()?,
+                tags: store.tag_tree()?,
+            }))
+        }
         other => {
             log::warn!("reader got a command it does not handle: {other:?}");
             return Ok(None);

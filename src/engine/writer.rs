@@ -2,19 +2,32 @@
 //! A scan runs on a separate thread (with its own connection) so that edits stay quick while
 //! it works; pausing sets the scan's cancel flag, resuming starts an incremental rescan of
 //! every folder, and folders added during a scan are picked up by a rescan right after it.
+//!
+//! With [`EngineOptions::watch_folders`] the writer also owns the folder watcher: a change
+//! under a library folder starts the same incremental rescan as the Rescan button (so the GUI
+//! gets the same events), and every few seconds it checks which folders are offline (their
+//! path is gone: an unplugged drive) and rescans those that came back. Offline folders are
+//! never scanned, so their photos are kept as they were.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, bounded, select};
+use std::collections::BTreeSet;
 
-use super::EventSink;
+use crossbeam_channel::{Receiver, Sender, bounded, never, select, tick};
+
 use super::command::{Command, Event};
 use super::labelling::LabelMsg;
+use super::{EngineOptions, EventSink};
+use crate::config::Paths;
+use crate::scan::watch::FolderWatcher;
 use crate::scan::{self, Examined, ScanEvent, ScanOptions, ScanSummary};
 use crate::store::Store;
+
+/// How often offline folders are looked for again while watching.
+const OFFLINE_CHECK: Duration = Duration::from_secs(3);
 
 /// Files per scan transaction (the CLI uses 256; the GUI wants photos to show up quickly).
 const GUI_SCAN_BATCH: usize = 32;
@@ -30,20 +43,31 @@ struct Writer {
     /// Another scan is needed once the running one ends (folders were added meanwhile).
     rescan: bool,
     done_tx: Sender<()>,
+    /// Watches the library's folders (when the options ask for it).
+    watcher: Option<FolderWatcher>,
+    /// Library folders whose path is gone now (reported once when they go).
+    offline: BTreeSet<PathBuf>,
 }
 
-pub(crate) fn spawn(
-    db: PathBuf,
-    thumbs_dir: PathBuf,
-    rx: Receiver<Command>,
-    sink: EventSink,
-    cancel: Arc<AtomicBool>,
-    label_tx: Option<Sender<LabelMsg>>,
-) {
+/// What the writer thread starts with.
+pub(crate) struct WriterSetup {
+    pub paths: Paths,
+    pub options: EngineOptions,
+    pub cancel: Arc<AtomicBool>,
+    pub label_tx: Option<Sender<LabelMsg>>,
+}
+
+pub(crate) fn spawn(setup: WriterSetup, rx: Receiver<Command>, sink: EventSink) {
     let spawned = std::thread::Builder::new()
         .name("photolabel-writer".into())
         .spawn(move || {
-            let store = match Store::open(&db) {
+            let WriterSetup {
+                paths,
+                options,
+                cancel,
+                label_tx,
+            } = setup;
+            let store = match Store::open(&paths.db) {
                 Ok(s) => s,
                 Err(e) => {
                     sink.send(Event::Error(format!("cannot open the library: {e:#}")));
@@ -51,17 +75,49 @@ pub(crate) fn spawn(
                 }
             };
             let (done_tx, done_rx) = bounded::<()>(4);
+            // One pending "something changed" is enough: the rescan looks at everything.
+            let (change_tx, change_rx) = bounded::<()>(1);
+            // Kept here so that the channel stays open even if the watcher's thread ends.
+            let _keep_open = change_tx.clone();
+            let watcher = if options.watch_folders {
+                let ignore = ignore_own_files(&paths);
+                let on_change = Box::new(move |_paths: Vec<PathBuf>| {
+                    let _ = change_tx.try_send(());
+                });
+                match FolderWatcher::new(options.debounce, ignore, on_change) {
+                    Ok(w) => Some(w),
+                    Err(e) => {
+                        sink.send(Event::Error(format!(
+                            "folders are not watched for changes (use Rescan): {e:#}"
+                        )));
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let offline_check = if watcher.is_some() {
+                tick(OFFLINE_CHECK)
+            } else {
+                never()
+            };
             let mut w = Writer {
                 store,
-                thumbs_dir,
+                thumbs_dir: paths.thumbs_dir(),
                 sink,
                 cancel,
                 label_tx,
                 scanning: false,
                 rescan: false,
                 done_tx,
+                watcher,
+                offline: BTreeSet::new(),
             };
+            w.sync_folders();
             w.wake_labeller();
+            if options.rescan_at_start {
+                w.start_scan();
+            }
             loop {
                 select! {
                     recv(rx) -> cmd => match cmd {
@@ -69,6 +125,12 @@ pub(crate) fn spawn(
                         Err(_) => break,
                     },
                     recv(done_rx) -> _ => w.scan_ended(),
+                    recv(change_rx) -> _ => w.start_scan(),
+                    recv(offline_check) -> _ => {
+                        if w.sync_folders() {
+                            w.start_scan();
+                        }
+                    }
                 }
             }
             w.cancel.store(true, Ordering::SeqCst);
@@ -153,6 +215,7 @@ impl Writer {
             self.add_files(&files)?;
         }
         if added_folder {
+            self.sync_folders();
             self.sink.send(Event::LibraryChanged);
             if self.scanning {
                 self.rescan = true;
@@ -193,8 +256,47 @@ impl Writer {
             self.rescan = true;
         }
         self.store.remove_root(root)?;
+        self.sync_folders();
         self.sink.send(Event::LibraryChanged);
         Ok(())
+    }
+
+    /// Brings the watched folders in line with the library's and notes which folders are
+    /// offline: a folder that goes offline is reported once (its photos are kept), and one
+    /// that comes back is watched again. Returns whether a folder came back (rescan it).
+    fn sync_folders(&mut self) -> bool {
+        let roots = match self.store.roots() {
+            Ok(r) => r,
+            Err(e) => {
+                self.sink.send(Event::Error(format!("{e:#}")));
+                return false;
+            }
+        };
+        let (offline, back) = match &mut self.watcher {
+            Some(w) => {
+                let out = w.sync(&roots);
+                for (root, why) in &out.failed {
+                    self.sink.send(Event::Error(format!(
+                        "folder not watched for changes (use Rescan): {why}: {}",
+                        root.display()
+                    )));
+                }
+                (out.offline, !out.back_online.is_empty())
+            }
+            None => (scan::watch::split_offline(roots).1, false),
+        };
+        let offline: BTreeSet<PathBuf> = offline.into_iter().collect();
+        if offline != self.offline {
+            for r in offline.difference(&self.offline) {
+                self.sink.send(Event::Error(format!(
+                    "library folder offline (unplugged drive?); its photos are kept: {}",
+                    r.display()
+                )));
+            }
+            self.offline = offline;
+            self.sink.send(Event::LibraryChanged);
+        }
+        back
     }
 
     fn start_scan(&mut self) {
@@ -209,13 +311,11 @@ impl Writer {
                 return;
             }
         };
-        let (present, absent): (Vec<PathBuf>, Vec<PathBuf>) =
-            roots.into_iter().partition(|r| r.is_dir());
-        for r in &absent {
-            self.sink.send(Event::Error(format!(
-                "library folder not found (unplugged drive?), skipped: {}",
-                r.display()
-            )));
+        // Offline folders are not scanned: a scan would find none of their photos and mark
+        // them all missing.
+        let (present, absent) = scan::watch::split_offline(roots);
+        if !absent.is_empty() {
+            self.sync_folders();
         }
         if present.is_empty() {
             return;
@@ -319,4 +419,35 @@ fn forward(rx: Receiver<ScanEvent>, sink: &EventSink) {
             ScanEvent::Finished(_) => {}
         }
     }
+}
+
+/// The library's own files, which may lie inside a watched folder (`--db` beside the photos):
+/// their changes are not photo changes, and reporting them would make every scan start another.
+fn ignore_own_files(paths: &Paths) -> scan::watch::IgnoreFn {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let prefixes: Vec<PathBuf> = [
+        paths.cache_dir.clone(),
+        paths.thumbs_dir(),
+        paths.data_dir.join("logs"),
+        paths.data_dir.join("gui"),
+    ]
+    .iter()
+    .map(|p| canon(p))
+    .collect();
+    let db_dir = paths.db.parent().map(canon);
+    let db_name = paths
+        .db
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Box::new(move |p: &Path| {
+        if prefixes.iter().any(|pre| p.starts_with(pre)) {
+            return true;
+        }
+        // library.sqlite, -wal, -shm, -journal, .lock and the backups beside it.
+        p.parent().map(Path::to_path_buf) == db_dir
+            && !db_name.is_empty()
+            && p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&db_name))
+    })
 }

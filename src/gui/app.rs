@@ -221,6 +221,7 @@ impl App {
             }
             Event::Library(snap) => {
                 self.folders.roots = snap.roots.clone();
+                self.folders.offline = snap.offline.clone();
                 self.folders.stats = snap.stats.clone();
                 self.snapshot = *snap;
             }

@@ -340,7 +340,11 @@ fn metadata_ui(d: &PhotoDetail, ui: &mut Ui) {
                 .unwrap_or_else(dash),
         ),
         ("orientation", m.orientation.unwrap_or(1).to_string()),
-        ("GPS", if m.gps { "yes" } else { "no" }.to_string()),
+        (
+            "GPS",
+            m.position_text()
+                .unwrap_or_else(|| if m.gps { "yes" } else { "no" }.to_string()),
+        ),
         ("hash", p.hash.clone().unwrap_or_else(dash)),
     ];
     egui::Grid::new("metadata").striped(true).show(ui, |ui| {

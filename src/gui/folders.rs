@@ -1,5 +1,5 @@
 //! The folders panel and scan bar: the library's folders (add with the dialog or by dropping
-//! them on the window, remove without touching files), library counts, the scan's progress
+//! them on the window, remove without touching files; offline ones marked), library counts, the scan's progress
 //! (done / total, rate, ETA) with pause and resume, and the files the scan could not use.
 
 use std::collections::VecDeque;
@@ -28,6 +28,8 @@ pub enum ScanState {
 /// The folders panel's data.
 pub struct FoldersPanel {
     pub roots: Vec<PathBuf>,
+    /// Folders whose path is gone now (unplugged drive); their photos are kept.
+    pub offline: Vec<PathBuf>,
     pub stats: Stats,
     pub scan: ScanState,
     pub failures: VecDeque<(PathBuf, String)>,
@@ -39,6 +41,7 @@ impl Default for FoldersPanel {
     fn default() -> Self {
         FoldersPanel {
             roots: Vec::new(),
+            offline: Vec::new(),
             stats: Stats::default(),
             scan: ScanState::Idle,
             failures: VecDeque::new(),
@@ -102,6 +105,12 @@ impl FoldersPanel {
                     self.confirm_remove = Some(root.clone());
                 }
                 ui.label(root.display().to_string());
+                if self.offline.contains(root) {
+                    ui.weak("offline").on_hover_text(
+                        "This folder is not there now (unplugged drive?). Its photos are kept \
+                         and it is scanned again when it comes back.",
+                    );
+                }
             });
         }
         if let Some(root) = self.confirm_remove.clone() {

@@ -37,7 +37,7 @@ pub use timeline::stack_lanes;
 
 use crate::config::Paths;
 use crate::engine::zoo_plugins::{RlTrainer, SchedulerLabeller};
-use crate::engine::{Engine, ModelSetting, Plugins};
+use crate::engine::{Engine, EngineOptions, ModelSetting, Plugins};
 
 /// Opens the window and runs until it is closed. `open` are folders added at start.
 pub fn run(paths: Paths, open: Vec<PathBuf>) -> anyhow::Result<()> {
@@ -64,7 +64,7 @@ pub fn run(paths: Paths, open: Vec<PathBuf>) -> anyhow::Result<()> {
         labeller: Some(Box::new(SchedulerLabeller::new(paths.clone()))),
         trainer: Some(Box::new(RlTrainer::new(paths.clone()))),
     };
-    let engine = match Engine::start(paths.clone(), plugins) {
+    let engine = match Engine::start_with(paths.clone(), plugins, EngineOptions::desktop()) {
         Ok(e) => e,
         Err(e @ crate::Error::LibraryDamaged { .. }) => {
             // No terminal to read from a launcher: offer the way out in a dialog.
@@ -89,13 +89,8 @@ pub fn run(paths: Paths, open: Vec<PathBuf>) -> anyhow::Result<()> {
                 labeller: Some(Box::new(SchedulerLabeller::new(paths.clone()))),
                 trainer: Some(Box::new(RlTrainer::new(paths.clone()))),
             };
-            let engine = Engine::start(paths, plugins)?;
-            if !recovery.roots.is_empty()
-                && engine.send(crate::engine::Command::ResumeScan).is_err()
-            {
-                log::warn!("cannot start the rescan of the recovered library");
-            }
-            engine
+            // The desktop engine rescans the recovered library's folders as it starts.
+            Engine::start_with(paths, plugins, EngineOptions::desktop())?
         }
         Err(e @ crate::Error::LibraryLocked { .. }) => {
             // Started from a launcher there is no terminal to read: say it in a dialog too.

@@ -1,5 +1,5 @@
 //! EXIF metadata (date taken, orientation, camera, exposure, flash, focal length, ISO, GPS
-//! presence) read with the maintained `kamadak-exif` crate from any container it knows (JPEG,
+//! position) read with the maintained `kamadak-exif` crate from any container it knows (JPEG,
 //! TIFF, PNG, WebP). Missing or malformed EXIF is normal and yields empty fields, not an error.
 
 use exif::{In, Reader, Tag, Value};
@@ -48,6 +48,43 @@ pub fn read_exif(bytes: &[u8], meta: &mut PhotoMeta) {
     meta.focal_mm = rational(Tag::FocalLength);
     meta.iso = uint(Tag::PhotographicSensitivity);
     meta.gps = exif.get_field(Tag::GPSLatitude, In::PRIMARY).is_some();
+    let coordinate = |tag, ref_tag, negative: &str| {
+        let v = field(tag).and_then(|f| match &f.value {
+            Value::Rational(v) => degrees(v),
+            _ => None,
+        })?;
+        let sign = match text(ref_tag) {
+            Some(r) if r.eq_ignore_ascii_case(negative) => -1.0,
+            _ => 1.0,
+        };
+        Some(sign * v)
+    };
+    let lat = coordinate(Tag::GPSLatitude, Tag::GPSLatitudeRef, "S");
+    let lon = coordinate(Tag::GPSLongitude, Tag::GPSLongitudeRef, "W");
+    if let (Some(lat), Some(lon)) = (lat, lon)
+        && lat.abs() <= 90.0
+        && lon.abs() <= 180.0
+    {
+        meta.latitude = Some(lat);
+        meta.longitude = Some(lon);
+        // GPSAltitudeRef 1: below sea level.
+        let below = uint(Tag::GPSAltitudeRef) == Some(1);
+        meta.altitude_m = rational(Tag::GPSAltitude)
+            .filter(|a| a.is_finite())
+            .map(|a| if below { -a } else { a });
+    }
+}
+
+/// Degrees from EXIF's degrees, minutes, seconds rationals (minutes and seconds optional).
+fn degrees(parts: &[exif::Rational]) -> Option<f64> {
+    let mut total = 0.0;
+    for (r, scale) in parts.iter().zip([1.0, 60.0, 3600.0]) {
+        if r.denom == 0 {
+            return None;
+        }
+        total += r.to_f64() / scale;
+    }
+    (!parts.is_empty() && total.is_finite()).then_some(total)
 }
 
 /// Parses EXIF's "YYYY:MM:DD HH:MM:SS" into ISO 8601 text and seconds since the epoch (the
@@ -94,5 +131,15 @@ mod tests {
         assert_eq!(parse_exif_datetime("1970:01:01 00:00:00").unwrap().1, 0);
         assert!(parse_exif_datetime("0000:00:00 00:00:00").is_none());
         assert!(parse_exif_datetime("garbage").is_none());
+    }
+
+    #[test]
+    fn gps_degrees_minutes_seconds() {
+        let r = |num, denom| exif::Rational { num, denom };
+        let d = degrees(&[r(48, 1), r(51, 1), r(2376, 100)]).unwrap();
+        assert!((d - 48.8566).abs() < 1e-4, "{d}");
+        assert_eq!(degrees(&[r(2, 1)]), Some(2.0));
+        assert_eq!(degrees(&[r(2, 0)]), None);
+        assert_eq!(degrees(&[]), None);
     }
 }

@@ -7,15 +7,26 @@
 //! new path is a move (labels follow); files that vanished are marked missing. Work is
 //! committed every few hundred files, so a killed scan resumes where it stopped.
 //!
+//! A library folder whose path is gone (an unplugged drive) is not scanned by the app (see
+//! [`watch`]), and a folder that vanishes while being scanned keeps its photos: only files
+//! missing from a folder that is there are marked missing. Photos with a GPS position get place
+//! tags ([`places`]).
+//!
+//! Thumbnails other programs already made (freedesktop shared thumbnails) are reused when
+//! valid ([`shared_thumbs`]).
+//!
 //! Keywords other programs wrote (XMP sidecars, embedded XMP and IPTC) are read with the file
 //! (`crate::xmp::read`) and stored as user tags. Originals are opened read-only and never
 //! written.
 
 pub mod detect;
 pub mod exif;
+pub mod places;
+pub mod shared_thumbs;
 mod sidecars;
 pub mod thumb;
 pub mod walk;
+pub mod watch;
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -47,6 +58,9 @@ pub struct ScanOptions {
     pub thumbs_dir: PathBuf,
     /// Files written per transaction.
     pub batch: usize,
+    /// The freedesktop.org shared thumbnail folder (`~/.cache/thumbnails`): a valid thumbnail
+    /// there is reused instead of decoding the photo; `None` never looks.
+    pub shared_thumbs: Option<PathBuf>,
 }
 
 impl ScanOptions {
@@ -60,6 +74,7 @@ impl ScanOptions {
                 .unwrap_or(2),
             thumbs_dir,
             batch: 256,
+            shared_thumbs: shared_thumbs::default_dir(),
         }
     }
 }
@@ -390,7 +405,13 @@ pub fn scan(
         // Anything known but not seen is gone, except below folders the walk could not read.
         let unreadable: Vec<&Path> = issues.iter().map(|(_, p, _)| p.as_path()).collect();
         let mut gone: Vec<i64> = vanished;
-        for (_, _, known) in &targets {
+        for (root, _, known) in &targets {
+            if !root.is_dir() {
+                // The folder itself went away during the scan (a drive unplugged): it is
+                // offline, not emptied; its photos stay as they were.
+                log::warn!("library folder vanished while scanning: {}", root.display());
+                continue;
+            }
             for (path, k) in known {
                 if k.missing || seen_ids.contains(&k.id) || moved_ids.contains(&k.id) {
                     continue;
@@ -521,7 +542,15 @@ fn examine(job: &Job, opts: &ScanOptions) -> FileOutcome {
                 thumb = true;
                 Ok(meta)
             } else {
-                match thumb::make_thumbnail(&bytes, format, meta.orientation) {
+                let shared = opts
+                    .shared_thumbs
+                    .as_deref()
+                    .and_then(|dir| shared_thumbs::reuse(dir, &f.path, f.mtime_ns, upright(&meta)));
+                let made = match shared {
+                    Some(jpeg) => Ok(jpeg),
+                    None => thumb::make_thumbnail(&bytes, format, meta.orientation),
+                };
+                match made {
                     Ok(jpeg) => {
                         match thumb::store_thumbnail(&opts.thumbs_dir, &hash, &jpeg) {
                             Ok(_) => thumb = true,
@@ -541,6 +570,14 @@ fn examine(job: &Job, opts: &ScanOptions) -> FileOutcome {
     record(Some(hash), meta, thumb)
 }
 
+/// A photo's size once its EXIF orientation is applied (5 to 8 turn it a quarter).
+fn upright(meta: &PhotoMeta) -> (u32, u32) {
+    match meta.orientation {
+        Some(5..=8) => (meta.height, meta.width),
+        _ => (meta.width, meta.height),
+    }
+}
+
 /// Header-level examination: dimensions (refusing bombs), completeness, EXIF.
 fn examine_image(
     bytes: &[u8],
@@ -556,6 +593,9 @@ fn examine_image(
         ..Default::default()
     };
     exif::read_exif(bytes, &mut meta);
+    if let (Some(lat), Some(lon)) = (meta.latitude, meta.longitude) {
+        meta.places = places::place_tags(lat, lon);
+    }
     Ok(meta)
 }
 

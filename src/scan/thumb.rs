@@ -46,7 +46,11 @@ pub fn make_thumbnail(
     format: ImageFormat,
     orientation: Option<u16>,
 ) -> Result<Vec<u8>, String> {
-    let img = decode_upright(bytes, format, orientation, THUMB_SIZE)?;
+    thumbnail_jpeg(decode_upright(bytes, format, orientation, THUMB_SIZE)?)
+}
+
+/// Scales an upright image down to a thumbnail (longest side [`THUMB_SIZE`]) as JPEG bytes.
+pub fn thumbnail_jpeg(img: DynamicImage) -> Result<Vec<u8>, String> {
     let rgb = img.to_rgb8();
     let (w, h) = rgb.dimensions();
     let scale = THUMB_SIZE as f32 / w.max(h) as f32;

@@ -568,7 +568,7 @@ impl Store {
     }
 }
 
-fn insert_labels(
+pub(crate) fn insert_labels(
     tx: &Transaction<'_>,
     photo_id: i64,
     labels: &[NewLabel],

@@ -10,6 +10,7 @@
 pub mod browse;
 pub mod labels;
 pub mod photos;
+mod places;
 pub mod query;
 pub mod recover;
 pub mod schema;

@@ -32,10 +32,31 @@ pub struct PhotoMeta {
     pub focal_mm: Option<f64>,
     pub iso: Option<u32>,
     pub gps: bool,
+    /// GPS position in degrees (WGS 84; south and west negative), when EXIF has one.
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    /// GPS altitude in metres above sea level (negative below).
+    pub altitude_m: Option<f64>,
+    /// Place tags reverse-geocoded from the position (town, region, country), stored as
+    /// labels from [`crate::scan::places::PLACE_MODEL`]; not read back from the photos table.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub places: Vec<String>,
     /// Keywords other programs wrote (XMP sidecar, embedded XMP, IPTC), read at scan and
     /// stored as user tags; not read back from the photos table.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub keywords: Vec<ImportedKeyword>,
+}
+
+impl PhotoMeta {
+    /// The GPS position as "48.85660, 2.35220 (35 m)", when there is one.
+    pub fn position_text(&self) -> Option<String> {
+        let (lat, lon) = (self.latitude?, self.longitude?);
+        let alt = self
+            .altitude_m
+            .map(|a| format!(" ({a:.0} m)"))
+            .unwrap_or_default();
+        Some(format!("{lat:.5}, {lon:.5}{alt}"))
+    }
 }
 
 /// Where an imported keyword was found; stored as the `model` of a user label, so the photo
@@ -164,7 +185,7 @@ pub enum RecordOutcome {
 
 pub(crate) const PHOTO_COLUMNS: &str = "id, path, size, mtime_ns, hash, status, error, label_status, thumb, \
      sort_key, format, width, height, taken_at, taken_ts, camera_make, camera_model, orientation, \
-     exposure_s, f_number, flash, focal_mm, iso, gps";
+     exposure_s, f_number, flash, focal_mm, iso, gps, latitude, longitude, altitude_m";
 
 pub(crate) fn photo_from_row(r: &Row<'_>) -> rusqlite::Result<Photo> {
     Ok(Photo {
@@ -193,6 +214,10 @@ pub(crate) fn photo_from_row(r: &Row<'_>) -> rusqlite::Result<Photo> {
             focal_mm: r.get(21)?,
             iso: r.get(22)?,
             gps: r.get(23)?,
+            latitude: r.get(24)?,
+            longitude: r.get(25)?,
+            altitude_m: r.get(26)?,
+            places: Vec::new(),
             keywords: Vec::new(),
         },
     })
@@ -233,12 +258,17 @@ impl Store {
     /// Returns what happened to each record and the photo id it now has.
     pub fn record_scans(&mut self, records: &[ScanRecord]) -> Result<Vec<(RecordOutcome, i64)>> {
         let tx = self.conn.transaction()?;
+        // Place tags are filed under their category before the parents are read.
+        let filed = super::places::file_places(&tx, records)?;
         let extra = super::labels::load_parents(&tx)?;
         let mut outcomes = Vec::with_capacity(records.len());
         for rec in records {
             outcomes.push(record_one(&tx, &self.vocab, &extra, rec)?);
         }
         tx.commit()?;
+        if filed {
+            self.parents_cache.replace(None);
+        }
         Ok(outcomes)
     }
 
@@ -424,8 +454,8 @@ fn record_one(
         "UPDATE photos SET size = ?2, mtime_ns = ?3, hash = ?4, format = ?5, width = ?6, \
          height = ?7, taken_at = ?8, taken_ts = ?9, camera_make = ?10, camera_model = ?11, \
          orientation = ?12, exposure_s = ?13, f_number = ?14, flash = ?15, focal_mm = ?16, \
-         iso = ?17, gps = ?18, status = ?19, error = ?20, thumb = ?21, scanned_at = ?22 \
-         WHERE id = ?1",
+         iso = ?17, gps = ?18, status = ?19, error = ?20, thumb = ?21, scanned_at = ?22, \
+         latitude = ?23, longitude = ?24, altitude_m = ?25 WHERE id = ?1",
         params![
             id,
             rec.size as i64,
@@ -449,6 +479,9 @@ fn record_one(
             error,
             rec.thumb,
             now_secs(),
+            m.latitude,
+            m.longitude,
+            m.altitude_m,
         ],
     )?;
 
@@ -456,6 +489,7 @@ fn record_one(
     let key = assign_sort_key(tx, id, secs)?;
     if status == "ok" {
         super::labels::replace_imported(tx, id, &m.keywords)?;
+        super::places::replace_places(tx, id, &m.places)?;
         super::labels::reindex_photo(tx, vocab, extra, id, key)?;
     }
     Ok((outcome, id))

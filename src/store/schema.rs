@@ -164,4 +164,13 @@ CREATE TABLE meta (
 ALTER TABLE model_runs ADD COLUMN stage TEXT;
 ALTER TABLE model_runs ADD COLUMN stage_ms REAL;
 "#,
+    // 7: the GPS position (degrees, WGS 84; metres above sea level), for place tags. Photos
+    // that had GPS get their modification time forgotten, so the next scan reads their
+    // position (same content: their labels stay).
+    r#"
+ALTER TABLE photos ADD COLUMN latitude REAL;
+ALTER TABLE photos ADD COLUMN longitude REAL;
+ALTER TABLE photos ADD COLUMN altitude_m REAL;
+UPDATE photos SET mtime_ns = 0 WHERE gps = 1 AND status = 'ok';
+"#,
 ];

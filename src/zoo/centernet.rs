@@ -61,7 +61,7 @@ pub fn decode(heads: &Heads, k: usize, min_score: f32) -> Vec<Detection> {
         .iter()
         .zip(&heads.pooled)
         .enumerate()
-        .filter(|(_, (h, p))| *h >= p && **h >= min_score)
+        .filter(|(_, (h, p))| **h >= **p && **h >= min_score)
         .map(|(i, (h, _))| (i, *h))
         .collect();
     // TopKV2 (sorted): highest first, ties by index.
