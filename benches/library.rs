@@ -247,10 +247,12 @@ fn large_photos(photos: &[PathBuf], into: &Path) {
     }
 }
 
-/// Mean ms of decoding each file at full size vs for labelling (what the labeller does).
-fn decode_times(dir: &Path) -> (f64, f64, usize) {
+/// Mean ms of decoding each file at full size (the `image` crate's decoder, and
+/// `jpeg-decoder`, the one the labeller uses) vs for labelling (read, hash, EXIF, DCT-scaled
+/// decode, upright: what the labeller does).
+fn decode_times(dir: &Path) -> (f64, f64, f64, usize) {
     let files = walk_images(dir);
-    let (mut full, mut scaled) = (0.0, 0.0);
+    let (mut full, mut full_jd, mut scaled) = (0.0, 0.0, 0.0);
     for f in &files {
         let bytes = std::fs::read(f).unwrap();
         let t = Instant::now();
@@ -258,12 +260,18 @@ fn decode_times(dir: &Path) -> (f64, f64, usize) {
         full += t.elapsed().as_secs_f64() * 1e3;
         assert_eq!(img.width(), LARGE_W);
         let t = Instant::now();
+        let px = jpeg_decoder::Decoder::new(std::io::Cursor::new(&bytes))
+            .decode()
+            .unwrap();
+        full_jd += t.elapsed().as_secs_f64() * 1e3;
+        assert_eq!(px.len(), (LARGE_W * LARGE_H * 3) as usize);
+        let t = Instant::now();
         let d = photolabel::sched::record::decode_photo(f).unwrap();
         scaled += t.elapsed().as_secs_f64() * 1e3;
         assert!(d.image.width() < LARGE_W);
     }
     let n = files.len().max(1) as f64;
-    (full / n, scaled / n, files.len())
+    (full / n, full_jd / n, scaled / n, files.len())
 }
 
 fn valuable(m: &Measured) -> usize {
@@ -428,13 +436,14 @@ fn main() {
     let work = tempfile::tempdir().unwrap();
     let small_dir = work.path().join("photos");
     let picked = pick_photos(&src, photos, &small_dir);
-    let mut results: Vec<Measured> = modes.iter().map(|m| measure(m, &small_dir)).collect();
-    let mut saved = Saved::default();
-    saved.small = std::mem::take(&mut results);
-    results = earlier
+    let mut saved = Saved {
+        small: modes.iter().map(|m| measure(m, &small_dir)).collect(),
+        large: Vec::new(),
+    };
+    let results: Vec<Measured> = earlier
         .small
         .drain(..)
-        .chain(saved.small.iter().map(Measured::clone))
+        .chain(saved.small.iter().cloned())
         .collect();
     report(
         &format!("{} photos from {}", picked.len(), src.display()),
@@ -451,17 +460,19 @@ fn main() {
             let name = format!("{}-12mp.jpg", f.file_stem().unwrap().to_string_lossy());
             std::fs::copy(large_dir.join(&name), this_run.join(&name)).unwrap();
         }
-        let (full, scaled, n) = decode_times(&this_run);
+        let (full, full_jd, scaled, n) = decode_times(&this_run);
         println!(
-            "\n12 MP JPEG decode ({n} files, {LARGE_W}x{LARGE_H}): full size {full:.0} ms, \
-             for labelling {scaled:.0} ms ({:.0}% of full size)",
-            100.0 * scaled / full
+            "\n12 MP JPEG decode ({n} files, {LARGE_W}x{LARGE_H}): full size {full:.0} ms \
+             (image crate), {full_jd:.0} ms (jpeg-decoder); for labelling {scaled:.0} ms \
+             ({:.0}% of the image crate's full size, {:.0}% of jpeg-decoder's)",
+            100.0 * scaled / full,
+            100.0 * scaled / full_jd
         );
         saved.large = modes.iter().map(|m| measure(m, &this_run)).collect();
         let results: Vec<Measured> = earlier
             .large
             .drain(..)
-            .chain(saved.large.iter().map(Measured::clone))
+            .chain(saved.large.iter().cloned())
             .collect();
         report(&format!("{n} 12 MP upscales"), &results);
     }
