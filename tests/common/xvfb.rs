@@ -35,10 +35,17 @@ pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
 }
 
 /// Starts Xvfb on display `:N` (`base` + a per-process offset, so parallel test binaries do
-/// not collide) at 1280x800 and waits for its socket. Returns the display name and the server.
+/// not collide; a number whose lock file another server left behind is passed over) at
+/// 1280x800 and waits until it accepts connections (its socket can appear before it does, and
+/// a client that connects then is refused: seen on a loaded machine). Returns the display name
+/// and the server.
 pub fn start_xvfb(base: u32) -> (String, Kill) {
-    let display = format!(":{}", base + std::process::id() % 100);
-    let server = Kill(
+    let first = base + std::process::id() % 100;
+    let n = (first..first + 50)
+        .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())
+        .unwrap_or(first);
+    let display = format!(":{n}");
+    let mut server = Kill(
         Command::new("Xvfb")
             .args([
                 display.as_str(),
@@ -53,8 +60,26 @@ pub fn start_xvfb(base: u32) -> (String, Kill) {
             .spawn()
             .expect("Xvfb (apt-get install xvfb)"),
     );
-    let socket = PathBuf::from(format!("/tmp/.X11-unix/X{}", &display[1..]));
-    wait_for("Xvfb", Duration::from_secs(20), || socket.exists());
+    let accepts = || {
+        Command::new("xdotool")
+            .arg("getdisplaygeometry")
+            .env("DISPLAY", &display)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let start = Instant::now();
+    while !accepts() {
+        if let Ok(Some(status)) = server.0.try_wait() {
+            panic!("Xvfb {display} exited with {status}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "Xvfb {display} accepts no connection"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     (display, server)
 }
 
