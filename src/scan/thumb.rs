@@ -145,3 +145,40 @@ pub fn header_dimensions(bytes: &[u8], format: ImageFormat) -> Result<(u32, u32)
         .into_dimensions()
         .map_err(|e| format!("corrupt {}: {e}", format.name()))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn jpeg(w: u32, h: u32) -> Vec<u8> {
+        let img = RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([
+                (x / 7 % 256) as u8,
+                (y / 5 % 256) as u8,
+                ((x + y) / 11 % 256) as u8,
+            ])
+        });
+        let mut bytes = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90)
+            .encode_image(&img)
+            .unwrap();
+        bytes
+    }
+
+    /// A large JPEG decodes at the smallest DCT scale whose longest side reaches the
+    /// requested one (2400 px for 960: 1/2), upright.
+    #[test]
+    fn a_large_jpeg_decodes_at_the_dct_scale_that_reaches_the_needed_size() {
+        let bytes = jpeg(2400, 1800);
+        let small = decode_upright(&bytes, ImageFormat::Jpeg, None, 960).unwrap();
+        assert_eq!((small.width(), small.height()), (1200, 900));
+        let turned = decode_upright(&bytes, ImageFormat::Jpeg, Some(6), 960).unwrap();
+        assert_eq!((turned.width(), turned.height()), (900, 1200));
+        let smaller = decode_upright(&bytes, ImageFormat::Jpeg, None, 500).unwrap();
+        assert_eq!((smaller.width(), smaller.height()), (600, 450));
+        // 1500 px reaches 960 only at full scale (1/2 would give 750).
+        let mid = decode_upright(&jpeg(1500, 1000), ImageFormat::Jpeg, None, 960).unwrap();
+        assert_eq!((mid.width(), mid.height()), (1500, 1000));
+    }
+}
