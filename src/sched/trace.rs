@@ -91,7 +91,8 @@ pub struct ModelRun {
 impl ModelRun {
     /// Time of the shared stages this run computed.
     pub fn stage_ms(&self) -> f64 {
-        self.stages.iter().map(|s| s.time_ms).sum()
+        // fold from +0.0: an empty sum of f64 is -0.0, which prints as "-0".
+        self.stages.iter().fold(0.0, |t, s| t + s.time_ms)
     }
 
     /// The run's own time: `time_ms` without the shared stages it computed.
