@@ -38,6 +38,11 @@ fn classifier(id: &str) -> ImagenetClassifier {
     ImagenetClassifier::load(spec, &path, &dev.device).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
+/// COCO photo `name` (`000000000036`: people, `000000000064`: a sign) decoded for the models.
+fn coco(name: &str) -> image::RgbImage {
+    zoo::load_photo(&photos_dir().join(format!("coco128/train2017/{name}.jpg"))).unwrap()
+}
+
 /// Sorted imagenet-sample photos with their true class index.
 fn imagenet_sample() -> Vec<(PathBuf, usize)> {
     let dir = photos_dir().join("imagenet-sample");
@@ -154,7 +159,7 @@ fn a_batch_gives_each_photo_its_own_logits() {
     let net = classifier("mobilenet_v2");
     let dir = photos_dir().join("imagenet-sample");
     let a = zoo::load_photo(&dir.join("n01440764_tench.JPEG")).unwrap();
-    let b = zoo::load_photo(&photos_dir().join("coco128/train2017/000000000036.jpg")).unwrap();
+    let b = coco("000000000036");
     let batch = net.logits_batch(&[&a, &b, &a]).unwrap();
     assert_eq!(batch.len(), 3);
     for (got, img) in batch.iter().zip([&a, &b, &a]) {
@@ -609,7 +614,7 @@ fn mtcnn_matches_onnxruntime_reference() {
         }
     }
     // Whole detector: the face BlazeFace finds in 000000000036 (a woman with an umbrella).
-    let img = zoo::load_photo(&photos_dir().join("coco128/train2017/000000000036.jpg")).unwrap();
+    let img = coco("000000000036");
     mtcnn.detect(&img).unwrap();
     let t = Instant::now();
     let faces = mtcnn.detect(&img).unwrap();
@@ -977,8 +982,8 @@ fn graph_labelers_label_photos() {
     if skip("graph_labelers_label_photos") {
         return;
     }
-    let people = zoo::load_photo(&photos_dir().join("coco128/train2017/000000000036.jpg")).unwrap();
-    let sign = zoo::load_photo(&photos_dir().join("coco128/train2017/000000000064.jpg")).unwrap();
+    let people = coco("000000000036");
+    let sign = coco("000000000064");
     for id in [
         "gender_v1",
         "age_v1",
@@ -1031,8 +1036,8 @@ fn labelers_share_faces_and_text_boxes_and_label_as_alone() {
     if skip("labelers_share_faces_and_text_boxes_and_label_as_alone") {
         return;
     }
-    let people = zoo::load_photo(&photos_dir().join("coco128/train2017/000000000036.jpg")).unwrap();
-    let sign = zoo::load_photo(&photos_dir().join("coco128/train2017/000000000064.jpg")).unwrap();
+    let people = coco("000000000036");
+    let sign = coco("000000000064");
     for (img, ids, stage) in [
         (&people, &["age_v1", "gender_v1", "mtcnn_onet"][..], FACES),
         (&sign, &["ppocr_v4_rec", "ppocr_v4_det"][..], TEXT_V4),
@@ -1341,7 +1346,7 @@ fn nudenet_and_mtcnn_burnpack_conversion_and_reuse() {
     let cache = private_cache(&ids);
     let m = Manifest::embedded().unwrap();
     let dev = device::select_with(DeviceChoice::Cpu).unwrap().device;
-    let img = zoo::load_photo(&photos_dir().join("coco128/train2017/000000000036.jpg")).unwrap();
+    let img = coco("000000000036");
 
     let spec = m.get("nudenet_320n").unwrap();
     let source = weights::verify(cache.path(), spec).unwrap();
