@@ -105,6 +105,9 @@ fn main() {
         prior: Some(PriorTable::fit(&trace, &catalog, Target::Gain)),
         stop_below: None,
         stop_per_ms: false,
+        stop_on: None,
+        calibration: None,
+        stops: Vec::new(),
         costs: Vec::new(),
     }
     .predictor(&catalog);

@@ -691,6 +691,109 @@ fn the_labelling_bar_shows_progress_pauses_and_retries_failed_photos() {
     assert_eq!(store.retryable_failures().unwrap(), 0);
 }
 
+/// The budgets a labeller was given: (time, photos waiting).
+type BudgetCalls = std::sync::Arc<std::sync::Mutex<Vec<(Option<Duration>, usize)>>>;
+
+/// A labeller that keeps the budget it is given, the way the scheduler's does, and reports it.
+struct BudgetLabeller {
+    budget: BudgetCalls,
+    end: Option<std::time::Instant>,
+    backlog: usize,
+}
+
+impl photolabel::engine::Labeller for BudgetLabeller {
+    fn backend(&self) -> String {
+        "scripted".into()
+    }
+
+    fn label(
+        &mut self,
+        _photo: &photolabel::store::Photo,
+        _settings: &photolabel::engine::LabelSettings,
+    ) -> anyhow::Result<photolabel::engine::LabelOutcome> {
+        std::thread::sleep(Duration::from_millis(60));
+        Ok(photolabel::engine::LabelOutcome {
+            labels: Vec::new(),
+            runs: vec![run("m", 0, RunStatus::Ran, Some((0.0, 40.0)), None)],
+            context: None,
+            deadline_ms: None,
+        })
+    }
+
+    fn set_budget(&mut self, within: Option<Duration>, backlog: usize) {
+        self.budget.lock().unwrap().push((within, backlog));
+        self.end = within.map(|d| std::time::Instant::now() + d);
+        self.backlog = backlog;
+    }
+
+    fn set_backlog(&mut self, backlog: usize) {
+        self.backlog = backlog;
+    }
+
+    fn budget(&self) -> Option<photolabel::engine::BudgetStatus> {
+        let end = self.end?;
+        Some(photolabel::engine::BudgetStatus {
+            backlog: self.backlog,
+            left: end.saturating_duration_since(std::time::Instant::now()),
+            expected: Some(Duration::from_secs(self.backlog as u64)),
+            price: 1e-7,
+        })
+    }
+}
+
+/// #14: "Finish within 1 h" next to the labelling bar hands the labeller a budget for the
+/// photos waiting, and the bar then says how much of the budget is left.
+#[test]
+fn a_library_budget_chosen_next_to_the_labelling_bar_reaches_the_labeller() {
+    let lib = TempLib::new();
+    let photos = lib.photos();
+    generate_library(&photos, 60, (64, 48)).unwrap();
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let engine = Engine::start(
+        paths(&lib),
+        Plugins {
+            labeller: Some(Box::new(BudgetLabeller {
+                budget: calls.clone(),
+                end: None,
+                backlog: 0,
+            })),
+            trainer: None,
+        },
+    )
+    .unwrap();
+    let app = App::new(
+        engine,
+        Box::new(FixedPicker::default()),
+        Settings::default(),
+        vec![photos.clone()],
+    );
+    let mut h = harness(app);
+    step_until(&mut h, "labelling under way", |a| {
+        a.models
+            .labelling
+            .as_ref()
+            .is_some_and(|p| p.done >= 1 && p.done + 10 < p.total)
+    });
+    h.step();
+    h.get_by_value("No time limit").click();
+    for _ in 0..3 {
+        h.step();
+    }
+    h.get_by_label("Finish within 1 h").click();
+    step_until(&mut h, "the budget on the bar", |a| {
+        a.models
+            .labelling_text()
+            .is_some_and(|t| t.contains("budget 0:59:") || t.contains("budget 1:00:00"))
+    });
+    assert!(sent(h.state(), |c| {
+        *c == Command::SetLabelBudget(Some(Duration::from_secs(3600)))
+    }));
+    let got = calls.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, Some(Duration::from_secs(3600)));
+    assert!(got[0].1 > 0 && got[0].1 < 60, "the photos waiting: {got:?}");
+}
+
 /// The tag browser lists the library's tags under their categories with photo counts; a click
 /// on a tag shows exactly its photos (as many as its count), a second click the whole library.
 #[test]

@@ -525,3 +525,49 @@ fn the_cli_and_the_app_make_the_same_decisions_for_the_same_photo() {
     assert!(from_cli.len() >= zoo::IMPLEMENTED.len(), "{from_cli:?}");
     assert_eq!(from_cli, from_app);
 }
+
+/// #14: `label DIR --within 2s` gives the whole folder one budget. Each photo's deadline comes
+/// from the time left and the photos left (the first gets three even shares, none more than
+/// what is left), so the deadlines the scheduler applied (stored per photo) follow the budget,
+/// not the 1 s default; once the budget has run out (here the first photo measures every
+/// model's cost on this device, which takes longer), the photos left are still labelled, with
+/// the per-photo deadline, rather than written off with nothing.
+#[test]
+fn a_library_budget_sets_each_photos_deadline_from_the_time_and_photos_left() {
+    if !weights_or_skip() {
+        return;
+    }
+    let lib = TempLib::new();
+    let root = lib.photos();
+    let (dogs, others) = sample_photos(2, 2);
+    for f in dogs.iter().chain(&others) {
+        std::fs::copy(f, root.join(f.file_name().unwrap())).unwrap();
+    }
+    let out = run_ok(
+        cli(&lib)
+            .args(["label", "--json", "--exploration", "0", "--within", "2s"])
+            .arg(&root),
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["photos"], 4, "{v}");
+    let store = Store::open(&lib.db()).unwrap();
+    let photos = store.photos_newest_first(100, 0).unwrap();
+    let deadlines: Vec<f64> = photos
+        .iter()
+        .map(|p| store.sched_run(p.id).unwrap().1.expect("a deadline"))
+        .collect();
+    // 2000 ms for 4 photos: the first may take three even shares, 1500 ms, less the moments
+    // before it started; the others at most what was left, or the 1 s default once it ran out.
+    let first = deadlines.iter().copied().fold(0.0, f64::max);
+    assert!(first <= 1500.0 && first > 1400.0, "{deadlines:?}");
+    assert!(deadlines.iter().all(|d| *d <= 1500.0), "{deadlines:?}");
+    for p in &photos {
+        let ran = store
+            .runs_for(p.id)
+            .unwrap()
+            .iter()
+            .filter(|r| r.status == RunStatus::Ran || r.status == RunStatus::Late)
+            .count();
+        assert!(ran > 0, "{} got no model", p.path.display());
+    }
+}

@@ -9,7 +9,7 @@ use photolabel::fixtures::synthetic_trace;
 use photolabel::rl::{TrainConfig, train};
 use photolabel::sched::Catalog;
 use photolabel::sched::eval::{Oracle, RandomOrder, RunAll, ValueGreedy, evaluate, production};
-use photolabel::sched::greedy::GreedyConfig;
+use photolabel::sched::greedy::{GreedyConfig, StopOn};
 
 fn small_config(seed: u64) -> TrainConfig {
     TrainConfig {
@@ -55,7 +55,7 @@ fn a_trained_network_beats_random_on_held_out_photos() {
     let no_stop = GreedyConfig {
         use_cost: true,
         stop_below: None,
-        stop_per_ms: false,
+        stop_on: StopOn::Value,
     };
     let ours = evaluate(
         "ours",
@@ -158,18 +158,23 @@ fn ours_full_information_beats_random_and_stops_early_on_held_out_photos() {
     let splits = validation_splits(&train_set, 4, 0.25, 1);
     let cands = candidates(1, 20);
     let sel = select(&splits, &catalog, &cands, 0.99, &mut |_| {}).unwrap();
-    let ckpt = train_full_info(
+    let mut ckpt = train_full_info(
         &train_set,
         &catalog,
         &cands[sel.chosen].cfg,
         &AtomicBool::new(false),
     )
     .unwrap();
+    sel.apply_to(&mut ckpt);
+    assert!(
+        ckpt.calibration.is_some(),
+        "the stop is on calibrated values"
+    );
     let net = ckpt.predictor(&catalog);
     let no_stop = GreedyConfig {
         use_cost: true,
         stop_below: None,
-        stop_per_ms: false,
+        stop_on: StopOn::Value,
     };
     let ours = evaluate(
         "ours",
@@ -192,7 +197,7 @@ fn ours_full_information_beats_random_and_stops_early_on_held_out_photos() {
         GreedyConfig {
             use_cost: true,
             stop_below: sel.stop_below,
-            stop_per_ms: false,
+            stop_on: sel.stop_on,
         },
     );
     let (recall, time) = production(&catalog, &mut prod, &test_set);

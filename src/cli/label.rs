@@ -46,6 +46,15 @@ pub struct LabelArgs {
     /// the app's, 0.05).
     #[arg(long)]
     pub exploration: Option<f64>,
+    /// Share of each photo's valuable labels to find before stopping, in percent (folders;
+    /// default: the app's, 95): the early stop chosen for it on validation photos.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(50..=100))]
+    pub thoroughness: Option<u8>,
+    /// Label the folder's photos within this time (e.g. `45m`, `2h`, `90s`; folders): each
+    /// photo's deadline then comes from the time left and the photos left, and models must be
+    /// worth a price on time that follows the pace (replaces --deadline-ms).
+    #[arg(long, value_parser = parse_duration, conflicts_with_all = ["deadline_ms", "no_deadline"])]
+    pub within: Option<std::time::Duration>,
     /// Relabel photos that already have labels (folders).
     #[arg(long)]
     pub relabel: bool,
@@ -65,6 +74,9 @@ impl LabelArgs {
         }
         if self.no_deadline {
             o.config.deadline_ms = None;
+        }
+        if let Some(t) = self.thoroughness {
+            o.config.thoroughness = Some(f64::from(t) / 100.0);
         }
         if let Some(e) = self.exploration {
             o.config.exploration = e.clamp(0.0, 1.0);
@@ -104,6 +116,29 @@ fn report(status: ModelStatus) {
     }
 }
 
+/// A duration as the user writes it: a number with `s`, `m` or `h` (seconds without a unit).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let value: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a duration: {s:?} (try 45m, 2h or 90s)"))?;
+    let secs = match unit.trim() {
+        "s" | "sec" => value,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        u => return Err(format!("unknown unit {u:?} in {s:?} (use s, m or h)")),
+    };
+    if !(secs.is_finite() && secs > 0.0 && secs < 1e9) {
+        return Err(format!("a duration must be positive: {s:?}"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
 fn label_dir(paths: &Paths, dir: &Path, args: &LabelArgs, json: bool) -> anyhow::Result<ExitCode> {
     let _lock = LibraryLock::acquire(&paths.db)?;
     let mut store = Store::open(&paths.db)?;
@@ -138,6 +173,9 @@ fn label_dir(paths: &Paths, dir: &Path, args: &LabelArgs, json: bool) -> anyhow:
         .filter(|p| p.status == PhotoStatus::Ok)
         .filter(|p| args.relabel || p.label_status != LabelStatus::Labelled)
         .collect();
+    if let Some(d) = args.within {
+        service.set_budget(d, photos.len());
+    }
     let pb = bar(photos.len() as u64, json);
     let (mut ran, mut late, mut skipped, mut failed, mut ms) =
         (0usize, 0usize, 0usize, 0usize, 0f64);
@@ -160,7 +198,14 @@ fn label_dir(paths: &Paths, dir: &Path, args: &LabelArgs, json: bool) -> anyhow:
             }
         }
         pb.inc(1);
-        pb.set_message(format!("{ran} runs, {skipped} skipped"));
+        match service.budget() {
+            Some(b) => pb.set_message(format!(
+                "{ran} runs, {skipped} skipped; {} s of the budget left, done in ~{} s",
+                b.left.as_secs(),
+                b.expected.map_or(0, |e| e.as_secs())
+            )),
+            None => pb.set_message(format!("{ran} runs, {skipped} skipped")),
+        }
     }
     pb.finish_and_clear();
     let summary = serde_json::json!({
@@ -263,4 +308,21 @@ fn label_one(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_as_users_write_them() {
+        assert_eq!(parse_duration("45m"), Ok(Duration::from_secs(2700)));
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration(" 20 s "), Ok(Duration::from_secs(20)));
+        for bad in ["", "h", "-5m", "3 days", "0s", "inf"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -50,6 +50,10 @@ pub enum Command {
     RemoveLabel { photo_id: i64, label_id: i64 },
     /// Use these labelling settings from now on.
     ApplySettings(LabelSettings),
+    /// Label the photos waiting now (and those scanned meanwhile) within this time, spending
+    /// more on the photos that promise more (`sched::budget`); `None` goes back to the
+    /// per-photo deadline.
+    SetLabelBudget(Option<std::time::Duration>),
     /// Pause labelling after the photo in hand.
     PauseLabelling,
     /// Resume labelling.
@@ -119,8 +123,10 @@ pub struct LabelProgress {
     /// `done` plus the photos still waiting.
     pub total: u64,
     pub photos_per_s: f64,
-    /// Time left at the current rate.
+    /// Time left at the current rate (under a budget: at the budget's pace so far).
     pub eta_s: Option<f64>,
+    /// Time left of the library budget, when one is set.
+    pub budget_left_s: Option<f64>,
     /// The photo being labelled now.
     pub current: Option<i64>,
     pub paused: bool,

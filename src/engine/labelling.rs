@@ -32,6 +32,8 @@ pub(crate) enum LabelMsg {
     /// Put photos that failed for a reason that can go away back in the queue, and let the
     /// labeller try the models it could not have again.
     Retry,
+    /// Label the waiting photos within this time (`None`: the per-photo deadline again).
+    Budget(Option<std::time::Duration>),
 }
 
 pub(crate) fn spawn(
@@ -83,6 +85,10 @@ impl Worker {
                 self.settings = s;
             }
             LabelMsg::Pause => self.paused = true,
+            LabelMsg::Budget(within) => {
+                let backlog = store.count_pending_labels().unwrap_or(0) as usize;
+                labeller.set_budget(within, backlog);
+            }
             LabelMsg::Resume => {
                 self.paused = false;
                 // Throughput is measured from here on (a pause is not slow labelling).
@@ -102,10 +108,16 @@ impl Worker {
                 }
             }
         }
-        self.report(store, None, sink);
+        self.report(store, None, labeller, sink);
     }
 
-    fn report(&self, store: &Store, current: Option<i64>, sink: &EventSink) {
+    fn report(
+        &self,
+        store: &Store,
+        current: Option<i64>,
+        labeller: &dyn Labeller,
+        sink: &EventSink,
+    ) {
         let pending = store.count_pending_labels().unwrap_or(0) as u64;
         let retryable = store.retryable_failures().unwrap_or(0) as u64;
         let secs = self.since.map_or(0.0, |t| t.elapsed().as_secs_f64());
@@ -114,11 +126,17 @@ impl Worker {
         } else {
             0.0
         };
+        let budget = labeller.budget();
+        let eta_s = match &budget {
+            Some(b) => b.expected.map(|e| e.as_secs_f64()),
+            None => (rate > 0.0).then(|| pending as f64 / rate),
+        };
         sink.offer(Event::LabelProgress(LabelProgress {
             done: self.done,
             total: self.done + pending,
             photos_per_s: rate,
-            eta_s: (rate > 0.0).then(|| pending as f64 / rate),
+            eta_s,
+            budget_left_s: budget.map(|b| b.left.as_secs_f64()),
             current,
             paused: self.paused,
             retryable_failed: retryable,
@@ -178,7 +196,10 @@ fn run(
                 }
                 w.since.get_or_insert_with(Instant::now);
                 sink.send(Event::LabellingStarted(photo.id));
-                w.report(&store, Some(photo.id), sink);
+                if let Ok(n) = store.count_pending_labels() {
+                    labeller.set_backlog(n as usize);
+                }
+                w.report(&store, Some(photo.id), labeller.as_ref(), sink);
                 let (written, error) = match labeller.label(&photo, &w.settings) {
                     Ok(out) => (
                         write::outcome(
@@ -234,7 +255,7 @@ fn run(
                 }) {
                     return;
                 }
-                w.report(&store, None, sink);
+                w.report(&store, None, labeller.as_ref(), sink);
             }
         }
     }

@@ -42,8 +42,8 @@ pub use command::{
     Command, DecodedImage, Event, LabelProgress, LibrarySnapshot, PhotoDetail, ThumbRequest,
 };
 pub use plugins::{
-    Figure, LabelOutcome, Labeller, ModelStatus, ModelStep, Plugins, StatusSink, TrainProgress,
-    TrainReport, Trainer,
+    BudgetStatus, Figure, LabelOutcome, Labeller, ModelStatus, ModelStep, Plugins, StatusSink,
+    TrainProgress, TrainReport, Trainer,
 };
 pub use settings::{LabelSettings, ModelSetting};
 
@@ -263,7 +263,10 @@ impl Engine {
                     }
                 }
             }
-            Command::PauseLabelling | Command::ResumeLabelling | Command::RetryLabelling => {
+            Command::PauseLabelling
+            | Command::ResumeLabelling
+            | Command::RetryLabelling
+            | Command::SetLabelBudget(_) => {
                 let Some(tx) = &self.labelling else {
                     return Err(SendError::Unavailable(
                         "no labeller is installed in this build",
@@ -272,6 +275,7 @@ impl Engine {
                 let msg = match cmd {
                     Command::PauseLabelling => labelling::LabelMsg::Pause,
                     Command::ResumeLabelling => labelling::LabelMsg::Resume,
+                    Command::SetLabelBudget(d) => labelling::LabelMsg::Budget(d),
                     _ => labelling::LabelMsg::Retry,
                 };
                 return tx.try_send(msg).map_err(|e| match e {

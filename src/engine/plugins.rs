@@ -7,7 +7,9 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
+pub use crate::label::service::BudgetStatus;
 use crate::store::{NewLabel, Photo, RunRecord};
 
 use super::settings::LabelSettings;
@@ -46,6 +48,18 @@ pub trait Labeller: Send {
     /// Forgets a failed preparation (models that could not be had), so that the next photo
     /// tries again: called when the user presses Retry.
     fn retry(&mut self) {}
+
+    /// Labels the next `backlog` photos within `within` (`None`: back to the per-photo
+    /// deadline). Labellers without a scheduler ignore it.
+    fn set_budget(&mut self, _within: Option<Duration>, _backlog: usize) {}
+
+    /// Photos left under the budget (called before each photo: scans add photos).
+    fn set_backlog(&mut self, _backlog: usize) {}
+
+    /// Where the budget stands, if one is set.
+    fn budget(&self) -> Option<BudgetStatus> {
+        None
+    }
 }
 
 /// A figure compared before and after retraining (e.g. "mean value per photo").

@@ -1,7 +1,8 @@
 //! Labelling settings the user edits in the GUI and the engine hands to the labeller: the
-//! per-photo deadline, the memory budget, the share of exploratory decisions and which models
-//! may run with what priority and threshold, and whether labelled photos get XMP sidecars. Serde with defaults, so settings written by an
-//! older build still load.
+//! per-photo deadline, the memory budget, the thoroughness of the early stop, the share of
+//! exploratory decisions, which models may run with what priority and threshold, and whether
+//! labelled photos get XMP sidecars. Serde with defaults, so settings written by an older build
+//! still load.
 
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +42,45 @@ impl Default for ModelSetting {
     }
 }
 
+/// How many of a photo's valuable labels the scheduler should find before it stops (the early
+/// stop chosen on validation photos for that share; see `Checkpoint::stop_for`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Thoroughness {
+    /// 99% of the labels every model together would give.
+    Thorough,
+    /// 95%.
+    #[default]
+    Balanced,
+    /// 90%.
+    Quick,
+}
+
+impl Thoroughness {
+    pub const ALL: [Thoroughness; 3] = [
+        Thoroughness::Thorough,
+        Thoroughness::Balanced,
+        Thoroughness::Quick,
+    ];
+
+    /// Share of the valuable labels to keep.
+    pub fn share(self) -> f64 {
+        match self {
+            Thoroughness::Thorough => 0.99,
+            Thoroughness::Balanced => 0.95,
+            Thoroughness::Quick => 0.9,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Thoroughness::Thorough => "Thorough (99% of labels)",
+            Thoroughness::Balanced => "Balanced (95%)",
+            Thoroughness::Quick => "Quick (90%)",
+        }
+    }
+}
+
 /// Settings of the labelling run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -51,6 +91,8 @@ pub struct LabelSettings {
     pub memory_budget_mib: u32,
     /// Share of decisions taken at random to keep learning (0..1).
     pub exploration: f32,
+    /// Share of each photo's labels to find before stopping.
+    pub thoroughness: Thoroughness,
     /// Models and how to use them (empty until the model zoo is installed).
     pub models: Vec<ModelSetting>,
     /// XMP sidecars written as photos are labelled (off by default). Not a labeller setting:
@@ -64,6 +106,7 @@ impl Default for LabelSettings {
             deadline_ms: 1000,
             memory_budget_mib: 2048,
             exploration: 0.05,
+            thoroughness: Thoroughness::default(),
             models: Vec::new(),
             xmp: XmpOptions::default(),
         }
@@ -95,6 +138,7 @@ impl LabelSettings {
             config: LabelConfig {
                 deadline_ms: Some(f64::from(self.deadline_ms)),
                 exploration: f64::from(self.exploration),
+                thoroughness: Some(self.thoroughness.share()),
                 memory_budget: (self.memory_budget_mib > 0)
                     .then(|| u64::from(self.memory_budget_mib) << 20),
                 ..LabelConfig::default()

@@ -5,10 +5,11 @@
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::plugins::{
-    Figure, LabelOutcome, Labeller, ModelStatus, StatusSink, TrainProgress, TrainReport, Trainer,
+    BudgetStatus, Figure, LabelOutcome, Labeller, ModelStatus, StatusSink, TrainProgress,
+    TrainReport, Trainer,
 };
 use super::settings::LabelSettings;
 use crate::config::Paths;
@@ -32,6 +33,8 @@ pub struct SchedulerLabeller {
     /// until Retry.
     failed: Option<(LabelSettings, Option<SystemTime>, String)>,
     status: Option<StatusSink>,
+    /// A library budget the user set: when it ends, and the photos it was set for.
+    budget: Option<(Instant, usize)>,
 }
 
 impl SchedulerLabeller {
@@ -44,6 +47,7 @@ impl SchedulerLabeller {
             built_for: None,
             failed: None,
             status: None,
+            budget: None,
         }
     }
 
@@ -73,7 +77,11 @@ impl SchedulerLabeller {
             )?)
         })();
         match result {
-            Ok(service) => {
+            Ok(mut service) => {
+                // A rebuilt service goes on with the budget's time left.
+                if let Some((end, backlog)) = self.budget {
+                    service.set_budget(end.saturating_duration_since(Instant::now()), backlog);
+                }
                 self.backend = service.device();
                 self.inner = Some(service);
                 self.network_stamp = self.network_stamp();
@@ -110,6 +118,29 @@ impl Labeller for SchedulerLabeller {
             // Some models could not be had: try them again.
             self.inner = None;
         }
+    }
+
+    fn set_budget(&mut self, within: Option<Duration>, backlog: usize) {
+        self.budget = within.map(|d| (Instant::now() + d, backlog));
+        if let Some(inner) = &mut self.inner {
+            match within {
+                Some(d) => inner.set_budget(d, backlog),
+                None => inner.clear_budget(),
+            }
+        }
+    }
+
+    fn set_backlog(&mut self, backlog: usize) {
+        if let Some((_, b)) = &mut self.budget {
+            *b = backlog;
+        }
+        if let Some(inner) = &mut self.inner {
+            inner.set_backlog(backlog);
+        }
+    }
+
+    fn budget(&self) -> Option<BudgetStatus> {
+        self.inner.as_ref().and_then(LabelService::budget)
     }
 
     fn label(&mut self, photo: &Photo, settings: &LabelSettings) -> anyhow::Result<LabelOutcome> {

@@ -26,6 +26,20 @@ pub struct ModelsPanel {
     pub running: Option<String>,
     /// The models moved to another device, and why (a lost GPU).
     pub device_change: Option<(String, String)>,
+    /// The library budget the user chose, in minutes (`None`: the per-photo deadline).
+    pub budget_minutes: Option<u32>,
+}
+
+/// The library budgets offered next to the labelling bar, in minutes.
+pub const BUDGET_CHOICES: [u32; 4] = [15, 60, 240, 480];
+
+/// How a budget choice reads.
+fn budget_label(minutes: Option<u32>) -> String {
+    match minutes {
+        None => "No time limit".into(),
+        Some(m) if m < 60 => format!("Finish within {m} min"),
+        Some(m) => format!("Finish within {} h", m / 60),
+    }
 }
 
 impl ModelsPanel {
@@ -35,7 +49,10 @@ impl ModelsPanel {
             ModelStatus::Preparing { .. } => {
                 if self.finished.is_some() {
                     // A new round (settings changed): forget the last outcome.
-                    *self = ModelsPanel::default();
+                    *self = ModelsPanel {
+                        budget_minutes: self.budget_minutes,
+                        ..ModelsPanel::default()
+                    };
                 }
                 let since = match &self.current {
                     Some((old, t)) if same_step(old, &status) => *t,
@@ -78,14 +95,15 @@ impl ModelsPanel {
         if p.photos_per_s > 0.0 {
             text.push_str(&format!(" · {:.2} photos/s", p.photos_per_s));
         }
+        let hms = |s: f64| {
+            let secs = s.max(0.0).round() as u64;
+            format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+        };
         if let Some(eta) = p.eta_s.filter(|_| p.done < p.total) {
-            let secs = eta.round() as u64;
-            text.push_str(&format!(
-                " · {}:{:02}:{:02} left",
-                secs / 3600,
-                secs / 60 % 60,
-                secs % 60
-            ));
+            text.push_str(&format!(" · {} left", hms(eta)));
+        }
+        if let Some(left) = p.budget_left_s {
+            text.push_str(&format!(" · budget {} left", hms(left)));
         }
         if p.paused {
             text.push_str(" · paused");
@@ -117,6 +135,30 @@ impl ModelsPanel {
                     .desired_width(560.0)
                     .text(text),
             );
+            let before = self.budget_minutes;
+            egui::ComboBox::from_id_salt("label_budget")
+                .selected_text(budget_label(self.budget_minutes))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.budget_minutes, None, budget_label(None));
+                    for m in BUDGET_CHOICES {
+                        ui.selectable_value(
+                            &mut self.budget_minutes,
+                            Some(m),
+                            budget_label(Some(m)),
+                        );
+                    }
+                })
+                .response
+                .on_hover_text(
+                    "Label the photos waiting now within this time: photos that promise more \
+                     labels get more of it, and each photo's deadline follows the time left.",
+                );
+            if self.budget_minutes != before {
+                out.push(Command::SetLabelBudget(
+                    self.budget_minutes
+                        .map(|m| Duration::from_secs(u64::from(m) * 60)),
+                ));
+            }
             if p.done < p.total {
                 if p.paused {
                     if ui.button("Resume labelling").clicked() {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use egui::Ui;
 
+use crate::engine::settings::Thoroughness;
 use crate::engine::{EngineInfo, LabelSettings};
 use crate::store::PhotoOrder;
 
@@ -50,6 +51,18 @@ impl Settings {
                         .range(64..=1_048_576)
                         .suffix(" MiB"),
                 );
+                ui.end_row();
+                ui.label("Thoroughness").on_hover_text(
+                    "Share of each photo's labels to find before the scheduler stops: the less \
+                     thorough, the sooner the library is labelled.",
+                );
+                egui::ComboBox::from_id_salt("thoroughness")
+                    .selected_text(self.label.thoroughness.label())
+                    .show_ui(ui, |ui| {
+                        for t in Thoroughness::ALL {
+                            ui.selectable_value(&mut self.label.thoroughness, t, t.label());
+                        }
+                    });
                 ui.end_row();
                 ui.label("Exploration share");
                 ui.add(egui::Slider::new(&mut self.label.exploration, 0.0..=0.5).fixed_decimals(2));

@@ -29,7 +29,7 @@ impl LibraryLabeller {
         let pcfg = PackingConfig {
             mem_budget: budget,
             stop_below: self.cfg.stop_below,
-            stop_per_ms: self.cfg.stop_per_ms,
+            stop_on: self.cfg.stop_on,
         };
         let start = std::time::Instant::now();
         let n = self.catalog.models.len();

@@ -24,8 +24,9 @@ use std::collections::HashMap;
 
 use crate::error::Result;
 use crate::rl::Checkpoint;
+use crate::sched::budget::Priced;
 use crate::sched::context::context;
-use crate::sched::greedy::{self, Executed, GreedyConfig};
+use crate::sched::greedy::{self, Executed, GreedyConfig, StopOn};
 use crate::sched::record::{decode_photo, run_model};
 use crate::sched::state::{LabelSpace, State};
 use crate::sched::trace::StageRun;
@@ -48,8 +49,15 @@ pub struct LabelConfig {
     pub exploration: f64,
     /// Early-stop threshold (see [`GreedyConfig::stop_below`]).
     pub stop_below: Option<f32>,
-    /// Whether the threshold is per expected millisecond (see [`GreedyConfig::stop_per_ms`]).
-    pub stop_per_ms: bool,
+    /// What the threshold is compared with (see [`GreedyConfig::stop_on`]).
+    pub stop_on: StopOn,
+    /// Share of the valuable labels the early stop should keep (0..1): picks among the
+    /// checkpoint's stops chosen on validation ([`Checkpoint::stop_for`]); `None` keeps its
+    /// main one.
+    pub thoroughness: Option<f64>,
+    /// A price on time from a library budget ([`crate::sched::budget`]): models whose value
+    /// per expected millisecond is below it do not run (serial path).
+    pub price: Option<f32>,
     /// Run every model on every photo.
     pub run_all: bool,
     /// Per-model priority theta (default 1).
@@ -71,7 +79,9 @@ impl Default for LabelConfig {
             deadline_ms: None,
             exploration: 0.05,
             stop_below: GreedyConfig::default().stop_below,
-            stop_per_ms: false,
+            stop_on: StopOn::Value,
+            thoroughness: None,
+            price: None,
             run_all: false,
             priority: HashMap::new(),
             memory_budget: None,
@@ -196,8 +206,10 @@ impl LibraryLabeller {
         if let Some(c) = checkpoint
             && c.stop_below.is_some()
         {
-            cfg.stop_below = c.stop_below;
-            cfg.stop_per_ms = c.stop_per_ms;
+            (cfg.stop_below, cfg.stop_on) = match cfg.thoroughness {
+                Some(t) => c.stop_for(t),
+                None => (c.stop_below, c.stop_rule()),
+            };
         }
         let value: Box<dyn ValueModel> = match checkpoint {
             Some(c) => Box::new(c.predictor(&catalog)),
@@ -245,6 +257,12 @@ impl LibraryLabeller {
         }
     }
 
+    /// Sets the deadline and the price on time of the next photos (a library budget's plan).
+    pub fn set_plan(&mut self, deadline_ms: Option<f64>, price: Option<f32>) {
+        self.cfg.deadline_ms = deadline_ms;
+        self.cfg.price = price;
+    }
+
     /// The catalog (models with their current cost estimates).
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
@@ -281,7 +299,7 @@ impl LibraryLabeller {
                 GreedyConfig {
                     use_cost: false,
                     stop_below: None,
-                    stop_per_ms: false,
+                    stop_on: StopOn::Value,
                 },
             )
         } else {
@@ -290,7 +308,7 @@ impl LibraryLabeller {
                 GreedyConfig {
                     use_cost: true,
                     stop_below: self.cfg.stop_below,
-                    stop_per_ms: self.cfg.stop_per_ms,
+                    stop_on: self.cfg.stop_on,
                 },
             )
         };
@@ -317,7 +335,23 @@ impl LibraryLabeller {
             }
         };
         let prioritised = self.prioritised();
-        let value: &dyn ValueModel = if explored { &ColdStart } else { &prioritised };
+        let priced = self.cfg.price.map(|price| Priced {
+            inner: &prioritised,
+            catalog: &self.catalog,
+            price,
+        });
+        let (value, gcfg): (&dyn ValueModel, GreedyConfig) = match (&priced, explored) {
+            (_, true) => (&ColdStart, gcfg),
+            (Some(p), false) => (
+                p,
+                // Priced-out models are -1: without a stop of its own the photo stops there.
+                GreedyConfig {
+                    stop_below: gcfg.stop_below.or(Some(0.0)),
+                    ..gcfg
+                },
+            ),
+            (None, false) => (&prioritised, gcfg),
+        };
         let schedule = greedy::run_photo(&self.catalog, value, state, deadline, gcfg, &mut execute);
         drop(prioritised);
         for st in &schedule.steps {

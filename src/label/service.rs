@@ -9,8 +9,11 @@
 //! the models on the CPU, says so through [`ModelStatus::DeviceChanged`], and labels the photo
 //! again there.
 
+use std::time::{Duration, Instant};
+
 use crate::config::Paths;
 use crate::error::Result;
+use crate::sched::budget::LibraryBudget;
 use crate::sched::record::PANIC_PREFIX;
 use crate::sched::trace::Context;
 use crate::store::{Photo, RunStatus, Store};
@@ -53,6 +56,30 @@ pub struct LabelService {
     failures: Vec<(String, String)>,
     /// Photos put back in the queue when the service opened.
     requeued: usize,
+    /// A time budget for the whole backlog, when the user set one.
+    budget: Option<Budget>,
+}
+
+/// A library budget in progress.
+struct Budget {
+    controller: LibraryBudget,
+    started: Instant,
+    /// Photos left to label, this one included.
+    backlog: usize,
+}
+
+/// Where a library budget stands.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BudgetStatus {
+    /// Photos left.
+    pub backlog: usize,
+    /// Time left of the budget.
+    pub left: Duration,
+    /// When the backlog is expected to be done at the pace so far, from now (`None` before
+    /// the first photo).
+    pub expected: Option<Duration>,
+    /// The current price on time.
+    pub price: f32,
 }
 
 /// Whether models should run concurrently on this device: only a real GPU runs several models
@@ -126,6 +153,7 @@ impl LabelService {
             labeller,
             failures: set.failures,
             requeued,
+            budget: None,
         })
     }
 
@@ -154,9 +182,83 @@ impl LabelService {
         &self.labeller
     }
 
+    /// Labels the next `backlog` photos within `total` (see [`crate::sched::budget`]): each
+    /// photo's deadline comes from the time left and the backlog, and models must be worth a
+    /// price on time that follows the pace. Replaces the per-photo deadline until
+    /// [`Self::clear_budget`].
+    pub fn set_budget(&mut self, total: Duration, backlog: usize) {
+        self.budget = Some(Budget {
+            controller: LibraryBudget::new(total.as_secs_f64() * 1e3),
+            started: Instant::now(),
+            backlog,
+        });
+    }
+
+    /// Photos left under the budget changed (new ones were scanned, some were removed).
+    pub fn set_backlog(&mut self, backlog: usize) {
+        if let Some(b) = &mut self.budget {
+            b.backlog = backlog;
+        }
+    }
+
+    /// Back to the configured per-photo deadline.
+    pub fn clear_budget(&mut self) {
+        self.budget = None;
+        self.labeller
+            .set_plan(self.options.config.deadline_ms, self.options.config.price);
+    }
+
+    /// Where the budget stands, if one is set.
+    pub fn budget(&self) -> Option<BudgetStatus> {
+        let b = self.budget.as_ref()?;
+        let now_ms = b.started.elapsed().as_secs_f64() * 1e3;
+        let total_ms = b.controller.total_ms();
+        Some(BudgetStatus {
+            backlog: b.backlog,
+            left: Duration::from_secs_f64(((total_ms - now_ms) / 1e3).max(0.0)),
+            expected: b
+                .controller
+                .expected_finish(now_ms, b.backlog)
+                .map(|t| Duration::from_secs_f64(((t - now_ms) / 1e3).max(0.0))),
+            price: b.controller.price(),
+        })
+    }
+
     /// Labels one photo without writing it (the engine writes on its own thread). A decode
     /// failure is an error; model failures are rows of the result.
     pub fn label(
+        &mut self,
+        photo: &Photo,
+        on_status: &dyn Fn(ModelStatus),
+    ) -> Result<(PhotoResult, Context)> {
+        let Some(b) = &self.budget else {
+            return self.label_unbudgeted(photo, on_status);
+        };
+        let start_ms = b.started.elapsed().as_secs_f64() * 1e3;
+        if start_ms >= b.controller.total_ms() {
+            // Out of time: the photos left are not given nothing (they would count as labelled
+            // with no labels); labelling goes on with the per-photo deadline.
+            log::warn!(
+                "the labelling budget ran out with {} photos left; going on with the per-photo \
+                 deadline",
+                b.backlog
+            );
+            self.clear_budget();
+            return self.label_unbudgeted(photo, on_status);
+        }
+        let plan = b.controller.plan(start_ms, b.backlog);
+        self.labeller
+            .set_plan(Some(plan.deadline_ms), Some(plan.price));
+        let out = self.label_unbudgeted(photo, on_status);
+        if let Some(b) = &mut self.budget {
+            let now_ms = b.started.elapsed().as_secs_f64() * 1e3;
+            b.backlog = b.backlog.saturating_sub(1);
+            b.controller.record(now_ms - start_ms, now_ms, b.backlog);
+        }
+        out
+    }
+
+    fn label_unbudgeted(
         &mut self,
         photo: &Photo,
         on_status: &dyn Fn(ModelStatus),
@@ -191,7 +293,14 @@ impl LabelService {
                     device: moved.device(),
                     reason,
                 });
+                // The library budget goes on where it was.
+                let budget = self.budget.take();
+                let plan = (self.labeller.cfg.deadline_ms, self.labeller.cfg.price);
                 *self = moved;
+                self.budget = budget;
+                if self.budget.is_some() {
+                    self.labeller.set_plan(plan.0, plan.1);
+                }
                 self.labeller.label_with(photo, &on_run)
             }
             _ => Ok((result, ctx)),

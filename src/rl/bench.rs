@@ -9,18 +9,20 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::checkpoint::Checkpoint;
+use super::checkpoint::{Checkpoint, StopPoint};
+use super::stops::{StopChoice, reliability, select_stops};
 use super::supervised::{SupervisedConfig, train_full_info};
 use super::{TrainConfig, train};
 use crate::error::Result;
+use crate::sched::budget::{BudgetOutcome, BudgetPolicy, replay_library};
+use crate::sched::calibration::{Calibration, Reliability};
 use crate::sched::eval::{
-    BUDGETS, Chooser, Oracle, PolicyReport, RandomOrder, RunAll, StaticOrder, ValueGreedy,
-    evaluate, production,
+    BUDGETS, Oracle, PolicyReport, RandomOrder, RunAll, StaticOrder, ValueGreedy, evaluate,
+    production,
 };
-use crate::sched::greedy::{GreedyConfig, pick};
+use crate::sched::greedy::{GreedyConfig, StopOn};
 use crate::sched::prior::Target;
-use crate::sched::state::State;
-use crate::sched::trace::{PhotoTrace, Trace};
+use crate::sched::trace::Trace;
 use crate::sched::valuenet::FeatureSet;
 use crate::sched::{Catalog, ValueModel};
 
@@ -172,122 +174,50 @@ pub struct Selection {
     pub val: Vec<PolicyReport>,
     /// Index of the chosen candidate.
     pub chosen: usize,
+    /// The share of valuable labels the main stop was chosen to keep.
+    pub target_recall: f64,
     /// Early-stop threshold (None: never stop early) and what it kept on validation.
     pub stop_below: Option<f32>,
-    /// Whether the threshold is per expected millisecond.
-    pub stop_per_ms: bool,
+    /// What the threshold is compared with.
+    pub stop_on: StopOn,
     pub val_recall: f64,
     pub val_time: f64,
-    /// The same stop chosen for the lower targets of [`TRADE_OFF_TARGETS`]: (target, stop).
+    /// The same stop chosen for the lower targets of [`super::stops::TRADE_OFF_TARGETS`]: (target, stop).
     pub trade_off: Vec<(f64, StopChoice)>,
+    /// Maps the chosen variant's raw predictions to probabilities of a gain (fitted on what
+    /// the folds' networks saw on their validation photos); the stops are in its units.
+    pub calibration: Option<Calibration>,
+    /// How far the raw predictions were from probabilities on validation.
+    pub raw_reliability: Option<Reliability>,
 }
 
-/// Lower recall targets whose early stops are also chosen on validation and replayed on the
-/// test photos, to show what giving up a little recall saves.
-pub const TRADE_OFF_TARGETS: [f64; 3] = [0.95, 0.9, 0.8];
-
-/// Replays greedily with no stop and records every prediction of an unexecuted model.
-struct Recorder<'a> {
-    catalog: &'a Catalog,
-    value: &'a dyn ValueModel,
-    q: Vec<f32>,
-    /// (prediction, expected cost in ms)
-    seen: Vec<(f32, f64)>,
-}
-
-impl Chooser for Recorder<'_> {
-    fn choose(&mut self, state: &State, _: &PhotoTrace, remaining_ms: f64) -> Option<usize> {
-        self.value.predict(state, &mut self.q);
-        self.seen.extend(
-            (0..self.q.len())
-                .filter(|&i| !state.executed[i])
-                .map(|i| (self.q[i], self.catalog.cost_ms(i, &state.executed))),
-        );
-        let cfg = GreedyConfig {
-            use_cost: true,
-            stop_below: None,
-            stop_per_ms: false,
+impl Selection {
+    /// Gives `ckpt` the calibration and the stops chosen on validation.
+    pub fn apply_to(&self, ckpt: &mut Checkpoint) {
+        ckpt.stop_below = self.stop_below;
+        ckpt.stop_on = Some(self.stop_on);
+        // Builds that predate `stop_on` read this one.
+        ckpt.stop_per_ms = self.stop_on == StopOn::PerMs;
+        ckpt.calibration = self.calibration.clone();
+        let point = |target: f64, c: &StopChoice| StopPoint {
+            target,
+            stop_below: c.0,
+            stop_on: c.1,
+            recall: c.2,
+            time: c.3,
         };
-        pick(self.catalog, &self.q, state, remaining_ms, cfg).map(|(i, _)| i)
+        ckpt.stops = std::iter::once(point(
+            self.target_recall,
+            &(
+                self.stop_below,
+                self.stop_on,
+                self.val_recall,
+                self.val_time,
+            ),
+        ))
+        .chain(self.trade_off.iter().map(|(t, c)| point(*t, c)))
+        .collect();
     }
-}
-
-/// A chosen early stop: threshold (None: never stop early), whether it is per expected
-/// millisecond, and the pooled validation recall and time share it gave.
-pub type StopChoice = (Option<f32>, bool, f64, f64);
-
-/// The early-stop rule that keeps at least `target_recall` of the valuable labels of the
-/// validation photos in the least time, among thresholds at quantiles of the models' own
-/// predictions there (on the value, or on the value per expected millisecond) and no stop at
-/// all. `splits` pairs each fold's model with its validation photos; figures are pooled over
-/// them, weighted by photos.
-pub fn choose_stop(
-    catalog: &Catalog,
-    splits: &[(&dyn ValueModel, &Trace)],
-    target_recall: f64,
-) -> StopChoice {
-    let pooled = |cfg: GreedyConfig| {
-        let (mut r, mut t, mut w) = (0.0, 0.0, 0.0);
-        for (value, val) in splits {
-            let mut g = ValueGreedy::new(catalog, *value, cfg);
-            let (ri, ti) = production(catalog, &mut g, val);
-            let wi = val.photos.len() as f64;
-            r += ri * wi;
-            t += ti * wi;
-            w += wi;
-        }
-        (r / w.max(1.0), t / w.max(1.0))
-    };
-    let mut seen = Vec::new();
-    for (value, val) in splits {
-        let mut rec = Recorder {
-            catalog,
-            value: *value,
-            q: vec![0.0; catalog.models.len()],
-            seen: Vec::new(),
-        };
-        production(catalog, &mut rec, val);
-        seen.extend(rec.seen);
-    }
-    let (r0, t0) = pooled(GreedyConfig {
-        use_cost: true,
-        stop_below: None,
-        stop_per_ms: false,
-    });
-    let mut best: StopChoice = (None, false, r0, t0);
-    if seen.is_empty() {
-        return best;
-    }
-    for per_ms in [false, true] {
-        let mut values: Vec<f32> = seen
-            .iter()
-            .map(|(q, cost)| crate::sched::greedy::stop_value(*q, *cost, per_ms))
-            .collect();
-        values.sort_by(f32::total_cmp);
-        let mut grid: Vec<f32> = (0..=40)
-            .map(|k| values[(k * (values.len() - 1)) / 40])
-            .collect();
-        grid.dedup();
-        for tau in grid {
-            let (r, t) = pooled(GreedyConfig {
-                use_cost: true,
-                stop_below: Some(tau),
-                stop_per_ms: per_ms,
-            });
-            let ok = r >= target_recall - 1e-9;
-            let best_ok = best.2 >= target_recall - 1e-9;
-            let better = match (ok, best_ok) {
-                (true, true) => t < best.3,
-                (true, false) => true,
-                (false, true) => false,
-                (false, false) => r > best.2,
-            };
-            if better {
-                best = (Some(tau), per_ms, r, t);
-            }
-        }
-    }
-    best
 }
 
 /// Photo-weighted mean of one policy's reports over validation folds.
@@ -344,7 +274,7 @@ pub fn select(
     let no_stop = GreedyConfig {
         use_cost: true,
         stop_below: None,
-        stop_per_ms: false,
+        stop_on: StopOn::Value,
     };
     let mut reports: Vec<PolicyReport> = Vec::new();
     let mut chosen: Option<(usize, Vec<Checkpoint>)> = None;
@@ -386,25 +316,27 @@ pub fn select(
         .zip(splits)
         .map(|(p, (_, val))| (p as &dyn ValueModel, val))
         .collect();
-    let (stop_below, stop_per_ms, val_recall, val_time) =
-        choose_stop(catalog, &pairs, target_recall);
-    let trade_off = TRADE_OFF_TARGETS
-        .iter()
-        .filter(|t| **t < target_recall)
-        .map(|&t| (t, choose_stop(catalog, &pairs, t)))
-        .collect();
+    progress("calibration and early stops");
+    let stops = select_stops(catalog, &pairs, target_recall, true);
+    let (stop_below, stop_on, val_recall, val_time) = stops.main;
     Ok(Selection {
         folds: splits.len(),
         val_photos: splits.iter().map(|(_, v)| v.photos.len()).sum(),
         val: reports,
         chosen,
+        target_recall,
         stop_below,
-        stop_per_ms,
+        stop_on,
         val_recall,
         val_time,
-        trade_off,
+        trade_off: stops.trade_off,
+        calibration: stops.calibration,
+        raw_reliability: stops.raw_reliability,
     })
 }
+
+/// Library budgets replayed, as shares of the test photos' run-all time.
+pub const LIBRARY_BUDGETS: [f64; 6] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6];
 
 /// Everything one evaluation measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -427,6 +359,12 @@ pub struct BenchReport {
     /// The same with the Dueling DQN on rich features and the default stop (-0.8), if
     /// trained.
     pub production_dqn: Option<(f64, f64)>,
+    /// How well ours' raw and calibrated predictions match what each model added on the test
+    /// photos (states of its order without a stop).
+    pub test_reliability: Option<(Reliability, Reliability)>,
+    /// The test photos labelled in order within a budget for all of them (shares of their
+    /// run-all time, [`LIBRARY_BUDGETS`]): adaptive budget vs fixed deadline vs random.
+    pub budgets: Vec<BudgetOutcome>,
     /// Training seconds: paper's network, rich DQN, validation of all candidates, final
     /// training of ours.
     pub train_seconds: [f64; 4],
@@ -553,8 +491,7 @@ pub fn bench_sets(
         chosen.name
     ));
     let mut ours = train_full_info(&train_set, &catalog, &chosen.cfg, &cancel)?;
-    ours.stop_below = selection.stop_below;
-    ours.stop_per_ms = selection.stop_per_ms;
+    selection.apply_to(&mut ours);
     let ours_s = t.elapsed().as_secs_f64();
     let paper_q = paper.predictor(&catalog);
     let ours_q = ours.predictor(&catalog);
@@ -562,12 +499,12 @@ pub fn bench_sets(
     let no_stop_cost = GreedyConfig {
         use_cost: true,
         stop_below: None,
-        stop_per_ms: false,
+        stop_on: StopOn::Value,
     };
     let no_stop_value = GreedyConfig {
         use_cost: false,
         stop_below: None,
-        stop_per_ms: false,
+        stop_on: StopOn::Value,
     };
     let mut policies = Vec::new();
     let mut run = |name: &str, chooser: &mut dyn crate::sched::eval::Chooser| {
@@ -591,29 +528,43 @@ pub fn bench_sets(
             &mut ValueGreedy::new(&catalog, q, no_stop_cost),
         );
     }
+    let ours_raw = ours_q.clone().uncalibrated();
+    if ours.calibration.is_some() {
+        run(
+            "ours (raw)",
+            &mut ValueGreedy::new(&catalog, &ours_raw, no_stop_cost),
+        );
+    }
     run(
         "ours",
         &mut ValueGreedy::new(&catalog, &ours_q, no_stop_cost),
     );
     run("oracle", &mut Oracle(&catalog));
+    progress("reliability on the test photos");
+    let test_reliability = ours.calibration.as_ref().map(|_| {
+        (
+            reliability(&catalog, &ours_raw, &test_set),
+            reliability(&catalog, &ours_q, &test_set),
+        )
+    });
     let mut prod = ValueGreedy::new(
         &catalog,
         &ours_q,
         GreedyConfig {
             use_cost: true,
             stop_below: selection.stop_below,
-            stop_per_ms: selection.stop_per_ms,
+            stop_on: selection.stop_on,
         },
     );
     let (production_recall, production_time) = production(&catalog, &mut prod, &test_set);
     let production_trade_off = selection
         .trade_off
         .iter()
-        .map(|(target, (stop_below, stop_per_ms, _, _))| {
+        .map(|(target, (stop_below, stop_on, _, _))| {
             let cfg = GreedyConfig {
                 use_cost: true,
                 stop_below: *stop_below,
-                stop_per_ms: *stop_per_ms,
+                stop_on: *stop_on,
             };
             let (r, t) = production(
                 &catalog,
@@ -621,6 +572,28 @@ pub fn bench_sets(
                 &test_set,
             );
             (*target, r, t)
+        })
+        .collect();
+    progress("library budgets");
+    let budgets = LIBRARY_BUDGETS
+        .iter()
+        .flat_map(|&share| {
+            [
+                BudgetPolicy::Adaptive,
+                BudgetPolicy::FixedDeadline,
+                BudgetPolicy::Random,
+            ]
+            .map(|p| {
+                replay_library(
+                    &catalog,
+                    &ours_q,
+                    &test_set,
+                    share,
+                    (selection.stop_below, selection.stop_on),
+                    p,
+                    cfg.seed,
+                )
+            })
         })
         .collect();
     let production_dqn = dqn_q.as_ref().map(|q| {
@@ -639,6 +612,8 @@ pub fn bench_sets(
         production_time,
         production_trade_off,
         production_dqn,
+        test_reliability,
+        budgets,
         train_seconds: [paper_s, dqn_s, val_s, ours_s],
     })
 }
@@ -666,10 +641,10 @@ impl BenchReport {
         }
         let _ = writeln!(
             s,
-            "  early stop below {}{} keeps {:.1}% of the value in {:.1}% of run-all time on val",
+            "  early stop below {} on {} keeps {:.1}% of the value in {:.1}% of run-all time on val",
             sel.stop_below
                 .map_or("(never)".to_string(), |t| format!("{t:.5}")),
-            if sel.stop_per_ms { " per ms" } else { "" },
+            sel.stop_on.as_str(),
             sel.val_recall * 100.0,
             sel.val_time * 100.0
         );
@@ -729,6 +704,33 @@ impl BenchReport {
                 target * 100.0,
                 r * 100.0,
                 t * 100.0
+            );
+        }
+        if !self.budgets.is_empty() {
+            let _ = writeln!(
+                s,
+                "a budget for all test photos, labelled in order (share of the set's value found \
+                 / mean photo recall / budget used):"
+            );
+            for b in &self.budgets {
+                let _ = writeln!(
+                    s,
+                    "  {:>3.0}% of run-all  {:<24} {:>5.1}%  {:>5.1}%  {:>5.1}%",
+                    b.budget * 100.0,
+                    b.policy,
+                    b.value_share * 100.0,
+                    b.photo_recall * 100.0,
+                    b.used * 100.0
+                );
+            }
+        }
+        if let Some((raw, cal)) = &self.test_reliability {
+            let _ = write!(
+                s,
+                "reliability of ours on the test photos, raw predictions (clamped to 0..1):\n{}\
+                 calibrated on validation:\n{}",
+                raw.table(),
+                cal.table()
             );
         }
         if let Some((r, t)) = self.production_dqn {

@@ -7,6 +7,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::sched::calibration::Calibration;
+use crate::sched::greedy::StopOn;
 use crate::sched::prior::PriorTable;
 use crate::sched::state::{LabelSpace, State};
 use crate::sched::valuenet::FastNet;
@@ -33,9 +35,20 @@ pub struct Checkpoint {
     /// Early-stop threshold chosen on validation photos for this network (in its units).
     #[serde(default)]
     pub stop_below: Option<f32>,
-    /// Whether `stop_below` is per expected millisecond.
+    /// Whether `stop_below` is per expected millisecond (files written before `stop_on`).
     #[serde(default)]
     pub stop_per_ms: bool,
+    /// What `stop_below` is compared with (absent in older files: see [`Checkpoint::stop_rule`]).
+    #[serde(default)]
+    pub stop_on: Option<StopOn>,
+    /// Maps the network's raw predictions to probabilities of a gain, fitted on held-out
+    /// photos; [`Checkpoint::predictor`] applies it, and `stop_below` is then in its units.
+    #[serde(default)]
+    pub calibration: Option<Calibration>,
+    /// Early stops chosen on validation for each thoroughness (share of valuable labels to
+    /// keep), best first; `stop_below` / `stop_on` are the main target's.
+    #[serde(default)]
+    pub stops: Vec<StopPoint>,
     /// Each model's mean time (ms) on the photos it was trained on, as measured where they
     /// were recorded: the cost profile a device starts from before it has measured a model
     /// itself (rescaled by what the device measures, see `label::costs`).
@@ -43,7 +56,45 @@ pub struct Checkpoint {
     pub costs: Vec<(String, f64)>,
 }
 
+/// An early stop chosen for one thoroughness.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StopPoint {
+    /// Share of the validation photos' valuable labels it was chosen to keep.
+    pub target: f64,
+    pub stop_below: Option<f32>,
+    pub stop_on: StopOn,
+    /// What it kept on validation, and the share of run-all time it took.
+    pub recall: f64,
+    pub time: f64,
+}
+
 impl Checkpoint {
+    /// What the early-stop threshold is compared with.
+    pub fn stop_rule(&self) -> StopOn {
+        self.stop_on.unwrap_or(if self.stop_per_ms {
+            StopOn::PerMs
+        } else {
+            StopOn::Value
+        })
+    }
+
+    /// The early stop for a thoroughness (share of valuable labels to keep, 0..1): the least
+    /// thorough chosen stop that still keeps at least that much on validation, else the most
+    /// thorough one; the main stop when no others were chosen.
+    pub fn stop_for(&self, thoroughness: f64) -> (Option<f32>, StopOn) {
+        let main = (self.stop_below, self.stop_rule());
+        let mut points: Vec<&StopPoint> = self.stops.iter().collect();
+        if points.is_empty() {
+            return main;
+        }
+        points.sort_by(|a, b| a.target.total_cmp(&b.target));
+        points
+            .iter()
+            .find(|p| p.target >= thoroughness - 1e-9)
+            .or(points.last())
+            .map_or(main, |p| (p.stop_below, p.stop_on))
+    }
+
     pub fn save(&self, path: &Path) -> Result<()> {
         let json = serde_json::to_vec(self).map_err(|e| Error::Model(e.to_string()))?;
         let tmp = path.with_extension("tmp");
@@ -86,6 +137,7 @@ impl Checkpoint {
             same_space: catalog.labels.names() == self.labels.as_slice(),
             space: self.label_space(),
             catalog_labels: catalog.labels.names().to_vec(),
+            calibration: self.calibration.clone(),
         }
     }
 }
@@ -99,9 +151,17 @@ pub struct Predictor {
     same_space: bool,
     space: LabelSpace,
     catalog_labels: Vec<String>,
+    /// Applied to the network's outputs (in its model order), when present.
+    calibration: Option<Calibration>,
 }
 
 impl Predictor {
+    /// The same predictor without the calibration (the network's raw values).
+    pub fn uncalibrated(mut self) -> Self {
+        self.calibration = None;
+        self
+    }
+
     /// Adds the prior (in the network's model order) to `q`.
     fn add_prior(&self, state: &State, q: &mut [f32]) {
         if let Some(p) = &self.prior
@@ -148,11 +208,53 @@ impl ValueModel for Predictor {
             self.net.predict_state(&s, &mut q);
             self.add_prior(&s, &mut q);
         }
+        if let Some(c) = &self.calibration {
+            for (m, v) in q.iter_mut().enumerate() {
+                *v = c.probability(m, *v);
+            }
+        }
         for (ci, o) in out.iter_mut().enumerate() {
             *o = match self.model_map.get(ci) {
                 Some(Some(ni)) => q[*ni],
                 _ => 0.0,
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thoroughness_picks_the_least_thorough_stop_that_still_keeps_enough() {
+        // A file written before `stop_on` and `stops` existed reads with its old stop.
+        let mut c = crate::label::shipped::default_checkpoint()
+            .expect("shipped checkpoint")
+            .clone();
+        let mut json = serde_json::to_value(&c).unwrap();
+        for field in ["stop_on", "calibration", "stops"] {
+            json.as_object_mut().unwrap().remove(field);
+        }
+        json["stop_per_ms"] = serde_json::Value::Bool(true);
+        let old: Checkpoint = serde_json::from_value(json).unwrap();
+        assert_eq!(old.stop_rule(), StopOn::PerMs);
+        assert_eq!(old.stop_for(0.9), (old.stop_below, StopOn::PerMs));
+        let point = |target: f64, t: f32, on: StopOn| StopPoint {
+            target,
+            stop_below: Some(t),
+            stop_on: on,
+            recall: target,
+            time: target,
+        };
+        c.stops = vec![
+            point(0.99, 0.01, StopOn::Sum),
+            point(0.9, 0.2, StopOn::Value),
+            point(0.95, 0.1, StopOn::Sum),
+        ];
+        assert_eq!(c.stop_for(0.95), (Some(0.1), StopOn::Sum));
+        assert_eq!(c.stop_for(0.92), (Some(0.1), StopOn::Sum));
+        assert_eq!(c.stop_for(0.5), (Some(0.2), StopOn::Value));
+        assert_eq!(c.stop_for(0.999), (Some(0.01), StopOn::Sum));
     }
 }

@@ -13,7 +13,7 @@ use super::supervised::train_full_info;
 use super::{Checkpoint, TrainConfig, TrainMethod, TrainProgress, train};
 use crate::error::{Error, Result};
 use crate::sched::eval::{PolicyReport, ValueGreedy, evaluate};
-use crate::sched::greedy::GreedyConfig;
+use crate::sched::greedy::{GreedyConfig, StopOn};
 use crate::sched::trace::Trace;
 use crate::sched::{Catalog, ValueModel};
 
@@ -41,7 +41,7 @@ fn eval_net(catalog: &Catalog, net: &dyn ValueModel, test: &Trace, name: &str) -
     let cfg = GreedyConfig {
         use_cost: true,
         stop_below: None,
-        stop_per_ms: false,
+        stop_on: StopOn::Value,
     };
     evaluate(
         name,
@@ -81,8 +81,7 @@ fn full_info(
         return Err(Error::Model("training cancelled".into()));
     }
     let mut ckpt = train_full_info(train_set, catalog, &cands[sel.chosen].cfg, cancel)?;
-    ckpt.stop_below = sel.stop_below;
-    ckpt.stop_per_ms = sel.stop_per_ms;
+    sel.apply_to(&mut ckpt);
     progress(&TrainProgress {
         epoch: total,
         epochs: total,

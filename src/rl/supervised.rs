@@ -122,6 +122,9 @@ pub fn train_full_info(
         prior,
         stop_below: None,
         stop_per_ms: false,
+        stop_on: None,
+        calibration: None,
+        stops: Vec::new(),
         costs: catalog.cost_profile(),
     };
     if prior_only {

@@ -287,6 +287,9 @@ pub fn train(
         prior: None,
         stop_below: None,
         stop_per_ms: false,
+        stop_on: None,
+        calibration: None,
+        stops: Vec::new(),
         costs: catalog.cost_profile(),
     })
 }

@@ -196,6 +196,8 @@ struct Replay {
     steps: Vec<(f64, f32)>,
     decisions: usize,
     decide_s: f64,
+    /// Time spent, including a model cut short by the budget (up to the budget).
+    spent: f64,
 }
 
 /// Replays `chooser` on a photo with a budget; a model whose actual time overruns the budget
@@ -208,6 +210,7 @@ fn replay(catalog: &Catalog, chooser: &mut dyn Chooser, photo: &PhotoTrace, budg
         steps: Vec::new(),
         decisions: 0,
         decide_s: 0.0,
+        spent: 0.0,
     };
     loop {
         let t = Instant::now();
@@ -222,6 +225,7 @@ fn replay(catalog: &Catalog, chooser: &mut dyn Chooser, photo: &PhotoTrace, budg
             continue;
         };
         spent += charge(catalog, &state, photo, i, run);
+        out.spent = spent.min(budget);
         if spent > budget {
             break;
         }
@@ -239,8 +243,20 @@ fn replay(catalog: &Catalog, chooser: &mut dyn Chooser, photo: &PhotoTrace, budg
     out
 }
 
+/// Replays `chooser` on one photo within `budget_ms`: the time spent (a model cut short by the
+/// budget counts up to it) and the value found.
+pub fn replay_photo(
+    catalog: &Catalog,
+    chooser: &mut dyn Chooser,
+    photo: &PhotoTrace,
+    budget_ms: f64,
+) -> (f64, f32) {
+    let r = replay(catalog, chooser, photo, budget_ms);
+    (r.spent, r.steps.last().map_or(0.0, |s| s.1))
+}
+
 /// Run-all time and total value of a recorded photo.
-fn totals(catalog: &Catalog, photo: &PhotoTrace) -> (f64, f32) {
+pub fn totals(catalog: &Catalog, photo: &PhotoTrace) -> (f64, f32) {
     let mut state = catalog.new_state(&photo.context);
     let mut time = 0.0;
     for r in &photo.runs {

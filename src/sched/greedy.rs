@@ -3,6 +3,8 @@
 //! remaining time, re-predicting after each; stop early when no model's predicted value
 //! reaches `stop_below`.
 
+use serde::{Deserialize, Serialize};
+
 use super::state::{State, reward};
 use super::{Catalog, SkipReason, ValueModel};
 use crate::sched::trace::Output;
@@ -16,23 +18,79 @@ pub struct GreedyConfig {
     /// in reward units: -1 means "certainly finds nothing new", so the default -0.8 stops once
     /// every remaining model is predicted to be close to useless.
     pub stop_below: Option<f32>,
-    /// Compare `stop_below` with the predicted value per expected millisecond instead of the
-    /// value (a model is then worth running only when it is worth its cost).
-    pub stop_per_ms: bool,
+    /// What `stop_below` is compared with.
+    pub stop_on: StopOn,
 }
 
-/// Whether a model predicted `q` at expected cost `cost_ms` falls under the stop threshold.
-pub fn below_stop(q: f32, cost_ms: f64, stop_below: Option<f32>, per_ms: bool) -> bool {
-    stop_below.is_some_and(|t| stop_value(q, cost_ms, per_ms) < t)
+/// What the early-stop threshold is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopOn {
+    /// Each model's predicted value: a model under the threshold is left out, and the photo
+    /// stops when every model is.
+    #[default]
+    Value,
+    /// Each model's predicted value per expected millisecond (a model is worth running only
+    /// when it is worth its cost).
+    PerMs,
+    /// The sum of the positive predicted values of every model still able to run: with
+    /// probabilities of a gain, the expected number of models that would still add a label.
+    /// Many models each a little likely to add something keep the photo going, where the
+    /// per-model rules would stop it.
+    Sum,
 }
 
-/// The quantity the stop threshold is compared with.
-pub fn stop_value(q: f32, cost_ms: f64, per_ms: bool) -> f32 {
-    if per_ms {
-        (f64::from(q) / cost_ms.max(1e-3)) as f32
-    } else {
-        q
+impl StopOn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopOn::Value => "value",
+            StopOn::PerMs => "value per ms",
+            StopOn::Sum => "sum of values",
+        }
     }
+}
+
+/// Whether a model predicted `q` at expected cost `cost_ms` falls under a per-model stop
+/// threshold (never for [`StopOn::Sum`], which stops the photo as a whole: see [`sum_stops`]).
+pub fn below_stop(q: f32, cost_ms: f64, stop_below: Option<f32>, on: StopOn) -> bool {
+    on != StopOn::Sum && stop_below.is_some_and(|t| stop_value(q, cost_ms, on) < t)
+}
+
+/// The quantity a per-model stop threshold is compared with.
+pub fn stop_value(q: f32, cost_ms: f64, on: StopOn) -> f32 {
+    match on {
+        StopOn::PerMs => (f64::from(q) / cost_ms.max(1e-3)) as f32,
+        StopOn::Value | StopOn::Sum => q,
+    }
+}
+
+/// The sum [`StopOn::Sum`] compares with its threshold: positive values of the models `can_run`.
+pub fn value_left(q: &[f32], can_run: impl Fn(usize) -> bool) -> f32 {
+    q.iter()
+        .enumerate()
+        .filter(|&(i, v)| *v > 0.0 && can_run(i))
+        .map(|(_, v)| *v)
+        .sum()
+}
+
+/// Whether a [`StopOn::Sum`] rule stops the photo: the value left among the unexecuted, enabled
+/// models that fit `remaining_ms` is under the threshold.
+pub fn sum_stops(
+    catalog: &Catalog,
+    q: &[f32],
+    state: &State,
+    remaining_ms: f64,
+    cfg: GreedyConfig,
+) -> bool {
+    let Some(t) = cfg.stop_below else {
+        return false;
+    };
+    cfg.stop_on == StopOn::Sum
+        && value_left(q, |i| {
+            !state.executed[i]
+                && catalog.models[i].enabled
+                && catalog.cost_ms(i, &state.executed) <= remaining_ms
+        }) < t
 }
 
 impl Default for GreedyConfig {
@@ -40,7 +98,7 @@ impl Default for GreedyConfig {
         GreedyConfig {
             use_cost: true,
             stop_below: Some(-0.8),
-            stop_per_ms: false,
+            stop_on: StopOn::Value,
         }
     }
 }
@@ -66,6 +124,9 @@ pub fn pick(
     remaining_ms: f64,
     cfg: GreedyConfig,
 ) -> Option<(usize, f32)> {
+    if sum_stops(catalog, q, state, remaining_ms, cfg) {
+        return None;
+    }
     let mut best: Option<(usize, f32, f64)> = None;
     for (i, m) in catalog.models.iter().enumerate() {
         if state.executed[i] || !m.enabled {
@@ -76,7 +137,7 @@ pub fn pick(
             continue;
         }
         let qi = q[i];
-        if below_stop(qi, cost, cfg.stop_below, cfg.stop_per_ms) {
+        if below_stop(qi, cost, cfg.stop_below, cfg.stop_on) {
             continue;
         }
         let s = score(qi, cost, cfg.use_cost);
@@ -102,7 +163,7 @@ pub fn skip_reason(
         SkipReason::Disabled
     } else if cost > remaining_ms {
         SkipReason::Deadline
-    } else if below_stop(q, cost, cfg.stop_below, cfg.stop_per_ms) {
+    } else if below_stop(q, cost, cfg.stop_below, cfg.stop_on) || cfg.stop_on == StopOn::Sum {
         SkipReason::LowValue
     } else {
         SkipReason::Deadline
@@ -273,7 +334,7 @@ mod tests {
             GreedyConfig {
                 use_cost: true,
                 stop_below: Some(0.1),
-                stop_per_ms: false,
+                stop_on: StopOn::Value,
             },
             &mut exec,
         );
@@ -296,7 +357,7 @@ mod tests {
             GreedyConfig {
                 use_cost: false,
                 stop_below: None,
-                stop_per_ms: false,
+                stop_on: StopOn::Value,
             },
             &mut exec,
         );
@@ -316,7 +377,7 @@ mod tests {
             GreedyConfig {
                 use_cost: true,
                 stop_below: None,
-                stop_per_ms: false,
+                stop_on: StopOn::Value,
             },
             &mut exec,
         );
@@ -340,7 +401,7 @@ mod tests {
             GreedyConfig {
                 use_cost: true,
                 stop_below: None,
-                stop_per_ms: false,
+                stop_on: StopOn::Value,
             },
             &mut exec,
         );
@@ -351,7 +412,7 @@ mod tests {
     #[test]
     fn a_per_millisecond_stop_skips_models_not_worth_their_cost() {
         let c = catalog();
-        let run = |per_ms: bool| {
+        let run = |stop_on: StopOn| {
             let s = run_photo(
                 &c,
                 &Table,
@@ -360,17 +421,46 @@ mod tests {
                 GreedyConfig {
                     use_cost: true,
                     stop_below: Some(0.01),
-                    stop_per_ms: per_ms,
+                    stop_on,
                 },
                 &mut exec,
             );
             s.steps.iter().map(|st| st.model).collect::<Vec<_>>()
         };
         // ocr: 0.05 is above 0.01, but 0.05 / 100 ms = 0.0005 per ms is not.
-        assert_eq!(run(false), vec![1, 0, 2, 3]);
-        assert_eq!(run(true), vec![1, 0, 2]);
-        assert!(below_stop(0.05, 100.0, Some(0.01), true));
-        assert!(!below_stop(0.05, 100.0, Some(0.01), false));
-        assert!(!below_stop(-5.0, 1.0, None, true));
+        assert_eq!(run(StopOn::Value), vec![1, 0, 2, 3]);
+        assert_eq!(run(StopOn::PerMs), vec![1, 0, 2]);
+        assert!(below_stop(0.05, 100.0, Some(0.01), StopOn::PerMs));
+        assert!(!below_stop(0.05, 100.0, Some(0.01), StopOn::Value));
+        assert!(!below_stop(-5.0, 1.0, None, StopOn::PerMs));
+        assert!(!below_stop(-5.0, 1.0, Some(0.01), StopOn::Sum));
+    }
+
+    #[test]
+    fn a_sum_stop_ends_the_photo_when_the_value_left_in_all_models_is_small() {
+        let c = catalog();
+        let run = |t: f32| {
+            run_photo(
+                &c,
+                &Table,
+                c.new_state(&Context::default()),
+                None,
+                GreedyConfig {
+                    use_cost: true,
+                    stop_below: Some(t),
+                    stop_on: StopOn::Sum,
+                },
+                &mut exec,
+            )
+        };
+        // After scene, objects (person found) and faces, only ocr's 0.05 is left.
+        let s = run(0.1);
+        let order: Vec<usize> = s.steps.iter().map(|st| st.model).collect();
+        assert_eq!(order, vec![1, 0, 2]);
+        assert_eq!(s.skipped, vec![(3, SkipReason::LowValue, 0.05)]);
+        assert_eq!(run(0.04).steps.len(), 4);
+        // Before anything ran: 0.8 + 0.3 + 0.05 are left (faces' negative value counts 0).
+        assert!((value_left(&[0.8, 0.3, -0.5, 0.05], |_| true) - 1.15).abs() < 1e-6);
+        assert!(run(1.2).steps.is_empty());
     }
 }

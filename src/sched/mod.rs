@@ -9,8 +9,12 @@
 //! - [`greedy`]: serial Cost-Q greedy under a deadline, with early stop.
 //! - [`packing`]: concurrent scheduling under deadline and memory (anchor/fill rule).
 //! - [`prior`]: empirical value of each model given which models ran.
+//! - [`calibration`]: raw predictions to probabilities of a gain, and how well they match.
+//! - [`budget`]: a time budget for a whole library (deadlines from the backlog, a price on time).
 //! - [`eval`]: replays schedulers over traces and measures them against baselines.
 
+pub mod budget;
+pub mod calibration;
 pub mod context;
 pub mod eval;
 pub mod greedy;

@@ -5,7 +5,7 @@
 //! greedily by value per memory. When any running model finishes, its memory is freed, its
 //! labels update the state, and the next round is planned.
 
-use super::greedy::Executed;
+use super::greedy::{Executed, StopOn, value_left};
 use super::state::State;
 use super::{Catalog, ValueModel};
 
@@ -14,8 +14,8 @@ use super::{Catalog, ValueModel};
 pub struct PackingConfig {
     pub mem_budget: u64,
     pub stop_below: Option<f32>,
-    /// See [`super::greedy::GreedyConfig::stop_per_ms`].
-    pub stop_per_ms: bool,
+    /// See [`super::greedy::GreedyConfig::stop_on`].
+    pub stop_on: StopOn,
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -61,11 +61,23 @@ pub fn plan_round(
             && m.enabled
             && m.mem_bytes <= free
             && now_ms + cost[i] <= deadline_ms
-            && !super::greedy::below_stop(q[i], cost[i], cfg.stop_below, cfg.stop_per_ms)
+            && !super::greedy::below_stop(q[i], cost[i], cfg.stop_below, cfg.stop_on)
     };
     let cands: Vec<usize> = (0..catalog.models.len())
         .filter(|&i| fits(i, free_mem))
         .collect();
+    if cfg.stop_on == StopOn::Sum
+        && cfg.stop_below.is_some_and(|t| {
+            value_left(q, |i| {
+                !state.executed[i]
+                    && !running.contains(&i)
+                    && catalog.models[i].enabled
+                    && now_ms + cost[i] <= deadline_ms
+            }) < t
+        })
+    {
+        return Vec::new();
+    }
     let mem_mb = |i: usize| (catalog.models[i].mem_bytes as f64 / MIB).max(1.0);
     let Some(anchor) = cands.iter().copied().max_by(|&a, &b| {
         let sa = f64::from(q[a]) / (cost[a].max(1e-3) * mem_mb(a));
@@ -220,7 +232,7 @@ mod tests {
         let cfg = PackingConfig {
             mem_budget: 1000 << 20,
             stop_below: None,
-            stop_per_ms: false,
+            stop_on: StopOn::Value,
         };
         // Anchor by q/(t*mem): b 0.5/(20*100) = 2.5e-4 beats d 0.9/(200*50) = 9e-5.
         // Horizon 20 ms: only models finishing by then may fill; none other does.
@@ -282,7 +294,7 @@ mod tests {
         let cfg = PackingConfig {
             mem_budget: 1000 << 20,
             stop_below: None,
-            stop_per_ms: false,
+            stop_on: StopOn::Value,
         };
         let mut exec = |i: usize| Executed {
             outputs: vec![Output {
