@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::Context as _;
 use photolabel::config::Paths;
-use photolabel::label::library::store_trace;
+use photolabel::label::library::{apply_corrections, store_trace};
 use photolabel::label::lock::LibraryLock;
 use photolabel::rl::TrainConfig;
 use photolabel::rl::bench::{BenchConfig, bench_sched as run_bench, generalisation};
@@ -225,7 +225,10 @@ pub fn retrain(paths: &Paths, o: &RetrainOptions, json: bool) -> anyhow::Result<
         return Ok(ExitCode::SUCCESS);
     }
     let data = if traces.is_empty() {
-        let store = Store::open(&paths.db)?;
+        let mut store = Store::open(&paths.db)?;
+        if !dry_run {
+            apply_corrections(&mut store)?;
+        }
         store_trace(&store)?
     } else {
         read_traces(traces)?

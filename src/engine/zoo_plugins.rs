@@ -187,7 +187,7 @@ impl RlTrainer {
     }
 }
 
-pub use crate::label::library::library_trace;
+pub use crate::label::library::{apply_corrections, library_trace};
 
 impl Trainer for RlTrainer {
     fn train(
@@ -202,6 +202,7 @@ impl Trainer for RlTrainer {
             loss: None,
             phase: "replaying decisions".into(),
         });
+        apply_corrections(&mut Store::open(db)?)?;
         let data = library_trace(db)?;
         let cfg = TrainConfig::default();
         let epochs = cfg.epochs as u64;

@@ -1,6 +1,7 @@
 //! The library's own execution log as a trace: the photos where every implemented model ran
 //! (exploration photos), with their outputs and times, which is what retraining the scheduler
-//! from the user's library (CLI `retrain`, the app's Retrain button) learns from.
+//! from the user's library (CLI `retrain`, the app's Retrain button) learns from, with the
+//! user's corrections applied first.
 
 use crate::error::Result;
 use crate::sched::trace::{Trace, TraceHeader, TraceModel};
@@ -32,6 +33,18 @@ pub fn store_trace(store: &Store) -> Result<Trace> {
         header,
         photos: store.export_trace(&models)?,
     })
+}
+
+/// What retraining on the library learns from the user's corrections first: stored model
+/// labels under the thresholds learnt from the labels the user removed are hidden (see
+/// [`crate::store::corrections`]), so the log the scheduler retrains on holds corrected labels.
+/// Returns how many photos changed.
+pub fn apply_corrections(store: &mut Store) -> Result<usize> {
+    let n = store.apply_learned_thresholds()?;
+    if n > 0 {
+        log::info!("{n} photos lost labels the user's corrections say are wrong");
+    }
+    Ok(n)
 }
 
 /// [`store_trace`] of the library database at `db`, opened read-only.

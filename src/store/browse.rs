@@ -104,10 +104,33 @@ impl Store {
     }
 
     /// Removes one label of a photo (a user tag, or a model label the user disagrees with) and
-    /// updates the tag index. Returns whether a label was removed. A later relabelling of the
-    /// photo may bring a removed model label back.
+    /// updates the tag index. Returns whether a label was removed. A removed model label is
+    /// kept as a correction (`wrong` on this photo: relabelling does not bring it back, and the
+    /// library learns from it, see [`super::corrections`]); a removed user tag takes its
+    /// `right` verdict with it.
     pub fn remove_label(&mut self, photo_id: i64, label_id: i64) -> Result<bool> {
         let tx = self.conn.transaction()?;
+        let row: Option<(String, String, f32, String)> = tx
+            .query_row(
+                "SELECT label, model, confidence, source FROM labels WHERE id = ?1 AND photo_id = ?2",
+                [label_id, photo_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        match &row {
+            Some((label, model, confidence, source)) if source == "model" => {
+                super::corrections::record(
+                    &tx,
+                    photo_id,
+                    label,
+                    super::corrections::Verdict::Wrong,
+                    Some(model),
+                    Some(*confidence),
+                )?;
+            }
+            Some((label, _, _, _)) => super::corrections::forget(&tx, photo_id, label)?,
+            None => {}
+        }
         let n = tx.execute(
             "DELETE FROM labels WHERE id = ?1 AND photo_id = ?2",
             [label_id, photo_id],

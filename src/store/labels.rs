@@ -129,13 +129,17 @@ impl Store {
         runs: &[RunRecord],
         failed: bool,
     ) -> Result<()> {
+        let thresholds = self.learned_thresholds()?;
         let tx = self.conn.transaction()?;
         tx.execute(
             "DELETE FROM labels WHERE photo_id = ?1 AND source = 'model'",
             [photo_id],
         )?;
         tx.execute("DELETE FROM model_runs WHERE photo_id = ?1", [photo_id])?;
-        insert_labels(&tx, photo_id, labels, "model")?;
+        // Labels the user removed from this photo stay removed; labels under what the library
+        // learned from the user's removals are not shown.
+        let labels = super::corrections::keep_labels(&tx, photo_id, labels, &thresholds)?;
+        insert_labels(&tx, photo_id, &labels, "model")?;
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO model_runs (photo_id, model, seq, predicted_value, actual_value, \
@@ -268,6 +272,14 @@ impl Store {
             bbox: None,
         };
         insert_labels(&tx, photo_id, std::slice::from_ref(&new), "user")?;
+        super::corrections::record(
+            &tx,
+            photo_id,
+            label,
+            super::corrections::Verdict::Right,
+            None,
+            None,
+        )?;
         let key: i64 = tx.query_row(
             "SELECT sort_key FROM photos WHERE id = ?1",
             [photo_id],

@@ -8,6 +8,7 @@
 //! (the vocabulary's tags of each photo: applying a vocabulary, tag counts and the tag tree).
 
 pub mod browse;
+pub mod corrections;
 pub mod labels;
 pub mod photos;
 mod places;

@@ -173,4 +173,20 @@ ALTER TABLE photos ADD COLUMN longitude REAL;
 ALTER TABLE photos ADD COLUMN altitude_m REAL;
 UPDATE photos SET mtime_ns = 0 WHERE gps = 1 AND status = 'ok';
 "#,
+    // 8: the user's corrections of labels: a model label removed from a photo is `wrong` there
+    // (kept, so that relabelling the photo does not bring it back, and with its confidence, so
+    // that the library learns a confidence below which that label is not shown); a tag the
+    // user added is `right`.
+    r#"
+CREATE TABLE corrections (
+    photo_id    INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    label       TEXT NOT NULL,
+    verdict     TEXT NOT NULL CHECK (verdict IN ('wrong', 'right')),
+    model       TEXT,
+    confidence  REAL,
+    at          INTEGER NOT NULL,
+    PRIMARY KEY (photo_id, label)
+) WITHOUT ROWID;
+CREATE INDEX corrections_label ON corrections(label, verdict);
+"#,
 ];
