@@ -16,6 +16,7 @@ use super::{TrainConfig, train};
 use crate::error::Result;
 use crate::sched::budget::{BudgetOutcome, BudgetPolicy, replay_library};
 use crate::sched::calibration::{Calibration, Reliability};
+use crate::sched::deadlines::{DeadlineRow, deadline_experiment};
 use crate::sched::eval::{
     BUDGETS, Oracle, PolicyReport, RandomOrder, RunAll, StaticOrder, ValueGreedy, evaluate,
     production,
@@ -335,6 +336,27 @@ pub fn select(
     })
 }
 
+/// The catalog with each model's peak memory estimated from its weight files (traces do not
+/// record memory on the CPU), and a budget of half of all of them together: not every model
+/// fits at once, as on a small GPU.
+pub fn with_memory_estimates(catalog: &Catalog) -> (Catalog, u64) {
+    let mut c = catalog.clone();
+    if let Ok(manifest) = crate::zoo::Manifest::embedded() {
+        for m in &mut c.models {
+            let bytes: u64 = crate::zoo::weight_ids(&m.id)
+                .iter()
+                .filter_map(|id| manifest.get(id).ok())
+                .map(|s| s.size + s.extra_files.iter().map(|e| e.size).sum::<u64>())
+                .sum();
+            if bytes > 0 {
+                m.mem_bytes = crate::label::models::memory_estimate(bytes);
+            }
+        }
+    }
+    let total: u64 = c.models.iter().map(|m| m.mem_bytes).sum();
+    (c, (total / 2).max(1))
+}
+
 /// Library budgets replayed, as shares of the test photos' run-all time.
 pub const LIBRARY_BUDGETS: [f64; 6] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6];
 
@@ -365,6 +387,10 @@ pub struct BenchReport {
     /// The test photos labelled in order within a budget for all of them (shares of their
     /// run-all time, [`LIBRARY_BUDGETS`]): adaptive budget vs fixed deadline vs random.
     pub budgets: Vec<BudgetOutcome>,
+    /// The paper's deadline experiment ([`deadline_experiment`]) on the test photos.
+    pub deadlines: Vec<DeadlineRow>,
+    /// The memory budget of its concurrent replay (half the models' estimated peak memory).
+    pub mem_budget: u64,
     /// Training seconds: paper's network, rich DQN, validation of all candidates, final
     /// training of ours.
     pub train_seconds: [f64; 4],
@@ -574,6 +600,19 @@ pub fn bench_sets(
             (*target, r, t)
         })
         .collect();
+    progress("deadlines, serial and within a memory budget");
+    let (mem_catalog, mem_budget) = with_memory_estimates(&catalog);
+    let deadlines = deadline_experiment(
+        &mem_catalog,
+        &[
+            ("ours", Some(&ours_q), true),
+            ("cost-q (paper)", Some(&paper_q), true),
+            ("random", None, false),
+        ],
+        &test_set,
+        Some(mem_budget),
+        cfg.seed,
+    );
     progress("library budgets");
     let budgets = LIBRARY_BUDGETS
         .iter()
@@ -614,6 +653,8 @@ pub fn bench_sets(
         production_dqn,
         test_reliability,
         budgets,
+        deadlines,
+        mem_budget,
         train_seconds: [paper_s, dqn_s, val_s, ours_s],
     })
 }
@@ -705,6 +746,40 @@ impl BenchReport {
                 r * 100.0,
                 t * 100.0
             );
+        }
+        if !self.deadlines.is_empty() {
+            let _ = writeln!(
+                s,
+                "per-photo deadlines (share of each photo's run-all time): mean value recall, \
+                 serial / concurrent within {} MiB, and the gain over random",
+                self.mem_budget >> 20
+            );
+            let random: Vec<&DeadlineRow> = self
+                .deadlines
+                .iter()
+                .filter(|r| r.policy == "random")
+                .collect();
+            for r in &self.deadlines {
+                let base = random.iter().find(|b| b.share == r.share);
+                let gain = |v: f64, b: f64| {
+                    if b > 1e-9 {
+                        format!("{:+.0}%", (v / b - 1.0) * 100.0)
+                    } else {
+                        "-".into()
+                    }
+                };
+                let conc = r.concurrent.unwrap_or(f64::NAN);
+                let _ = writeln!(
+                    s,
+                    "  {:>3.0}%  {:<16} serial {:>5.1}% ({:>6})  concurrent {:>5.1}% ({:>6})",
+                    r.share * 100.0,
+                    r.policy,
+                    r.serial * 100.0,
+                    base.map_or("-".into(), |b| gain(r.serial, b.serial)),
+                    conc * 100.0,
+                    base.map_or("-".into(), |b| gain(conc, b.concurrent.unwrap_or(0.0))),
+                );
+            }
         }
         if !self.budgets.is_empty() {
             let _ = writeln!(

@@ -11,11 +11,13 @@
 //! - [`prior`]: empirical value of each model given which models ran.
 //! - [`calibration`]: raw predictions to probabilities of a gain, and how well they match.
 //! - [`budget`]: a time budget for a whole library (deadlines from the backlog, a price on time).
+//! - [`deadlines`]: the paper's deadline experiment (serial and within a memory budget).
 //! - [`eval`]: replays schedulers over traces and measures them against baselines.
 
 pub mod budget;
 pub mod calibration;
 pub mod context;
+pub mod deadlines;
 pub mod eval;
 pub mod greedy;
 pub mod packing;
