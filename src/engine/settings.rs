@@ -158,3 +158,26 @@ impl LabelSettings {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thoroughness_reaches_the_labeller_and_old_settings_still_load() {
+        let mut s = LabelSettings::default();
+        assert_eq!(s.thoroughness, Thoroughness::Balanced);
+        assert_eq!(s.service_options().config.thoroughness, Some(0.95));
+        s.thoroughness = Thoroughness::Thorough;
+        assert_eq!(s.service_options().config.thoroughness, Some(0.99));
+        // Settings written before the thoroughness existed load with the default.
+        let old = r#"{"deadline_ms": 500, "memory_budget_mib": 1024, "exploration": 0.1}"#;
+        let s: LabelSettings = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            (s.deadline_ms, s.thoroughness),
+            (500, Thoroughness::Balanced)
+        );
+        let json = serde_json::to_string(&Thoroughness::Quick).unwrap();
+        assert_eq!(json, "\"quick\"");
+    }
+}

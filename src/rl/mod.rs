@@ -6,11 +6,13 @@
 //! - [`trainer`]: the training loop.
 //! - [`supervised`]: full-information training of "ours" (every model's true gain in every
 //!   visited state), optionally as a residual over an empirical prior.
+//! - [`report`]: the `bench-sched` report as text.
 //! - [`stops`]: calibration and the early stops chosen on validation photos.
 //! - [`checkpoint`]: versioned value-network files with their metrics.
 
 pub mod bench;
 pub mod checkpoint;
+pub mod report;
 pub mod retrain;
 pub mod stops;
 pub mod supervised;

@@ -158,7 +158,9 @@ mod tests {
             q
         };
         assert_eq!(order(0, false), order(0, true), "same photo, same values");
-        let distinct = (1..20).filter(|&k| order(k, false) != order(0, false)).count();
+        let distinct = (1..20)
+            .filter(|&k| order(k, false) != order(0, false))
+            .count();
         assert_eq!(distinct, 19);
     }
 
