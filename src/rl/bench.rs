@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::checkpoint::{Checkpoint, StopPoint};
-use super::stops::{StopChoice, reliability, select_stops};
+use super::stops::{AsProbability, StopChoice, reliability, select_stops};
 use super::supervised::{SupervisedConfig, train_full_info};
 use super::{TrainConfig, train};
 use crate::error::Result;
@@ -316,7 +316,7 @@ pub fn select(
         .map(|(p, (_, val))| (p as &dyn ValueModel, val))
         .collect();
     progress("calibration and early stops");
-    let stops = select_stops(catalog, &pairs, target_recall, true);
+    let stops = select_stops(catalog, &pairs, target_recall, true, cands[chosen].cfg.odds);
     let (stop_below, stop_on, val_recall, val_time) = stops.main;
     Ok(Selection {
         folds: splits.len(),
@@ -567,8 +567,24 @@ pub fn bench_sets(
     progress("reliability on the test photos");
     let test_reliability = ours.calibration.as_ref().map(|_| {
         (
-            reliability(&catalog, &ours_raw, &test_set),
-            reliability(&catalog, &ours_q, &test_set),
+            reliability(
+                &catalog,
+                &ours_raw,
+                &test_set,
+                if chosen.cfg.odds {
+                    AsProbability::RawOdds
+                } else {
+                    AsProbability::Raw
+                },
+            ),
+            reliability(
+                &catalog,
+                &ours_raw,
+                &test_set,
+                ours.calibration
+                    .as_ref()
+                    .map_or(AsProbability::Raw, AsProbability::Calibrated),
+            ),
         )
     });
     let mut prod = ValueGreedy::new(

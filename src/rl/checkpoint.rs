@@ -210,7 +210,7 @@ impl ValueModel for Predictor {
         }
         if let Some(c) = &self.calibration {
             for (m, v) in q.iter_mut().enumerate() {
-                *v = c.probability(m, *v);
+                *v = c.value(m, *v);
             }
         }
         for (ci, o) in out.iter_mut().enumerate() {

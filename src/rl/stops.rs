@@ -95,23 +95,51 @@ pub fn observe(catalog: &Catalog, value: &dyn ValueModel, photos: &Trace) -> See
     rec.seen
 }
 
-/// Calibration fitted on what each fold's model saw on its validation photos.
-pub fn calibrate(catalog: &Catalog, splits: &[(&dyn ValueModel, &Trace)]) -> Option<Calibration> {
+/// Calibration fitted on what each fold's model saw on its validation photos (`as_odds`: the
+/// models' raw values are odds of a hit, see [`Calibration::value`]).
+pub fn calibrate(
+    catalog: &Catalog,
+    splits: &[(&dyn ValueModel, &Trace)],
+    as_odds: bool,
+) -> Option<Calibration> {
     let obs: Vec<Observation> = splits
         .iter()
         .flat_map(|(value, val)| observe(catalog, *value, val).observations)
         .collect();
-    Calibration::fit(catalog.models.len(), &obs)
+    Calibration::fit(catalog.models.len(), &obs, as_odds)
 }
 
-/// How well `value`'s predictions, clamped to 0..1, match what running each model added on
-/// `photos` (states visited by the greedy order without a stop).
-pub fn reliability(catalog: &Catalog, value: &dyn ValueModel, photos: &Trace) -> Reliability {
+/// How a value model's raw predictions read as probabilities.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AsProbability<'a> {
+    /// As they are (clamped to 0..1).
+    Raw,
+    /// They are odds o: the probability o / (1 + o).
+    RawOdds,
+    /// Mapped by a calibration.
+    Calibrated(&'a Calibration),
+}
+
+/// How well `value`'s predictions, read as probabilities by `read`, match what running each
+/// model added on `photos` (states visited by the value's greedy order without a stop).
+pub fn reliability(
+    catalog: &Catalog,
+    value: &dyn ValueModel,
+    photos: &Trace,
+    read: AsProbability<'_>,
+) -> Reliability {
     let seen = observe(catalog, value, photos);
     let pairs: Vec<(f32, bool)> = seen
         .observations
         .iter()
-        .map(|o| (o.raw, o.gained))
+        .map(|o| {
+            let p = match read {
+                AsProbability::Raw => o.raw,
+                AsProbability::RawOdds => o.raw.max(0.0) / (1.0 + o.raw.max(0.0)),
+                AsProbability::Calibrated(c) => c.probability(o.model, o.raw),
+            };
+            (p, o.gained)
+        })
         .collect();
     Reliability::measure(&pairs)
 }
@@ -206,15 +234,17 @@ pub struct StopSelection {
 
 /// Calibrates the folds' models on their validation photos, then chooses the stops on the
 /// calibrated predictions. `calibrate_values` false keeps the raw predictions (the stops are
-/// then in their units).
+/// then in their units); `as_odds`: the raw values are odds of a hit, and the calibrated ones
+/// stay odds.
 pub fn select_stops(
     catalog: &Catalog,
     splits: &[(&dyn ValueModel, &Trace)],
     target_recall: f64,
     calibrate_values: bool,
+    as_odds: bool,
 ) -> StopSelection {
     let calibration = if calibrate_values {
-        calibrate(catalog, splits)
+        calibrate(catalog, splits, as_odds)
     } else {
         None
     };
@@ -222,7 +252,14 @@ pub fn select_stops(
         let pairs: Vec<(f32, bool)> = splits
             .iter()
             .flat_map(|(v, val)| observe(catalog, *v, val).observations)
-            .map(|o| (o.raw, o.gained))
+            .map(|o| {
+                let p = if as_odds {
+                    o.raw.max(0.0) / (1.0 + o.raw.max(0.0))
+                } else {
+                    o.raw
+                };
+                (p, o.gained)
+            })
             .collect();
         Reliability::measure(&pairs)
     });
@@ -282,7 +319,7 @@ mod tests {
         }
         let skewed = Skewed(prior);
         let splits: Vec<(&dyn ValueModel, &Trace)> = vec![(&skewed, &val)];
-        let sel = select_stops(&cat, &splits, 0.95, true);
+        let sel = select_stops(&cat, &splits, 0.95, true, false);
         let cal = sel.calibration.as_ref().expect("calibrated");
         let calibrated = Calibrated {
             inner: &skewed,
@@ -290,8 +327,8 @@ mod tests {
         };
         // On photos neither the fit nor the calibration saw, calibrated probabilities are
         // closer to the outcomes than the raw scores.
-        let raw = reliability(&cat, &skewed, &test);
-        let fixed = reliability(&cat, &calibrated, &test);
+        let raw = reliability(&cat, &skewed, &test, AsProbability::Raw);
+        let fixed = reliability(&cat, &skewed, &test, AsProbability::Calibrated(cal));
         assert!(fixed.brier < raw.brier, "{} vs {}", fixed.brier, raw.brier);
         assert!(fixed.ece < raw.ece, "{} vs {}", fixed.ece, raw.ece);
         // The stop chosen for 95% keeps about that much on the test photos, in less time

@@ -108,11 +108,14 @@ pub struct Calibration {
     pub pooled: IsotonicMap,
     /// Observations it was fitted on.
     pub observations: usize,
+    /// Report the odds p / (1 - p) instead of p (see [`Calibration::value`]).
+    #[serde(default)]
+    pub as_odds: bool,
 }
 
 impl Calibration {
     /// Fits the maps of `models` models; `None` without any observation.
-    pub fn fit(models: usize, obs: &[Observation]) -> Option<Self> {
+    pub fn fit(models: usize, obs: &[Observation], as_odds: bool) -> Option<Self> {
         let all: Vec<(f32, bool)> = obs.iter().map(|o| (o.raw, o.gained)).collect();
         let pooled = IsotonicMap::fit(&all)?;
         let per_model = (0..models)
@@ -133,7 +136,22 @@ impl Calibration {
             per_model,
             pooled,
             observations: obs.len(),
+            as_odds,
         })
+    }
+
+    /// What the scheduler ranks and stops on: the probability, or its odds when the raw
+    /// predictions were odds (a value model ranking by the odds of a hit puts the models almost
+    /// sure to be needed first, whatever they cost: see `PriorTable::ranked_by_odds`; mapping
+    /// them to probabilities would undo that).
+    pub fn value(&self, m: usize, raw: f32) -> f32 {
+        let p = self.probability(m, raw);
+        if self.as_odds {
+            let p = p.min(0.99);
+            p / (1.0 - p)
+        } else {
+            p
+        }
     }
 
     /// The probability that model `m` adds a valuable label, given its raw prediction.
@@ -156,7 +174,7 @@ impl ValueModel for Calibrated<'_> {
     fn predict(&self, state: &State, out: &mut [f32]) {
         self.inner.predict(state, out);
         for (m, q) in out.iter_mut().enumerate() {
-            *q = self.calibration.probability(m, *q);
+            *q = self.calibration.value(m, *q);
         }
     }
 }
@@ -276,7 +294,7 @@ mod tests {
             raw: 0.9,
             gained: true,
         });
-        let c = Calibration::fit(2, &obs).unwrap();
+        let c = Calibration::fit(2, &obs, false).unwrap();
         assert!((c.probability(0, 0.9) - 30.5 / 101.0).abs() < 1e-4);
         assert!(c.probability(0, 0.1) < 0.01);
         assert!(c.per_model[1].is_none());
