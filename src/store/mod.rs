@@ -5,9 +5,11 @@
 //! Submodules split the tables by responsibility: [`photos`] (scan results), [`labels`] (labels,
 //! model runs and the tag index they feed), [`query`] (the search language), [`search`] and
 //! [`browse`] (what the GUI pages through: ordered ids, rows by id, run summaries), [`tags`]
-//! (the vocabulary's tags of each photo: applying a vocabulary, tag counts and the tag tree).
+//! (the vocabulary's tags of each photo: applying a vocabulary, tag counts and the tag tree),
+//! [`faces`] (faces, their embeddings, persons and the user's decisions about them).
 
 pub mod browse;
+pub mod faces;
 pub mod labels;
 pub mod photos;
 mod places;
@@ -25,6 +27,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::{Error, Result};
 
 pub use browse::{ModelRunSummary, PhotoOrder, RunSummary};
+pub use faces::{Assignment, FaceRow, NewFace, Person};
 pub use labels::{
     Label, LabelSource, MAX_LABEL_FAILURES, ModelProfile, NewLabel, RunRecord, RunStatus,
 };
