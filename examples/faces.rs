@@ -1,9 +1,13 @@
-//! Face verification figures of `faceres` on a folder of photos with known identities
-//! (`identities.csv`; by default `../shared/faces`, read in place): MTCNN finds the faces, the
-//! largest is the photo's subject, `faceres` embeds it, and every pair of photos is scored by
-//! cosine similarity. Prints, for each chip framing, the mean same/different-person
+//! Face verification and grouping figures of `faceres` on a folder of photos with known
+//! identities (`identities.csv`; by default `../shared/faces`, read in place): MTCNN finds the
+//! faces, the largest is the photo's subject, `faceres` embeds it, and every pair of photos is
+//! scored by cosine similarity. Prints, for each chip framing, the mean same/different-person
 //! similarity, the true-accept rate at 1 % false accepts, the equal error rate and the ROC
-//! area, then the time per face embedding.
+//! area, then the time per face embedding. Then the grouping: the folder is scanned into a
+//! temporary library, every face of every photo (the group photos without identities too)
+//! is stored photo by photo, grouping running after each as in the app; printed are the
+//! pairwise precision and recall of the portraits' groups, groups against people, and the
+//! people who got a group of their own.
 //!
 //! ```sh
 //! cargo run --example faces -- [FACES_DIR] [CACHE_DIR]
@@ -16,11 +20,17 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context as _;
+use photolabel::people::cluster::Params;
 use photolabel::people::faceset::{FaceSet, main_face};
-use photolabel::people::verify::Pairs;
+use photolabel::people::grouping;
+use photolabel::people::verify::{Pairs, grouping_score};
+use photolabel::scan::{self, ScanOptions};
+use photolabel::store::Store;
 use photolabel::zoo::align::ChipTemplate;
 use photolabel::zoo::device::{self, DeviceChoice};
+use photolabel::zoo::face_attr::labelled_faces;
 use photolabel::zoo::face_attr::{chip_box, face_crop};
+use photolabel::zoo::faceres::FaceEmbedding;
 use photolabel::zoo::faceres::{CHIP, FaceRes};
 use photolabel::zoo::manifest::Manifest;
 use photolabel::zoo::mtcnn::Mtcnn;
@@ -114,5 +124,96 @@ fn main() -> anyhow::Result<()> {
             "faceres: {ms:.0} ms per face (chip + network, one face per run, this profile, CPU)"
         );
     }
+    net = net.with_template(CHIP);
+    group_folder(&set, &mtcnn, &net)
+}
+
+/// Scans the folder into a temporary library and groups its faces photo by photo.
+fn group_folder(set: &FaceSet, mtcnn: &Mtcnn, net: &FaceRes) -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let mut store = Store::open(&tmp.path().join("library.sqlite"))?;
+    let dir = std::fs::canonicalize(&set.dir)?;
+    let opts = ScanOptions::new(tmp.path().join("thumbs"));
+    scan::scan(
+        &mut store,
+        std::slice::from_ref(&dir),
+        &opts,
+        None,
+        &std::sync::atomic::AtomicBool::new(false),
+    )?;
+    let mut files: Vec<(String, Option<&str>)> = set
+        .photos
+        .iter()
+        .map(|(f, p)| (f.clone(), Some(p.as_str())))
+        .collect();
+    let mut others: Vec<String> = std::fs::read_dir(&dir)?
+        .filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
+        .filter(|f| f.ends_with(".jpg") && !set.photos.iter().any(|(k, _)| k == f))
+        .collect();
+    others.sort();
+    files.extend(others.into_iter().map(|f| (f, None)));
+    let params = Params::default();
+    let mut subjects = Vec::new();
+    let mut all_faces = 0;
+    for (file, person) in &files {
+        let img = zoo::load_photo(&dir.join(file))?;
+        let faces: Vec<_> = labelled_faces(&mtcnn.detect(&img)?)
+            .into_iter()
+            .filter(FaceRes::embeddable)
+            .collect();
+        let chips: Vec<_> = faces.iter().map(|f| net.chip(&img, f)).collect();
+        let embedded: Vec<FaceEmbedding> = faces
+            .iter()
+            .zip(net.embed_chips(&chips)?)
+            .map(|(face, embedding)| FaceEmbedding {
+                face: *face,
+                embedding,
+            })
+            .collect();
+        let photo = store
+            .photo_by_path(&dir.join(file))?
+            .with_context(|| format!("{file} not scanned"))?;
+        let ids =
+            grouping::store_faces(&mut store, photo.id, "faceres", img.dimensions(), &embedded)?;
+        all_faces += ids.len();
+        grouping::group(&mut store, &params, false)?;
+        if let (Some(person), Some(main)) = (person, main_face(&faces))
+            && let Some(k) = faces.iter().position(|f| *f == main)
+        {
+            subjects.push((*person, ids[k]));
+        }
+    }
+    let mut groups = Vec::new();
+    for (_, f) in &subjects {
+        groups.push(store.face(*f)?.and_then(|r| r.person).map(|p| p.0));
+    }
+    let who: Vec<&str> = subjects.iter().map(|(p, _)| *p).collect();
+    let score = grouping_score(&who, &groups);
+    let persons = store.persons()?;
+    let unsorted = store
+        .all_faces()?
+        .iter()
+        .filter(|f| f.person.is_none())
+        .count();
+    println!(
+        "grouping ({params:?}), {} photos, {all_faces} faces:",
+        files.len()
+    );
+    println!(
+        "  portraits: pairwise precision {:.3}, recall {:.3}; {} groups for {} people; {} of {} portraits unsorted",
+        score.precision,
+        score.recall,
+        score.groups,
+        score.people,
+        score.unsorted,
+        who.len()
+    );
+    println!(
+        "  library: {} persons, {unsorted} faces unsorted; a group of their own: {} of {} people {:?}",
+        persons.len(),
+        score.separated.len(),
+        score.people,
+        score.separated
+    );
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! People: face embeddings (`faceres` on MTCNN faces aligned on their landmarks) measured on
-//! `../shared/faces` (34 portraits of 7 people, `identities.csv`; `PHOTOLABEL_FACES` to read
+//! People: face embeddings (`faceres` on MTCNN faces aligned on their landmarks) and the
+//! grouping of faces into people, measured on `../shared/faces` (34 portraits of 7 people,
+//! `identities.csv`, plus two group photos of unknown people; `PHOTOLABEL_FACES` to read
 //! another folder), read in place. The weights are fetched through the real fetch step into
 //! the shared test cache. Every photo is embedded once per test process and shared by the
 //! tests below. `PHOTOLABEL_SKIP_MODEL_TESTS=1` skips them (each says so).
@@ -11,9 +12,12 @@ use std::sync::OnceLock;
 
 mod common;
 
+use common::TempLib;
 use common::zoo::{cache_dir, skip};
+use photolabel::people::cluster::Params;
 use photolabel::people::faceset::{FaceSet, main_face};
-use photolabel::people::verify::Pairs;
+use photolabel::people::grouping;
+use photolabel::people::verify::{Pairs, grouping_score};
 use photolabel::zoo::device::{self, DeviceChoice};
 use photolabel::zoo::faceres::{DIM, FaceEmbedding, FaceRes, cosine};
 use photolabel::zoo::manifest::Manifest;
@@ -40,27 +44,60 @@ fn embedder() -> &'static FaceRes {
     })
 }
 
-/// `(person, every embedded face of the photo, the photo's subject)` for each photo, in
-/// `identities.csv` order.
-type Embedded = Vec<(String, Vec<FaceEmbedding>, FaceEmbedding)>;
+/// One photo of the folder, embedded.
+struct Photo {
+    file: String,
+    /// Who the photo is of (`None`: a group photo of unknown people).
+    person: Option<String>,
+    dims: (u32, u32),
+    faces: Vec<FaceEmbedding>,
+    /// Index in `faces` of the photo's subject (its largest face).
+    subject: usize,
+}
 
-fn embedded() -> &'static Embedded {
-    static ALL: OnceLock<Embedded> = OnceLock::new();
+/// Every photo of the folder: those of `identities.csv` in its order, then the others sorted.
+fn embedded() -> &'static Vec<Photo> {
+    static ALL: OnceLock<Vec<Photo>> = OnceLock::new();
     ALL.get_or_init(|| {
         let set = FaceSet::read(&faces_dir()).unwrap();
-        let net = embedder();
-        set.photos
+        let mut files: Vec<(String, Option<String>)> = set
+            .photos
             .iter()
+            .map(|(f, p)| (f.clone(), Some(p.clone())))
+            .collect();
+        let mut others: Vec<String> = std::fs::read_dir(&set.dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|f| f.ends_with(".jpg") && !set.photos.iter().any(|(k, _)| k == f))
+            .collect();
+        others.sort();
+        files.extend(others.into_iter().map(|f| (f, None)));
+        let net = embedder();
+        files
+            .into_iter()
             .map(|(file, person)| {
-                let img = zoo::load_photo(&set.dir.join(file)).unwrap();
+                let img = zoo::load_photo(&set.dir.join(&file)).unwrap();
                 let faces = net.embed_faces(&img, &PhotoStages::new().scope()).unwrap();
                 let boxes: Vec<_> = faces.iter().map(|f| f.face).collect();
                 let main = main_face(&boxes).unwrap_or_else(|| panic!("{file}: no face"));
-                let subject = faces.iter().find(|f| f.face == main).unwrap().clone();
-                (person.clone(), faces, subject)
+                let subject = boxes.iter().position(|f| *f == main).unwrap();
+                Photo {
+                    file,
+                    person,
+                    dims: img.dimensions(),
+                    faces,
+                    subject,
+                }
             })
             .collect()
     })
+}
+
+/// The photos of known people.
+fn portraits() -> impl Iterator<Item = (&'static str, &'static FaceEmbedding)> {
+    embedded()
+        .iter()
+        .filter_map(|p| Some((p.person.as_deref()?, &p.faces[p.subject])))
 }
 
 #[test]
@@ -68,8 +105,9 @@ fn mtcnn_landmarks_sit_on_the_face() {
     if skip("mtcnn_landmarks_sit_on_the_face") {
         return;
     }
-    for (person, faces, subject) in embedded() {
-        let f = &subject.face;
+    for photo in embedded().iter().filter(|p| p.person.is_some()) {
+        let (person, faces) = (&photo.file, &photo.faces);
+        let f = &faces[photo.subject].face;
         let [le, re, nose, ml, mr] = f.landmarks;
         let inside = |p: [f32; 2]| {
             p[0] >= f.xyxy[0] && p[0] <= f.xyxy[2] && p[1] >= f.xyxy[1] && p[1] <= f.xyxy[3]
@@ -116,9 +154,8 @@ fn faceres_tells_the_shared_people_apart() {
     if skip("faceres_tells_the_shared_people_apart") {
         return;
     }
-    let all = embedded();
-    let who: Vec<&str> = all.iter().map(|(p, _, _)| p.as_str()).collect();
-    let emb: Vec<Vec<f32>> = all.iter().map(|(_, _, s)| s.embedding.clone()).collect();
+    let who: Vec<&str> = portraits().map(|(p, _)| p).collect();
+    let emb: Vec<Vec<f32>> = portraits().map(|(_, f)| f.embedding.clone()).collect();
     let pairs = Pairs::of(&who, &emb);
     let op = pairs.tar_at_far(0.01);
     let (eer, eer_t) = pairs.eer();
@@ -137,4 +174,74 @@ fn faceres_tells_the_shared_people_apart() {
     assert!(pairs.mean_same() > pairs.mean_different() + 0.2);
     assert!(op.tar >= 0.85, "TAR at 1 % FAR {}", op.tar);
     assert!(eer <= 0.06, "EER {eer}");
+}
+
+/// The whole People path on a scanned library: photos arrive one by one, their faces go into
+/// the store and grouping runs after each (incrementally, default thresholds). Each of at
+/// least 5 of the 7 people must end in one group of their own (person05 has 2 photos, fewer
+/// than a group needs); the group photos' unknown faces arrive too, as noise.
+#[test]
+fn grouping_gives_most_shared_people_a_group_of_their_own() {
+    if skip("grouping_gives_most_shared_people_a_group_of_their_own") {
+        return;
+    }
+    let lib = TempLib::new();
+    let mut store = lib.store();
+    let dir = std::fs::canonicalize(faces_dir()).unwrap();
+    let summary = lib.scan(&mut store, &[&dir]);
+    assert_eq!(summary.failed, 0, "{summary:?}");
+    let params = Params::default();
+    let mut subjects = Vec::new();
+    for photo in embedded() {
+        let id = store
+            .photo_by_path(&dir.join(&photo.file))
+            .unwrap()
+            .unwrap_or_else(|| panic!("{} not scanned", photo.file))
+            .id;
+        let ids =
+            grouping::store_faces(&mut store, id, "faceres", photo.dims, &photo.faces).unwrap();
+        grouping::group(&mut store, &params, false).unwrap();
+        if let Some(person) = &photo.person {
+            subjects.push((person.clone(), ids[photo.subject]));
+        }
+    }
+    let groups: Vec<Option<i64>> = subjects
+        .iter()
+        .map(|(_, f)| store.face(*f).unwrap().unwrap().person.map(|p| p.0))
+        .collect();
+    let who: Vec<&str> = subjects.iter().map(|(p, _)| p.as_str()).collect();
+    let score = grouping_score(&who, &groups);
+    let persons = store.persons().unwrap();
+    eprintln!(
+        "grouping: precision {:.3} recall {:.3}; {} groups for {} people among the portraits, {} persons in the library; {} portraits unsorted; separated {:?}",
+        score.precision,
+        score.recall,
+        score.groups,
+        score.people,
+        persons.len(),
+        score.unsorted,
+        score.separated
+    );
+    assert!(score.separated.len() >= 5, "{score:?}");
+    assert!(score.precision >= 0.95, "{score:?}");
+
+    // A full regroup gives the same groups, and the user's decisions survive it: name a group,
+    // say one of its faces is not that person.
+    let (alice, face) = {
+        let (_, f) = subjects[0];
+        (store.face(f).unwrap().unwrap().person.unwrap().0, f)
+    };
+    store.name_person(alice, "Alice").unwrap();
+    let other = subjects[1].1;
+    store.reject_face(other, alice).unwrap();
+    grouping::group(&mut store, &params, true).unwrap();
+    assert_eq!(store.person_by_name("alice").unwrap(), Some(alice));
+    assert_eq!(
+        store.face(face).unwrap().unwrap().person.map(|p| p.0),
+        Some(alice)
+    );
+    assert_ne!(
+        store.face(other).unwrap().unwrap().person.map(|p| p.0),
+        Some(alice)
+    );
 }
