@@ -4,12 +4,16 @@
 //! grouping's and may be redone by it, `confirmed` ones and the "not this person" rejections
 //! are the user's and grouping never changes them ([`crate::people::grouping`]).
 //!
+//! A named person's name is a tag of the photos showing them ([`super::person_tags`]): each
+//! change here rewrites those tags for the photos it touched, in the same transaction.
+//!
 //! Embeddings and landmarks are stored as little-endian `f32` blobs. Main types:
 //! [`NewFace`], [`FaceRow`], [`Person`], [`Assignment`].
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 
+use super::person_tags::{photos_of_faces, photos_of_person, retag_photos};
 use super::{Store, now_secs};
 use crate::error::{Error, Result};
 
@@ -185,6 +189,7 @@ impl Store {
                 ids.push(tx.last_insert_rowid());
             }
         }
+        retag_photos(&tx, &self.vocab, &[photo_id].into())?;
         tx.commit()?;
         Ok(ids)
     }
@@ -299,6 +304,8 @@ impl Store {
                 [id],
             )?;
         }
+        let photos = photos_of_person(&tx, id)?;
+        retag_photos(&tx, &self.vocab, &photos)?;
         tx.commit()?;
         Ok(())
     }
@@ -311,6 +318,8 @@ impl Store {
             return Ok(());
         }
         let tx = self.conn.transaction()?;
+        let mut photos = photos_of_person(&tx, into)?;
+        photos.extend(photos_of_person(&tx, from)?);
         tx.execute(
             "UPDATE faces SET person_id = NULL, assignment = NULL
               WHERE person_id IN (?1, ?2)
@@ -330,6 +339,7 @@ impl Store {
         if n == 0 {
             return Err(Error::People(format!("no person {from}")));
         }
+        retag_photos(&tx, &self.vocab, &photos)?;
         tx.commit()?;
         Ok(())
     }
@@ -343,6 +353,7 @@ impl Store {
             params![face, person],
         )?;
         set_person(&tx, face, Some((person, Assignment::Confirmed)))?;
+        retag_photos(&tx, &self.vocab, &photos_of_faces(&tx, &[face])?)?;
         tx.commit()?;
         Ok(())
     }
@@ -360,6 +371,7 @@ impl Store {
               WHERE id = ?1 AND person_id = ?2",
             params![face, person],
         )?;
+        retag_photos(&tx, &self.vocab, &photos_of_faces(&tx, &[face])?)?;
         tx.commit()?;
         Ok(())
     }
@@ -407,6 +419,13 @@ impl Store {
                AND id NOT IN (SELECT person_id FROM face_rejections)",
             [],
         )?;
+        let touched: Vec<i64> = unsort
+            .iter()
+            .copied()
+            .chain(assign.iter().map(|a| a.0))
+            .chain(new_groups.iter().flatten().copied())
+            .collect();
+        retag_photos(&tx, &self.vocab, &photos_of_faces(&tx, &touched)?)?;
         tx.commit()?;
         Ok(created)
     }
@@ -523,6 +542,51 @@ mod tests {
         let xs: Vec<f32> = rows.iter().map(|r| r.bbox[0]).collect();
         assert_eq!(xs, vec![0.0, 0.5, 0.3], "{rows:?}");
         assert_eq!(rows.len(), 3, "{rows:?}");
+    }
+
+    #[test]
+    fn a_named_person_is_a_search_tag() {
+        let (_d, mut store) = store_with_photos(3);
+        let a = store
+            .replace_faces(1, "faceres", &[face(0.0, &[1.0])])
+            .unwrap();
+        let b = store
+            .replace_faces(2, "faceres", &[face(0.0, &[1.0])])
+            .unwrap();
+        let c = store
+            .replace_faces(3, "faceres", &[face(0.0, &[1.0])])
+            .unwrap();
+        let g = store
+            .apply_grouping(&[], &[vec![a[0], b[0]], vec![c[0]]], &[])
+            .unwrap();
+        let found = |store: &Store, q: &str| -> Vec<i64> {
+            let query = crate::store::query::Query::parse(q).unwrap();
+            let mut ids: Vec<i64> = store
+                .search(&query, 100, 0)
+                .unwrap()
+                .iter()
+                .map(|h| h.photo_id)
+                .collect();
+            ids.sort_unstable();
+            ids
+        };
+        assert!(
+            found(&store, "alice").is_empty(),
+            "unnamed groups are no tags"
+        );
+        store.name_person(g[0], "Alice").unwrap();
+        store.name_person(g[1], "Bob").unwrap();
+        assert_eq!(found(&store, "Alice"), vec![1, 2]);
+        assert_eq!(found(&store, "person:alice"), vec![1, 2]);
+        assert_eq!(found(&store, "Alice -Bob"), vec![1, 2]);
+        assert_eq!(found(&store, "alice OR bob"), vec![1, 2, 3]);
+        // Not this person: photo 2 no longer shows Alice.
+        store.reject_face(b[0], g[0]).unwrap();
+        assert_eq!(found(&store, "person:Alice"), vec![1]);
+        // Merging Bob into Alice: Bob's photo is Alice's, Bob is no tag any more.
+        store.merge_persons(g[0], g[1]).unwrap();
+        assert_eq!(found(&store, "alice"), vec![1, 3]);
+        assert!(found(&store, "person:bob").is_empty());
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod browse;
 pub mod faces;
 pub mod labels;
+pub mod person_tags;
 pub mod photos;
 mod places;
 pub mod query;
