@@ -5,8 +5,9 @@
 //! The pipeline follows ipazc/mtcnn: image pyramid (min face 20 px, factor 0.709) through P-Net,
 //! NMS, squaring, R-Net refinement, O-Net refinement, NMS "Min". O-Net's landmark head gives
 //! each face five points (eyes, nose, mouth corners, [`Face::landmarks`]) that face embeddings
-//! align their chips on ([`super::align`]). The [`Labeler`] reports `face` boxes; it is loaded under the id `mtcnn_onet` and needs the P-Net and R-Net weights
-//! (`mtcnn_pnet`, `mtcnn_rnet`) in the cache too. Main types: [`PNet`], [`RNet`], [`ONet`],
+//! align their chips on ([`super::align`]). The [`Labeler`] reports `face` boxes; it is
+//! loaded under the id `mtcnn_onet` and needs the P-Net and R-Net weights (`mtcnn_pnet`,
+//! `mtcnn_rnet`) in the cache too. Main types: [`PNet`], [`RNet`], [`ONet`],
 //! [`Mtcnn`].
 
 use std::path::Path;
@@ -363,8 +364,8 @@ pub fn crop_padded(img: &RgbImage, x0: i64, y0: i64, x1: i64, y1: i64) -> RgbIma
 pub struct Face {
     pub xyxy: [f32; 4],
     pub score: f32,
-    /// Left eye, right eye, nose, left and right mouth corner (`[x, y]` in photo pixels, the
-    /// subject's left eye on the photo's left); all zero before O-Net.
+    /// Left eye, right eye, nose, left and right mouth corner (`[x, y]` in photo pixels; left
+    /// and right as seen on the photo, ipazc's order); all zero before O-Net.
     pub landmarks: [[f32; 2]; 5],
 }
 

@@ -1,7 +1,7 @@
 //! Shared stages: intermediate results that several labelers need on the same photo, computed
 //! once per photo and handed to every labeler that asks for them. MTCNN's faces feed
-//! `mtcnn_onet` (face boxes), `age_v1`, `gender_v1`, `emotion_human` and `faceres`; each PP-OCR text
-//! detector's boxes feed the detector's own labeler and its recogniser. Without sharing, every
+//! `mtcnn_onet` (face boxes), `age_v1`, `gender_v1`, `emotion_human` and `faceres`; each
+//! PP-OCR text detector's boxes feed the detector's own labeler and its recogniser. Without sharing, every
 //! face-attribute model re-ran the whole MTCNN cascade and every recogniser its detector: about
 //! a third of run-all time was the same work done again.
 //!
