@@ -1,6 +1,7 @@
 //! `photolabel people list|name|merge|find|group`: the people of the library from the command
 //! line. `find` runs the face embedder (`faceres`, with its MTCNN detector) over the library's
-//! photos that have no faces stored yet and groups the new faces (incrementally); `group
+//! photos it has not looked at yet (or whose content changed since) and groups the new faces
+//! (incrementally); `group
 //! --full` redoes the automatic grouping, keeping the user's decisions; `name` and `merge` are
 //! those decisions. A named person is then a search tag (`photolabel search Alice`).
 
@@ -13,7 +14,7 @@ use photolabel::config::Paths;
 use photolabel::label::lock::LibraryLock;
 use photolabel::people::cluster::Params;
 use photolabel::people::grouping;
-use photolabel::store::{PhotoOrder, Store};
+use photolabel::store::Store;
 use photolabel::zoo::device;
 use photolabel::zoo::faceres::FaceRes;
 use photolabel::zoo::stages::PhotoStages;
@@ -40,7 +41,7 @@ pub enum PeopleCmd {
         #[arg(required = true)]
         from: Vec<i64>,
     },
-    /// Find and embed the faces of photos that have none stored yet, then group them.
+    /// Find and embed the faces of photos not looked at yet (or changed since), then group.
     Find {
         /// Most photos to look at in this run.
         #[arg(long)]
@@ -122,12 +123,9 @@ fn find(paths: &Paths, limit: Option<usize>, json: bool) -> anyhow::Result<ExitC
         .context("loading the face embedder (photolabel models fetch faceres)")?;
     let (mut done, mut failed) = (0, 0);
     let mut total = grouping::Grouped::default();
-    for id in store.photo_ids(PhotoOrder::default())? {
+    for id in store.photos_without_faces_scan("faceres")? {
         if limit.is_some_and(|l| done >= l) {
             break;
-        }
-        if !store.faces_of_photo(id)?.is_empty() {
-            continue;
         }
         let Some(photo) = store.photo(id)? else {
             continue;
@@ -153,7 +151,7 @@ fn find(paths: &Paths, limit: Option<usize>, json: bool) -> anyhow::Result<ExitC
         total = grouping::group(&mut store, &Params::default(), false)?;
     }
     if !json {
-        println!("{done} photos looked at (photos without faces are looked at again each run)");
+        println!("{done} photos looked at");
     }
     let g = total;
     report(&g, json)?;

@@ -189,9 +189,29 @@ impl Store {
                 ids.push(tx.last_insert_rowid());
             }
         }
+        tx.execute(
+            "INSERT OR REPLACE INTO face_scans (photo_id, model, hash, scanned_at)
+             SELECT id, ?2, hash, ?3 FROM photos WHERE id = ?1",
+            params![photo_id, model, now_secs()],
+        )?;
         retag_photos(&tx, &self.vocab, &[photo_id].into())?;
         tx.commit()?;
         Ok(ids)
+    }
+
+    /// The readable photos whose current content model `model` has not looked at for faces
+    /// ([`Self::replace_faces`] records that, faces found or not), newest first.
+    pub fn photos_without_faces_scan(&self, model: &str) -> Result<Vec<i64>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT p.id FROM photos p
+              WHERE p.status = 'ok' AND NOT EXISTS (
+                    SELECT 1 FROM face_scans s
+                     WHERE s.photo_id = p.id AND s.model = ?1 AND s.hash IS p.hash)
+              ORDER BY p.sort_key DESC",
+        )?;
+        Ok(stmt
+            .query_map([model], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
     }
 
     /// One face.
@@ -498,6 +518,22 @@ mod tests {
         assert_eq!(store.face(ids[0]).unwrap().unwrap(), rows[0]);
         assert!(store.faces_of_photo(2).unwrap().is_empty());
         assert_eq!(store.all_faces().unwrap().len(), 2);
+        // Photo 1 was looked at; photo 2 is looked at and has no face: neither is again,
+        // until its content changes.
+        assert_eq!(store.photos_without_faces_scan("faceres").unwrap(), vec![2]);
+        store.replace_faces(2, "faceres", &[]).unwrap();
+        assert!(
+            store
+                .photos_without_faces_scan("faceres")
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.photos_without_faces_scan("other").unwrap().len(), 2);
+        store
+            .conn()
+            .execute("UPDATE photos SET hash = 'changed' WHERE id = 2", [])
+            .unwrap();
+        assert_eq!(store.photos_without_faces_scan("faceres").unwrap(), vec![2]);
         // Relabelling replaces the photo's faces.
         store
             .replace_faces(1, "faceres", &[face(0.3, &[0.5, 0.5])])

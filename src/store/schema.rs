@@ -177,7 +177,8 @@ UPDATE photos SET mtime_ns = 0 WHERE gps = 1 AND status = 'ok';
     // the photo, detector score, quality, L2-normalised embedding as little-endian f32), the
     // persons faces are grouped into (named by the user or not), each face's person with the
     // source of that assignment ('auto': grouping, 'confirmed': the user; NULL person:
-    // unsorted), and the user's "not this person" decisions, which grouping never overrides.
+    // unsorted), the user's "not this person" decisions, which grouping never overrides, and
+    // which photo contents a face model has looked at (faces found or not).
     r#"
 CREATE TABLE persons (
     id          INTEGER PRIMARY KEY,
@@ -206,6 +207,14 @@ CREATE TABLE face_rejections (
     face_id    INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
     person_id  INTEGER NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
     PRIMARY KEY (face_id, person_id)
+) WITHOUT ROWID;
+
+CREATE TABLE face_scans (
+    photo_id    INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    model       TEXT NOT NULL,
+    hash        TEXT,                         -- photos.hash when it was looked at
+    scanned_at  INTEGER NOT NULL,
+    PRIMARY KEY (photo_id, model)
 ) WITHOUT ROWID;
 "#,
 ];
