@@ -79,3 +79,55 @@ pub(crate) fn retag_photos(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::super::faces::fixtures::{face, store_with_photos};
+    use crate::store::Store;
+
+    #[test]
+    fn a_named_person_is_a_search_tag() {
+        let (_d, mut store) = store_with_photos(3);
+        let a = store
+            .replace_faces(1, "faceres", &[face(0.0, &[1.0])])
+            .unwrap();
+        let b = store
+            .replace_faces(2, "faceres", &[face(0.0, &[1.0])])
+            .unwrap();
+        let c = store
+            .replace_faces(3, "faceres", &[face(0.0, &[1.0])])
+            .unwrap();
+        let g = store
+            .apply_grouping(&[], &[vec![a[0], b[0]], vec![c[0]]], &[])
+            .unwrap();
+        let found = |store: &Store, q: &str| -> Vec<i64> {
+            let query = crate::store::query::Query::parse(q).unwrap();
+            let mut ids: Vec<i64> = store
+                .search(&query, 100, 0)
+                .unwrap()
+                .iter()
+                .map(|h| h.photo_id)
+                .collect();
+            ids.sort_unstable();
+            ids
+        };
+        assert!(
+            found(&store, "alice").is_empty(),
+            "unnamed groups are no tags"
+        );
+        store.name_person(g[0], "Alice").unwrap();
+        store.name_person(g[1], "Bob").unwrap();
+        assert_eq!(found(&store, "Alice"), vec![1, 2]);
+        assert_eq!(found(&store, "person:alice"), vec![1, 2]);
+        assert_eq!(found(&store, "Alice -Bob"), vec![1, 2]);
+        assert_eq!(found(&store, "alice OR bob"), vec![1, 2, 3]);
+        // Not this person: photo 2 no longer shows Alice.
+        store.reject_face(b[0], g[0]).unwrap();
+        assert_eq!(found(&store, "person:Alice"), vec![1]);
+        // Merging Bob into Alice: Bob's photo is Alice's, Bob is no tag any more.
+        store.merge_persons(g[0], g[1]).unwrap();
+        assert_eq!(found(&store, "alice"), vec![1, 3]);
+        assert!(found(&store, "person:bob").is_empty());
+    }
+}
