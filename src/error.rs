@@ -64,6 +64,11 @@ pub enum Error {
     #[error("model error: {0}")]
     Model(String),
 
+    /// A face or person that is not in the library, or a decision about them that cannot be
+    /// made.
+    #[error("people: {0}")]
+    People(String),
+
     /// A trace file is malformed or of an unknown version.
     #[error("trace error: {0}")]
     Trace(String),

@@ -5,6 +5,7 @@
 //! - [`store`]: the library database (photos, labels, model runs, tag index) and search.
 //! - [`vocab`]: the vocabulary turning raw model classes into the tags people search for.
 //! - [`xmp`]: XMP sidecars: our tags written beside the photos, other programs' keywords read.
+//! - [`people`]: faces recognised across photos, grouped into people.
 //! - [`zoo`]: pretrained models on burn (wgpu GPU, or CPU fallback), their weights and labels.
 //! - [`config`]: where the database and caches live; [`logging`]: the app's size-capped log file.
 //! - [`engine`]: background workers between a GUI and the core (commands in, events out).
@@ -21,6 +22,7 @@ pub mod gui;
 pub mod json_path;
 pub mod label;
 pub mod logging;
+pub mod people;
 pub mod rl;
 pub mod scan;
 pub mod sched;

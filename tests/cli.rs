@@ -412,3 +412,86 @@ fn a_non_utf8_file_name_survives_json_output() {
         let _: serde_json::Value = serde_json::from_str(&text).unwrap();
     }
 }
+
+/// `people list|name|merge` and person search, on a library whose faces were stored through
+/// the store (no model runs): grouping makes two unnamed persons, the CLI names and merges
+/// them, and search finds the photos by the name.
+#[test]
+fn people_are_listed_named_merged_and_searched_by_name() {
+    use photolabel::people::cluster::Params;
+    use photolabel::people::grouping;
+    use photolabel::store::NewFace;
+    let lib = TempLib::new();
+    let root = lib.photos();
+    fixtures::generate_library(&root, 6, (32, 24)).unwrap();
+    let out = cli(&lib).arg("scan").arg(&root).output().unwrap();
+    assert!(out.status.success());
+    let mut store = lib.store();
+    let ids = store
+        .photo_ids(photolabel::store::PhotoOrder::default())
+        .unwrap();
+    // Photos 0–2 show one person, 3–5 another (orthogonal descriptors).
+    for (k, id) in ids.iter().enumerate() {
+        let mut e = vec![0.0f32; 4];
+        e[usize::from(k >= 3)] = 1.0;
+        e[2 + k % 2] = 0.1;
+        let face = NewFace {
+            model: "faceres".into(),
+            bbox: [0.2, 0.2, 0.5, 0.5],
+            landmarks: [[0.3, 0.3]; 5],
+            score: 0.99,
+            quality: 1.0,
+            embedding: photolabel::zoo::faceres::l2_normalised(e),
+        };
+        store.replace_faces(*id, "faceres", &[face]).unwrap();
+    }
+    grouping::group(&mut store, &Params::default(), false).unwrap();
+    drop(store);
+
+    let out = cli(&lib)
+        .args(["people", "list", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let persons = v["persons"].as_array().unwrap();
+    assert_eq!(persons.len(), 2, "{v}");
+    assert!(
+        persons
+            .iter()
+            .all(|p| p["faces"] == 3 && p["name"].is_null())
+    );
+    let (a, b) = (
+        persons[0]["id"].as_i64().unwrap(),
+        persons[1]["id"].as_i64().unwrap(),
+    );
+
+    let run = |args: &[&str]| {
+        let out = cli(&lib).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&["people", "name", &a.to_string(), "Alice"]);
+    run(&["people", "name", &b.to_string(), "Bob"]);
+    let listed = run(&["people", "list"]);
+    assert!(
+        listed.contains("Alice") && listed.contains("Bob"),
+        "{listed}"
+    );
+    assert_eq!(run(&["search", "Alice"]).lines().count(), 3);
+    assert_eq!(run(&["search", "person:bob"]).lines().count(), 3);
+    let out = cli(&lib).args(["search", "Alice", "Bob"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "nobody shows both");
+    run(&["people", "merge", &a.to_string(), &b.to_string()]);
+    assert_eq!(run(&["search", "Alice"]).lines().count(), 6);
+    let out = cli(&lib).args(["search", "person:Bob"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+}

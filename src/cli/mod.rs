@@ -7,6 +7,7 @@ mod label;
 mod library;
 mod models;
 mod output;
+mod people;
 mod recover;
 mod scan;
 mod sched;
@@ -64,7 +65,7 @@ pub enum Command {
         jobs: Option<usize>,
     },
     /// Search photos by tags: whole words (a prefix while no tag has the word); AND by
-    /// default; OR, -tag/NOT, "quoted phrases", tag:exact, (groups), conf>0.8.
+    /// default; OR, -tag/NOT, "quoted phrases", tag:exact, person:Name, (groups), conf>0.8.
     Search {
         /// The query (quote it in the shell).
         query: Vec<String>,
@@ -98,6 +99,11 @@ pub enum Command {
     Models {
         #[command(subcommand)]
         action: ModelsCmd,
+    },
+    /// The people of the library: list, name, merge; find faces and group them.
+    People {
+        #[command(subcommand)]
+        action: people::PeopleCmd,
     },
     /// Label a folder's photos with the adaptive scheduler (into the library), or run models
     /// on one photo and print their labels and timings (the library is not touched).
@@ -249,6 +255,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tags { tree } => library::tags(&paths, tree, cli.json),
         Command::ExportXmp(args) => xmp::run(&paths, &args, cli.json),
         Command::Models { action } => models::run(&paths, action, cli.json),
+        Command::People { action } => people::run(&paths, action, cli.json),
         Command::Label(args) => label::run(&paths, &args, cli.json),
         Command::Trace { dir, out, extend } => {
             sched::trace(&paths, &dir, &out, extend.as_deref(), cli.json)

@@ -5,11 +5,16 @@
 //! Submodules split the tables by responsibility: [`photos`] (scan results), [`labels`] (labels,
 //! model runs and the tag index they feed), [`query`] (the search language), [`search`] and
 //! [`browse`] (what the GUI pages through: ordered ids, rows by id, run summaries), [`tags`]
-//! (the vocabulary's tags of each photo: applying a vocabulary, tag counts and the tag tree).
+//! (the vocabulary's tags of each photo: applying a vocabulary, tag counts and the tag tree),
+//! [`faces`] (faces, their embeddings and the user's decisions about them), [`persons`] (the
+//! people faces are grouped into) and [`person_tags`] (a named person as a search tag).
 
 pub mod browse;
 pub mod corrections;
+pub mod faces;
 pub mod labels;
+pub mod person_tags;
+pub mod persons;
 pub mod photos;
 mod places;
 pub mod query;
@@ -26,9 +31,11 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::{Error, Result};
 
 pub use browse::{ModelRunSummary, PhotoOrder, RunSummary};
+pub use faces::{Assignment, FaceRow, NewFace};
 pub use labels::{
     Label, LabelSource, MAX_LABEL_FAILURES, ModelProfile, NewLabel, RunRecord, RunStatus,
 };
+pub use persons::Person;
 pub use photos::{
     ImportedKeyword, KeywordOrigin, LabelStatus, Photo, PhotoMeta, PhotoStatus, ScanRecord,
 };

@@ -5,7 +5,8 @@
 //! Syntax: a word matches tag words case- and accent-insensitively: as a whole word (or its
 //! singular, `dogs` → `dog`) when the library has tags with that word, else by prefix, so
 //! `cat` finds cats but not catamarans while a half-typed `retr` already finds retrievers;
-//! `tag:dog` / `tag:"sea anemone"` match exactly that whole tag (the tag browser's query);
+//! `tag:dog` / `tag:"sea anemone"` match exactly that whole tag (the tag browser's query), and
+//! so does `person:Alice` (a named person is a tag of the photos showing them);
 //! juxtaposition is AND; `OR` (or `|`) joins alternatives; `-word` or `NOT word` excludes; `"quoted phrases"`
 //! match consecutive words exactly; parentheses group; `conf>0.8` / `conf>=0.8` keeps only tags
 //! at that confidence. Examples: `dog`, `beach -people`, `"traffic light" OR car`,
@@ -293,8 +294,8 @@ impl Parser {
                 Ok(e)
             }
             Token::Close => Err(Error::Query("unexpected ')'".into())),
-            Token::Word(w) if w.len() >= 4 && w[..4].eq_ignore_ascii_case("tag:") => {
-                let rest = &w[4..];
+            Token::Word(w) if tag_prefix(&w).is_some() => {
+                let rest = &w[tag_prefix(&w).unwrap_or(0)..];
                 let words = if rest.is_empty() {
                     match self.tokens.get(self.pos).cloned() {
                         Some(Token::Phrase(p)) => {
@@ -308,7 +309,9 @@ impl Parser {
                 };
                 if words.is_empty() {
                     return Err(Error::Query(
-                        "tag: needs a tag after it, like tag:dog or tag:\"sea anemone\"".into(),
+                        "tag: (or person:) needs a tag after it, like tag:dog, \
+                         tag:\"sea anemone\" or person:Alice"
+                            .into(),
                     ));
                 }
                 Ok(Some(Expr::Term(Term::Tag(words))))
@@ -342,6 +345,17 @@ impl Parser {
             }
         }
     }
+}
+
+/// Length of the `tag:` or `person:` prefix of a word (any case), if it has one. A person's
+/// name is a tag of the photos showing them ([`super::faces`]), so `person:Alice` is the whole
+/// tag `Alice`.
+fn tag_prefix(w: &str) -> Option<usize> {
+    ["tag:", "person:"].iter().find_map(|p| {
+        w.get(..p.len())
+            .filter(|head| head.eq_ignore_ascii_case(p))
+            .map(|_| p.len())
+    })
 }
 
 impl Query {
@@ -635,6 +649,17 @@ mod tests {
             Query::parse("TAG:\"x y\"").unwrap().expr,
             Some(Expr::Term(Term::Tag(vec!["x".into(), "y".into()])))
         );
+    }
+
+    #[test]
+    fn person_terms_are_whole_tags() {
+        let q = Query::parse("person:Alice beach -Person:\"Bob Smith\"").unwrap();
+        assert!(q.matches(&tags(&[("Alice", 1.0), ("beach", 0.8)])));
+        assert!(!q.matches(&tags(&[("Alice", 1.0), ("beach", 0.8), ("Bob Smith", 1.0)])));
+        assert!(!q.matches(&tags(&[("Alicea", 1.0), ("beach", 0.8)])));
+        assert!(Query::parse("person:").is_err());
+        // A multi-byte character where the prefix would end is a plain word, not a panic.
+        assert!(Query::parse("perso\u{e9}n:x").is_ok());
     }
 
     #[test]

@@ -189,4 +189,48 @@ CREATE TABLE corrections (
 ) WITHOUT ROWID;
 CREATE INDEX corrections_label ON corrections(label, verdict);
 "#,
+    // 9: people. A row per face a face-embedding model found (box and landmarks relative to
+    // the photo, detector score, quality, L2-normalised embedding as little-endian f32), the
+    // persons faces are grouped into (named by the user or not), each face's person with the
+    // source of that assignment ('auto': grouping, 'confirmed': the user; NULL person:
+    // unsorted), the user's "not this person" decisions, which grouping never overrides, and
+    // which photo contents a face model has looked at (faces found or not).
+    r#"
+CREATE TABLE persons (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT COLLATE NOCASE UNIQUE,  -- NULL until the user names the person
+    created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE faces (
+    id          INTEGER PRIMARY KEY,
+    photo_id    INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    model       TEXT NOT NULL,                -- the embedding model ('faceres')
+    box_x REAL NOT NULL, box_y REAL NOT NULL, box_w REAL NOT NULL, box_h REAL NOT NULL,
+    landmarks   BLOB NOT NULL,                -- 5 × (x, y) relative to the photo, f32 LE
+    score       REAL NOT NULL,                -- detector score
+    quality     REAL NOT NULL,                -- 0..1, see people::quality
+    embedding   BLOB NOT NULL,                -- f32 LE, unit length
+    person_id   INTEGER REFERENCES persons(id),  -- unassign before deleting a person
+    assignment  TEXT CHECK (assignment IN ('auto', 'confirmed')),
+    added_at    INTEGER NOT NULL,
+    CHECK ((person_id IS NULL) = (assignment IS NULL))
+);
+CREATE INDEX faces_photo ON faces(photo_id);
+CREATE INDEX faces_person ON faces(person_id);
+
+CREATE TABLE face_rejections (
+    face_id    INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+    person_id  INTEGER NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
+    PRIMARY KEY (face_id, person_id)
+) WITHOUT ROWID;
+
+CREATE TABLE face_scans (
+    photo_id    INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    model       TEXT NOT NULL,
+    hash        TEXT,                         -- photos.hash when it was looked at
+    scanned_at  INTEGER NOT NULL,
+    PRIMARY KEY (photo_id, model)
+) WITHOUT ROWID;
+"#,
 ];

@@ -22,6 +22,8 @@
 //! - [`nsfw`]: nsfwjs' MobileNetV2 safety classifier (`safety`, MIT), a tfjs model.
 //! - [`movenet`]: MoveNet Lightning body keypoints (`pose`), a tfjs model.
 //! - [`emotion`]: facial expression on MTCNN face crops (`face_attr`), a tfjs model.
+//! - [`align`]: face chips aligned on MTCNN's five landmarks (a similarity transform).
+//! - [`faceres`]: 1024-d face descriptors on aligned chips (who is who), a tfjs model.
 //! - [`stages`]: results several labelers share on a photo (faces, text boxes), computed once.
 //! - [`ocr`]: `ppocr_v4_det` / `ppocr_v5_det` (`text` boxes) and `ppocr_v4_rec` / `ppocr_v5_rec`
 //!   (recognised words), family `text`.
@@ -29,12 +31,14 @@
 //! [`load`] builds a model by manifest id; a model whose weights are missing or corrupt fails
 //! alone with a typed error ([`crate::Error::WeightsMissing`], [`crate::Error::WeightsCorrupt`]).
 
+pub mod align;
 pub mod centernet;
 pub mod classify;
 pub mod device;
 pub mod efficientnet_lite;
 pub mod emotion;
 pub mod face_attr;
+pub mod faceres;
 pub mod graph;
 pub mod layers;
 pub mod manifest;
@@ -143,6 +147,7 @@ pub fn weight_ids(id: &str) -> Vec<&str> {
         "age_v1" => vec!["mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet", "age_v1"],
         "gender_v1" => vec!["mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet", "gender_v1"],
         "emotion_human" => vec!["mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet", "emotion_human"],
+        "faceres" => vec!["mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet", "faceres"],
         "ppocr_v4_rec" => vec!["ppocr_v4_det", "ppocr_cls_v2", "ppocr_v4_rec"],
         "ppocr_v5_rec" => vec!["ppocr_v5_det", "ppocr_cls_v2", "ppocr_v5_rec"],
         other => vec![other],

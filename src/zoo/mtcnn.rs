@@ -3,9 +3,11 @@
 //! the image *transposed* (H↔W); here the image goes in as NCHW with H and W swapped, which is
 //! what the graphs' first `Transpose` produces, and R/O-Net flatten in NHWC order as Keras does.
 //! The pipeline follows ipazc/mtcnn: image pyramid (min face 20 px, factor 0.709) through P-Net,
-//! NMS, squaring, R-Net refinement, O-Net refinement, NMS "Min". The [`Labeler`] reports `face`
-//! boxes; it is loaded under the id `mtcnn_onet` and needs the P-Net and R-Net weights
-//! (`mtcnn_pnet`, `mtcnn_rnet`) in the cache too. Main types: [`PNet`], [`RNet`], [`ONet`],
+//! NMS, squaring, R-Net refinement, O-Net refinement, NMS "Min". O-Net's landmark head gives
+//! each face five points (eyes, nose, mouth corners, [`Face::landmarks`]) that face embeddings
+//! align their chips on ([`super::align`]). The [`Labeler`] reports `face` boxes; it is
+//! loaded under the id `mtcnn_onet` and needs the P-Net and R-Net weights (`mtcnn_pnet`,
+//! `mtcnn_rnet`) in the cache too. Main types: [`PNet`], [`RNet`], [`ONet`],
 //! [`Mtcnn`].
 
 use std::path::Path;
@@ -112,7 +114,7 @@ pub struct RNet {
     pub reg: Linear,
 }
 
-/// O-Net: 48×48 final stage (landmark head not loaded: not used).
+/// O-Net: 48×48 final stage (face probability, box regression, five landmarks).
 #[derive(Module, Debug)]
 pub struct ONet {
     pub c1: ConvPrelu,
@@ -123,6 +125,8 @@ pub struct ONet {
     pub fc_act: PRelu,
     pub prob: Linear,
     pub reg: Linear,
+    /// Landmarks: x of the 5 points then their y, as fractions of the (unregressed) box.
+    pub points: Linear,
 }
 
 /// Which MTCNN stage to build.
@@ -181,6 +185,7 @@ impl MtcnnNetConfig {
             fc_act: PReluConfig::new().with_num_parameters(256).init(dev),
             prob: linear(256, 2, dev),
             reg: linear(256, 4, dev),
+            points: linear(256, 10, dev),
         }
     }
 }
@@ -288,7 +293,7 @@ impl RNet {
 }
 
 impl ONet {
-    /// Loads `onet.onnx` (the landmark dense layer `dense_6` is not used).
+    /// Loads `onet.onnx` (`dense_6` is the landmark head).
     pub fn load(model_id: &str, path: &Path, dev: &Device) -> Result<Self> {
         let onnx = OnnxWeights::read(model_id, path)?;
         let mut net = MtcnnNetConfig::new(Stage::O).init_o(dev);
@@ -302,6 +307,7 @@ impl ONet {
             ("dense_3", "fc"),
             ("dense_4", "prob"),
             ("dense_5", "reg"),
+            ("dense_6", "points"),
         ]));
         map.push(("slope".into(), "fc_act.alpha".into(), Layout::AsIs));
         onnx.apply(model_id, &mut net, &map)?;
@@ -310,6 +316,12 @@ impl ONet {
 
     /// `[N, 3, 48, 48]` (transposed crops) → face probability `[N]`, box regression `[N, 4]`.
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<1>, Tensor<2>) {
+        let (prob, reg, _) = self.forward_points(x);
+        (prob, reg)
+    }
+
+    /// [`Self::forward`] plus the landmarks `[N, 10]` (x₁…x₅, y₁…y₅ as fractions of the box).
+    pub fn forward_points(&self, x: Tensor<4>) -> (Tensor<1>, Tensor<2>, Tensor<2>) {
         let x = max_pool(self.c1.forward(x), 3, 2, true); // [N, 32, 23, 23]
         let x = max_pool(self.c2.forward(x), 3, 2, false); // [N, 64, 10, 10]
         let x = max_pool(self.c3.forward(x), 2, 2, true); // [N, 64, 4, 4]
@@ -317,7 +329,12 @@ impl ONet {
         let x = self.fc_act.forward(self.fc.forward(flatten_nhwc(x))); // [N, 256]
         let prob = softmax(self.prob.forward(x.clone()), 1); // [N, 2]
         let n = prob.dims()[0];
-        (prob.narrow(1, 1, 1).reshape([n]), self.reg.forward(x))
+        let points = self.points.forward(x.clone()); // [N, 10]
+        (
+            prob.narrow(1, 1, 1).reshape([n]),
+            self.reg.forward(x),
+            points,
+        )
     }
 }
 
@@ -342,11 +359,37 @@ pub fn crop_padded(img: &RgbImage, x0: i64, y0: i64, x1: i64, y1: i64) -> RgbIma
     out
 }
 
-/// A face candidate: box in photo pixels and score.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A face candidate: box in photo pixels, score and five landmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Face {
     pub xyxy: [f32; 4],
     pub score: f32,
+    /// Left eye, right eye, nose, left and right mouth corner (`[x, y]` in photo pixels; left
+    /// and right as seen on the photo, ipazc's order); all zero before O-Net.
+    pub landmarks: [[f32; 2]; 5],
+}
+
+impl Face {
+    /// A face without landmarks (a candidate of the earlier stages, or a test fixture).
+    pub fn new(xyxy: [f32; 4], score: f32) -> Self {
+        Face {
+            xyxy,
+            score,
+            landmarks: [[0.0; 2]; 5],
+        }
+    }
+}
+
+/// Landmarks in photo pixels from O-Net's outputs `p` (x₁…x₅, y₁…y₅, fractions of box `b`),
+/// as ipazc's `detect_faces_raw` (`w · p + x₀ − 1`, w = x₁ − x₀ + 1).
+fn landmarks_of(b: &[f32; 4], p: &[f32]) -> [[f32; 2]; 5] {
+    let (w, h) = (b[2] - b[0] + 1.0, b[3] - b[1] + 1.0);
+    std::array::from_fn(|k| {
+        [
+            w * p.get(k).copied().unwrap_or(0.0) + b[0] - 1.0,
+            h * p.get(k + 5).copied().unwrap_or(0.0) + b[1] - 1.0,
+        ]
+    })
 }
 
 fn iou(a: &[f32; 4], b: &[f32; 4], min: bool) -> f32 {
@@ -521,7 +564,7 @@ impl Mtcnn {
                         ((2.0 * y + 12.0) / scale).trunc(),
                     ];
                     let r = [0, 1, 2, 3].map(|c| reg[c * plane + i * gh + j]);
-                    level.push((Face { xyxy, score }, r));
+                    level.push((Face::new(xyxy, score), r));
                 }
             }
             cands.extend(nms(level, 0.5, false));
@@ -578,10 +621,12 @@ impl Mtcnn {
             })
             .collect();
         let x = Tensor::cat(crops, 0); // [N, 3, size, size]
-        let (prob, reg) = if last {
-            self.onet.forward(x)
+        let (prob, reg, points) = if last {
+            let (p, r, pts) = self.onet.forward_points(x);
+            (p, r, self.host(pts)?)
         } else {
-            self.rnet.forward(x)
+            let (p, r) = self.rnet.forward(x);
+            (p, r, Vec::new())
         };
         let (prob, reg) = (self.host(prob)?, self.host(reg)?);
         let thr = THRESHOLDS[if last { 2 } else { 1 }];
@@ -592,7 +637,11 @@ impl Mtcnn {
                 continue;
             }
             let r = [0, 1, 2, 3].map(|c| reg[i * 4 + c]);
-            kept.push((Face { xyxy: *b, score }, r));
+            let mut face = Face::new(*b, score);
+            if let Some(p) = points.get(i * 10..i * 10 + 10) {
+                face.landmarks = landmarks_of(b, p);
+            }
+            kept.push((face, r));
         }
         if last {
             let regressed = kept
@@ -601,7 +650,7 @@ impl Mtcnn {
                     (
                         Face {
                             xyxy: regress(f.xyxy, r),
-                            score: f.score,
+                            ..f
                         },
                         r,
                     )
@@ -616,7 +665,7 @@ impl Mtcnn {
                 .into_iter()
                 .map(|(f, r)| Face {
                     xyxy: regress(f.xyxy, r),
-                    score: f.score,
+                    ..f
                 })
                 .collect())
         }

@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 
 /// Version of the source → burnpack conversion. Bump it whenever a network's layout, a key
 /// mapping or a layout transform changes, so cached burnpacks are converted again.
-pub const CONVERTER_VERSION: u32 = 1;
+pub const CONVERTER_VERSION: u32 = 2;
 
 /// Metadata key: the manifest id the burnpack was converted for.
 pub const META_MODEL: &str = "photolabel.model";

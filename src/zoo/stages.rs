@@ -1,7 +1,7 @@
 //! Shared stages: intermediate results that several labelers need on the same photo, computed
 //! once per photo and handed to every labeler that asks for them. MTCNN's faces feed
-//! `mtcnn_onet` (face boxes), `age_v1`, `gender_v1` and `emotion_human`; each PP-OCR text
-//! detector's boxes feed the detector's own labeler and its recogniser. Without sharing, every
+//! `mtcnn_onet` (face boxes), `age_v1`, `gender_v1`, `emotion_human` and `faceres`; each
+//! PP-OCR text detector's boxes feed the detector's own labeler and its recogniser. Without sharing, every
 //! face-attribute model re-ran the whole MTCNN cascade and every recogniser its detector: about
 //! a third of run-all time was the same work done again.
 //!
@@ -31,7 +31,7 @@ pub const TEXT_V5: &str = "text_v5";
 /// Each model of the zoo needs at most one.
 pub fn stage_of(model: &str) -> Option<&'static str> {
     match model {
-        "mtcnn_onet" | "age_v1" | "gender_v1" | "emotion_human" => Some(FACES),
+        "mtcnn_onet" | "age_v1" | "gender_v1" | "emotion_human" | "faceres" => Some(FACES),
         "ppocr_v4_det" | "ppocr_v4_rec" => Some(TEXT_V4),
         "ppocr_v5_det" | "ppocr_v5_rec" => Some(TEXT_V5),
         _ => None,
@@ -267,7 +267,13 @@ mod tests {
 
     #[test]
     fn models_sharing_a_detector_share_its_stage() {
-        for id in ["mtcnn_onet", "age_v1", "gender_v1", "emotion_human"] {
+        for id in [
+            "mtcnn_onet",
+            "age_v1",
+            "gender_v1",
+            "emotion_human",
+            "faceres",
+        ] {
             assert_eq!(stage_of(id), Some(FACES), "{id}");
         }
         assert_eq!(stage_of("ppocr_v4_rec"), stage_of("ppocr_v4_det"));

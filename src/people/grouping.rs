@@ -1,0 +1,174 @@
+//! Grouping as the library runs it: the faces of a labelled photo go into the store
+//! ([`store_faces`]), and [`group`] places the unsorted faces ([`super::cluster::plan`]) and
+//! writes the result in one transaction. Incremental by default (faces already in a group stay
+//! there); `full` redoes every automatic assignment, keeping the user's decisions.
+
+use crate::error::Result;
+use crate::store::{NewFace, Store};
+use crate::zoo::faceres::FaceEmbedding;
+use crate::zoo::nudenet::relative_box;
+
+use super::cluster::{ClusterFace, Params, Plan, plan};
+use super::quality;
+
+/// What a grouping pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Grouped {
+    /// Faces that joined an existing person.
+    pub joined: usize,
+    /// New (unnamed) persons.
+    pub new_persons: usize,
+    /// Faces in the new persons.
+    pub in_new_persons: usize,
+    /// Faces left unsorted.
+    pub unsorted: usize,
+}
+
+/// Replaces the faces model `model` found on photo `photo_id` (`width`×`height` pixels, as
+/// the faces' coordinates) with `faces`; returns their ids in order (a face the user already
+/// decided about at the same place is kept instead, see [`Store::replace_faces`]).
+pub fn store_faces(
+    store: &mut Store,
+    photo_id: i64,
+    model: &str,
+    (width, height): (u32, u32),
+    faces: &[FaceEmbedding],
+) -> Result<Vec<i64>> {
+    let (w, h) = (width.max(1) as f32, height.max(1) as f32);
+    let rows: Vec<NewFace> = faces
+        .iter()
+        .map(|f| NewFace {
+            model: model.to_owned(),
+            bbox: relative_box(&f.face.xyxy, width, height),
+            landmarks: f.face.landmarks.map(|p| [p[0] / w, p[1] / h]),
+            score: f.face.score,
+            quality: quality(&f.face),
+            embedding: f.embedding.clone(),
+        })
+        .collect();
+    store.replace_faces(photo_id, model, &rows)
+}
+
+/// Places the library's unsorted faces (all automatic ones too with `full`) and stores the
+/// result.
+pub fn group(store: &mut Store, params: &Params, full: bool) -> Result<Grouped> {
+    let faces: Vec<ClusterFace> = store
+        .all_faces()?
+        .into_iter()
+        .map(|f| ClusterFace {
+            id: f.id,
+            quality: f.quality,
+            embedding: f.embedding,
+            person: f.person,
+        })
+        .collect();
+    let rejections = store.face_rejections()?;
+    let Plan {
+        assign,
+        new_groups,
+        unsort,
+    } = plan(&faces, &rejections, params, full);
+    store.apply_grouping(&assign, &new_groups, &unsort)?;
+    let unsorted = store
+        .all_faces()?
+        .iter()
+        .filter(|f| f.person.is_none())
+        .count();
+    Ok(Grouped {
+        joined: assign.len(),
+        new_persons: new_groups.len(),
+        in_new_persons: new_groups.iter().map(Vec::len).sum(),
+        unsorted,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::store::Assignment;
+    use crate::zoo::faceres::l2_normalised;
+    use crate::zoo::mtcnn::Face;
+
+    fn store_with_photos(n: i64) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("lib.db")).unwrap();
+        for i in 0..n {
+            store
+                .conn()
+                .execute(
+                    "INSERT INTO photos (path, size, mtime_ns, status, sort_key, added_at,
+                                         scanned_at) VALUES (?1, 1, 0, 'ok', ?2, 0, 0)",
+                    rusqlite::params![format!("/p{i}.jpg").into_bytes(), i],
+                )
+                .unwrap();
+        }
+        (dir, store)
+    }
+
+    fn embedded(side: f32, e: Vec<f32>) -> FaceEmbedding {
+        let mut face = Face::new([100.0, 50.0, 100.0 + side, 50.0 + side], 0.99);
+        face.landmarks[0] = [120.0, 70.0];
+        FaceEmbedding {
+            face,
+            embedding: l2_normalised(e),
+        }
+    }
+
+    #[test]
+    fn photos_arriving_one_by_one_form_a_person_and_later_faces_join_it() {
+        let (_d, mut store) = store_with_photos(5);
+        let params = Params::default();
+        let mut ids = Vec::new();
+        for photo in 1..=3 {
+            let e = vec![1.0, 0.05 * photo as f32, 0.0];
+            ids.extend(
+                store_faces(
+                    &mut store,
+                    photo,
+                    "faceres",
+                    (400, 200),
+                    &[embedded(80.0, e)],
+                )
+                .unwrap(),
+            );
+            let g = group(&mut store, &params, false).unwrap();
+            // Two faces are not a person yet; the third makes one.
+            assert_eq!(g.new_persons, usize::from(photo == 3), "photo {photo}");
+        }
+        let row = store.face(ids[0]).unwrap().unwrap();
+        let want = [0.25, 0.25, 0.2, 0.4];
+        assert!(
+            row.bbox.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{row:?}"
+        );
+        assert_eq!(row.landmarks[0], [0.3, 0.35]);
+        let person = row.person.unwrap().0;
+        // A later photo's face joins the person; a tiny face of the same person waits.
+        store_faces(
+            &mut store,
+            4,
+            "faceres",
+            (400, 200),
+            &[embedded(80.0, vec![1.0, 0.0, 0.1])],
+        )
+        .unwrap();
+        store_faces(
+            &mut store,
+            5,
+            "faceres",
+            (400, 200),
+            &[embedded(12.0, vec![1.0, 0.0, 0.1])],
+        )
+        .unwrap();
+        let g = group(&mut store, &params, false).unwrap();
+        assert_eq!((g.joined, g.new_persons, g.unsorted), (1, 0, 1));
+        let faces = store.faces_of_person(person).unwrap();
+        assert_eq!(faces.len(), 4);
+        assert!(
+            faces
+                .iter()
+                .all(|f| f.person == Some((person, Assignment::Auto)))
+        );
+    }
+}
