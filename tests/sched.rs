@@ -166,10 +166,6 @@ fn ours_full_information_beats_random_and_stops_early_on_held_out_photos() {
     )
     .unwrap();
     sel.apply_to(&mut ckpt);
-    assert!(
-        ckpt.calibration.is_some(),
-        "the stop is on calibrated values"
-    );
     let net = ckpt.predictor(&catalog);
     let no_stop = GreedyConfig {
         use_cost: true,
