@@ -55,7 +55,7 @@ fn the_binary_opens_a_window_and_scans_a_folder_under_xvfb() {
         }
     }
 
-    let (display, _xvfb) = start_xvfb(90);
+    let (display, _xvfb) = start_xvfb();
 
     let log = std::fs::File::create(dir.path().join("photolabel.log")).unwrap();
     let mut app = Kill(

@@ -40,7 +40,7 @@ fn the_installed_binary_starts_from_a_launcher_under_xvfb() {
     let log_file = data.join("logs").join("photolabel.log");
     let log_text = || std::fs::read_to_string(&log_file).unwrap_or_default();
 
-    let (display, _xvfb) = start_xvfb(150);
+    let (display, _xvfb) = start_xvfb();
 
     let mut app = Kill(
         Command::new(&bin)

@@ -165,3 +165,88 @@ fn a_missing_root_is_offline_and_keeps_its_photos() {
     assert!(snap.offline.is_empty());
     assert_eq!((snap.stats.photos_ok, snap.stats.photos_missing), (4, 0));
 }
+
+#[test]
+fn a_change_in_one_folder_rescans_that_folder_only() {
+    let lib = TempLib::new();
+    let (a, b) = (lib.dir.path().join("a"), lib.dir.path().join("b"));
+    generate_library(&a, 2, (64, 48)).unwrap();
+    generate_library(&b, 2, (64, 48)).unwrap();
+    let engine = Engine::start_with(paths(&lib), Plugins::default(), watching()).unwrap();
+    engine
+        .send(Command::AddPaths(vec![a.clone(), b.clone()]))
+        .unwrap();
+    // Let the scans of the added folders end before watching for the next one.
+    wait_until(&engine, "the first scans to end", |evs| {
+        let started = evs
+            .iter()
+            .filter(|e| matches!(e, Event::ScanStarted(_)))
+            .count();
+        let finished = evs
+            .iter()
+            .filter(|e| matches!(e, Event::ScanFinished(_)))
+            .count();
+        started > 0
+            && started == finished
+            && Store::open(&lib.db()).unwrap().stats().unwrap().photos_ok == 4
+    });
+    let a = a.canonicalize().unwrap();
+    let src = generate_library(&lib.dir.path().join("outside"), 1, (80, 60))
+        .unwrap()
+        .remove(0);
+    let copied = a.join("new.jpg");
+    std::fs::copy(&src, &copied).unwrap();
+    let events = wait_until(&engine, "the copied photo", |evs| {
+        status(&lib.db(), &copied) == Some(PhotoStatus::Ok)
+            && evs.iter().any(|e| matches!(e, Event::ScanFinished(_)))
+    });
+    let scanned: Vec<&Vec<std::path::PathBuf>> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ScanStarted(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(scanned, vec![&vec![a]], "only the changed folder is walked");
+}
+
+#[test]
+fn an_empty_mount_folder_is_offline_and_keeps_its_photos() {
+    let lib = TempLib::new();
+    let photos = lib.photos();
+    let made = generate_library(&photos, 3, (64, 48)).unwrap();
+    let root = photos.canonicalize().unwrap();
+    {
+        let mut store = lib.store();
+        assert_eq!(lib.scan(&mut store, &[&photos]).new, 3);
+    }
+    // The drive is not mounted: its mount folder is there, and empty.
+    let album = made[0].parent().unwrap().to_path_buf();
+    let drive = lib.dir.path().join("drive");
+    std::fs::rename(&album, &drive).unwrap();
+    // A scan (the CLI's, here) keeps the photos and says the folder is offline.
+    {
+        let mut store = lib.store();
+        let s = lib.scan(&mut store, &[&photos]);
+        assert_eq!((s.missing, s.offline), (0, 1));
+        assert_eq!(store.stats().unwrap().photos_missing, 0);
+    }
+    let engine = Engine::start_with(paths(&lib), Plugins::default(), watching()).unwrap();
+    wait_until(&engine, "the offline report", |evs| {
+        evs.iter()
+            .any(|e| matches!(e, Event::Error(m) if m.contains("offline")))
+    });
+    let snap = snapshot(&engine);
+    assert_eq!(snap.offline, vec![root.clone()]);
+    assert_eq!((snap.stats.photos_ok, snap.stats.photos_missing), (3, 0));
+
+    // Mounted again: rescanned, all there, online.
+    std::fs::rename(&drive, &album).unwrap();
+    wait_until(&engine, "the rescan of the mounted folder", |evs| {
+        evs.iter()
+            .any(|e| matches!(e, Event::ScanFinished(s) if s.unchanged == 3))
+    });
+    let snap = snapshot(&engine);
+    assert!(snap.offline.is_empty());
+    assert_eq!((snap.stats.photos_ok, snap.stats.photos_missing), (3, 0));
+}

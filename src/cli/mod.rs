@@ -63,6 +63,10 @@ pub enum Command {
         /// Worker threads (default: one per core).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Leave a freedesktop `large` thumbnail (~/.cache/thumbnails/large) for each photo
+        /// decoded, for file managers and viewers to reuse.
+        #[arg(long)]
+        share_thumbnails: bool,
     },
     /// Search photos by tags: whole words (a prefix while no tag has the word); AND by
     /// default; OR, -tag/NOT, "quoted phrases", tag:exact, person:Name, (groups), conf>0.8.
@@ -235,9 +239,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_thumbnails,
             include_hidden,
             jobs,
+            share_thumbnails,
         } => {
             let mut opts = ScanOptions::new(paths.thumbs_dir());
             opts.thumbnails = !no_thumbnails;
+            opts.write_shared_thumbs = share_thumbnails;
             opts.include_hidden = include_hidden;
             if let Some(j) = jobs {
                 opts.jobs = j.max(1);

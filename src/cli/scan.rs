@@ -100,6 +100,13 @@ fn scan_cmd(
             summary.not_images,
             summary.thumbnails
         );
+        if summary.offline > 0 {
+            println!(
+                "{} library folder(s) gone or empty although their photos were there (a drive \
+                 not mounted?): their photos are kept",
+                summary.offline
+            );
+        }
     }
     Ok(if summary.failed + summary.walk_errors > 0 {
         ExitCode::from(exit::PARTIAL)

@@ -74,7 +74,10 @@ fn answer(store: &Store, cmd: Command) -> crate::Result<Option<Event>> {
         Command::LoadLibrary => {
             let roots = store.roots()?;
             Event::Library(Box::new(LibrarySnapshot {
-                offline: roots.iter().filter(|r| !r.is_dir()).cloned().collect(),
+                offline: {
+                    let holding = store.roots_holding_photos()?;
+                    crate::scan::watch::split_offline(roots.clone(), &holding).1
+                },
                 roots,
                 stats: store.stats()?,
                 runs: store.run_summary()?,

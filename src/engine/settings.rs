@@ -1,7 +1,7 @@
 //! Labelling settings the user edits in the GUI and the engine hands to the labeller: the
 //! per-photo deadline, the memory budget, the thoroughness of the early stop, the share of
-//! exploratory decisions, which models may run with what priority and threshold, and whether
-//! labelled photos get XMP sidecars. Serde with defaults, so settings written by an older build
+//! exploratory decisions, which models may run with what priority and threshold, whether
+//! labelled photos get XMP sidecars and whether scanned ones leave shared thumbnails. Serde with defaults, so settings written by an older build
 //! still load.
 
 use serde::{Deserialize, Serialize};
@@ -98,6 +98,10 @@ pub struct LabelSettings {
     /// XMP sidecars written as photos are labelled (off by default). Not a labeller setting:
     /// the labelling thread keeps it apart, so changing it does not reload the models.
     pub xmp: XmpOptions,
+    /// Leave a freedesktop `large` thumbnail (`~/.cache/thumbnails/large`) for every photo the
+    /// scan decodes, for file managers and viewers to reuse (off by default). Not a labeller
+    /// setting either: the scanner uses it.
+    pub share_thumbnails: bool,
 }
 
 impl Default for LabelSettings {
@@ -109,6 +113,7 @@ impl Default for LabelSettings {
             thoroughness: Thoroughness::default(),
             models: Vec::new(),
             xmp: XmpOptions::default(),
+            share_thumbnails: false,
         }
     }
 }

@@ -4,8 +4,9 @@
 //! every folder, and folders added during a scan are picked up by a rescan right after it.
 //!
 //! With [`EngineOptions::watch_folders`] the writer also owns the folder watcher: a change
-//! under a library folder starts the same incremental rescan as the Rescan button (so the GUI
-//! gets the same events), and every few seconds it checks which folders are offline (their
+//! under a library folder starts the same incremental rescan as the Rescan button, of that
+//! folder only (so the GUI gets the same events, and a big library is not walked again for one
+//! new photo), and every few seconds it checks which folders are offline (their
 //! path is gone: an unplugged drive) and rescans those that came back. Offline folders are
 //! never scanned, so their photos are kept as they were.
 
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use std::collections::BTreeSet;
 
-use crossbeam_channel::{Receiver, Sender, bounded, never, select, tick};
+use crossbeam_channel::{Receiver, Sender, bounded, never, select, tick, unbounded};
 
 use super::command::{Command, Event};
 use super::labelling::LabelMsg;
@@ -40,13 +41,16 @@ struct Writer {
     label_tx: Option<Sender<LabelMsg>>,
     /// Whether a scan thread is running.
     scanning: bool,
-    /// Another scan is needed once the running one ends (folders were added meanwhile).
-    rescan: bool,
+    /// The folders the next scan must cover, once the running one ends (folders added or
+    /// changed meanwhile); `None` when no scan is waiting.
+    pending: Option<ScanScope>,
     done_tx: Sender<()>,
     /// Watches the library's folders (when the options ask for it).
     watcher: Option<FolderWatcher>,
     /// Library folders whose path is gone now (reported once when they go).
     offline: BTreeSet<PathBuf>,
+    /// Whether scans leave freedesktop shared thumbnails (the user's setting).
+    share_thumbs: bool,
 }
 
 /// What the writer thread starts with.
@@ -75,14 +79,14 @@ pub(crate) fn spawn(setup: WriterSetup, rx: Receiver<Command>, sink: EventSink) 
                 }
             };
             let (done_tx, done_rx) = bounded::<()>(4);
-            // One pending "something changed" is enough: the rescan looks at everything.
-            let (change_tx, change_rx) = bounded::<()>(1);
+            // The watcher's debounced batches of changed paths (a few a second at most).
+            let (change_tx, change_rx) = unbounded::<Vec<PathBuf>>();
             // Kept here so that the channel stays open even if the watcher's thread ends.
             let _keep_open = change_tx.clone();
             let watcher = if options.watch_folders {
                 let ignore = ignore_own_files(&paths);
-                let on_change = Box::new(move |_paths: Vec<PathBuf>| {
-                    let _ = change_tx.try_send(());
+                let on_change = Box::new(move |paths: Vec<PathBuf>| {
+                    let _ = change_tx.send(paths);
                 });
                 match FolderWatcher::new(options.debounce, ignore, on_change) {
                     Ok(w) => Some(w),
@@ -108,10 +112,11 @@ pub(crate) fn spawn(setup: WriterSetup, rx: Receiver<Command>, sink: EventSink) 
                 cancel,
                 label_tx,
                 scanning: false,
-                rescan: false,
+                pending: None,
                 done_tx,
                 watcher,
                 offline: BTreeSet::new(),
+                share_thumbs: false,
             };
             w.sync_folders();
             w.wake_labeller();
@@ -125,7 +130,11 @@ pub(crate) fn spawn(setup: WriterSetup, rx: Receiver<Command>, sink: EventSink) 
                         Err(_) => break,
                     },
                     recv(done_rx) -> _ => w.scan_ended(),
-                    recv(change_rx) -> _ => w.start_scan(),
+                    recv(change_rx) -> paths => {
+                        if let Ok(paths) = paths {
+                            w.folders_changed(&paths);
+                        }
+                    }
                     recv(offline_check) -> _ => {
                         if w.sync_folders() {
                             w.start_scan();
@@ -146,8 +155,8 @@ impl Writer {
             Command::AddPaths(paths) => self.add_paths(&paths),
             Command::RemoveFolder(root) => self.remove_folder(&root),
             Command::PauseScan => {
-                // The flag was already set by Engine::send; nothing queued to undo.
-                self.rescan = false;
+                // The flag was already set by Engine::send; a waiting rescan is dropped too.
+                self.pending = None;
                 Ok(())
             }
             Command::ResumeScan => {
@@ -169,6 +178,7 @@ impl Writer {
                 .remove_label(photo_id, label_id)
                 .map(|_| self.changed(photo_id)),
             Command::ApplySettings(s) => {
+                self.share_thumbs = s.share_thumbnails;
                 if let Some(tx) = &self.label_tx {
                     let _ = tx.send(LabelMsg::Settings(s.clamped()));
                 }
@@ -217,17 +227,13 @@ impl Writer {
         if added_folder {
             self.sync_folders();
             self.sink.send(Event::LibraryChanged);
-            if self.scanning {
-                self.rescan = true;
-            } else {
-                self.start_scan();
-            }
+            self.start_scan();
         }
         Ok(())
     }
 
     fn add_files(&mut self, files: &[PathBuf]) -> crate::Result<()> {
-        let opts = ScanOptions::new(self.thumbs_dir.clone());
+        let opts = self.scan_options();
         let mut records = Vec::new();
         for f in files {
             match scan::examine_file(f, &opts) {
@@ -253,7 +259,7 @@ impl Writer {
         if self.scanning {
             // The scan may be writing photos of this folder; stop it first, rescan after.
             self.cancel.store(true, Ordering::SeqCst);
-            self.rescan = true;
+            self.request_scan(ScanScope::All);
         }
         self.store.remove_root(root)?;
         self.sync_folders();
@@ -272,9 +278,16 @@ impl Writer {
                 return false;
             }
         };
+        let holding = match self.store.roots_holding_photos() {
+            Ok(h) => h,
+            Err(e) => {
+                self.sink.send(Event::Error(format!("{e:#}")));
+                return false;
+            }
+        };
         let (offline, back) = match &mut self.watcher {
             Some(w) => {
-                let out = w.sync(&roots);
+                let out = w.sync(&roots, &holding);
                 for (root, why) in &out.failed {
                     self.sink.send(Event::Error(format!(
                         "folder not watched for changes (use Rescan): {why}: {}",
@@ -283,7 +296,7 @@ impl Writer {
                 }
                 (out.offline, !out.back_online.is_empty())
             }
-            None => (scan::watch::split_offline(roots).1, false),
+            None => (scan::watch::split_offline(roots, &holding).1, false),
         };
         let offline: BTreeSet<PathBuf> = offline.into_iter().collect();
         if offline != self.offline {
@@ -299,11 +312,14 @@ impl Writer {
         back
     }
 
+    /// Scans every library folder (now, or after the running scan).
     fn start_scan(&mut self) {
-        if self.scanning {
-            self.rescan = true;
-            return;
-        }
+        self.request_scan(ScanScope::All);
+    }
+
+    /// The watcher saw `paths` change: rescans the library folders they lie in, not the
+    /// whole library (an empty path, for lost notifications, rescans everything).
+    fn folders_changed(&mut self, paths: &[PathBuf]) {
         let roots = match self.store.roots() {
             Ok(r) => r,
             Err(e) => {
@@ -311,21 +327,45 @@ impl Writer {
                 return;
             }
         };
-        // Offline folders are not scanned: a scan would find none of their photos and mark
-        // them all missing.
-        let (present, absent) = scan::watch::split_offline(roots);
-        if !absent.is_empty() {
-            self.sync_folders();
+        self.request_scan(ScanScope::of_changes(&roots, paths));
+    }
+
+    /// Starts a scan of `scope`, or widens the one waiting for the running scan to end.
+    fn request_scan(&mut self, scope: ScanScope) {
+        let scope = match self.pending.take() {
+            Some(waiting) => waiting.merge(scope),
+            None => scope,
+        };
+        if self.scanning {
+            self.pending = Some(scope);
+            return;
         }
+        // Offline folders are not scanned: a scan would find none of their photos and mark
+        // them all missing. A folder back online is scanned whatever the scope.
+        let scope = if self.sync_folders() {
+            ScanScope::All
+        } else {
+            scope
+        };
+        let roots = match self.store.roots() {
+            Ok(r) => scope.select(r),
+            Err(e) => {
+                self.sink.send(Event::Error(format!("{e:#}")));
+                return;
+            }
+        };
+        let present: Vec<PathBuf> = roots
+            .into_iter()
+            .filter(|r| !self.offline.contains(r))
+            .collect();
         if present.is_empty() {
             return;
         }
         self.cancel.store(false, Ordering::SeqCst);
         self.scanning = true;
-        self.rescan = false;
         self.sink.send(Event::ScanStarted(present.clone()));
         let db = self.store.path().to_path_buf();
-        let mut opts = ScanOptions::new(self.thumbs_dir.clone());
+        let mut opts = self.scan_options();
         // Small batches: photos appear in the window within a second of being read.
         opts.batch = GUI_SCAN_BATCH;
         let sink = self.sink.clone();
@@ -344,17 +384,65 @@ impl Writer {
         }
     }
 
+    fn scan_options(&self) -> ScanOptions {
+        let mut opts = ScanOptions::new(self.thumbs_dir.clone());
+        opts.write_shared_thumbs = self.share_thumbs;
+        opts
+    }
+
     fn scan_ended(&mut self) {
         self.scanning = false;
         self.wake_labeller();
-        if self.rescan {
-            self.start_scan();
+        if let Some(scope) = self.pending.take() {
+            self.request_scan(scope);
         }
     }
 
     fn wake_labeller(&self) {
         if let Some(tx) = &self.label_tx {
             let _ = tx.try_send(LabelMsg::Wake);
+        }
+    }
+}
+
+/// Which library folders a scan covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ScanScope {
+    All,
+    /// These library folders only (a watched change lay under them).
+    Roots(BTreeSet<PathBuf>),
+}
+
+impl ScanScope {
+    /// The library folders that hold `changed` paths; everything when a path lies under no
+    /// folder (or is empty: the watcher lost notifications).
+    fn of_changes(roots: &[PathBuf], changed: &[PathBuf]) -> ScanScope {
+        let mut hit = BTreeSet::new();
+        for path in changed {
+            let under: Vec<&PathBuf> = roots.iter().filter(|r| path.starts_with(r)).collect();
+            if path.as_os_str().is_empty() || under.is_empty() {
+                return ScanScope::All;
+            }
+            hit.extend(under.into_iter().cloned());
+        }
+        ScanScope::Roots(hit)
+    }
+
+    fn merge(self, other: ScanScope) -> ScanScope {
+        match (self, other) {
+            (ScanScope::Roots(mut a), ScanScope::Roots(b)) => {
+                a.extend(b);
+                ScanScope::Roots(a)
+            }
+            _ => ScanScope::All,
+        }
+    }
+
+    /// The library folders (in library order) this scope covers.
+    fn select(&self, roots: Vec<PathBuf>) -> Vec<PathBuf> {
+        match self {
+            ScanScope::All => roots,
+            ScanScope::Roots(some) => roots.into_iter().filter(|r| some.contains(r)).collect(),
         }
     }
 }

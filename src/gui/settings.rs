@@ -141,6 +141,14 @@ impl Settings {
                     ui.end_row();
                 });
         });
+        ui.checkbox(
+            &mut self.label.share_thumbnails,
+            "Write thumbnails other programs can reuse",
+        )
+        .on_hover_text(
+            "Leave a thumbnail in ~/.cache/thumbnails/large for each photo scanned, as file \
+             managers and image viewers expect, so they need not decode the photo again.",
+        );
     }
 }
 

@@ -28,6 +28,18 @@ impl ImageFormat {
         }
     }
 
+    /// The MIME type (as the freedesktop thumbnail standard's `Thumb::Mime` wants it).
+    pub fn mime(self) -> &'static str {
+        match self {
+            ImageFormat::Jpeg => "image/jpeg",
+            ImageFormat::Png => "image/png",
+            ImageFormat::WebP => "image/webp",
+            ImageFormat::Gif => "image/gif",
+            ImageFormat::Tiff => "image/tiff",
+            ImageFormat::Bmp => "image/bmp",
+        }
+    }
+
     /// The matching `image` crate format.
     pub fn to_image(self) -> image::ImageFormat {
         match self {

@@ -8,8 +8,9 @@
 //! committed every few hundred files, so a killed scan resumes where it stopped.
 //!
 //! A library folder whose path is gone (an unplugged drive) is not scanned by the app (see
-//! [`watch`]), and a folder that vanishes while being scanned keeps its photos: only files
-//! missing from a folder that is there are marked missing. Photos with a GPS position get place
+//! [`watch`]), and a folder that vanishes while being scanned, or is found empty although its
+//! photos were there (an unmounted drive's mount folder), keeps its photos: only files missing
+//! from a folder that is there are marked missing. Photos with a GPS position get place
 //! tags ([`places`]).
 //!
 //! Thumbnails other programs already made (freedesktop shared thumbnails) are reused when
@@ -61,6 +62,9 @@ pub struct ScanOptions {
     /// The freedesktop.org shared thumbnail folder (`~/.cache/thumbnails`): a valid thumbnail
     /// there is reused instead of decoding the photo; `None` never looks.
     pub shared_thumbs: Option<PathBuf>,
+    /// Also leave a `large` thumbnail in [`Self::shared_thumbs`] for each photo the scan
+    /// decodes, for other programs to reuse (off by default; the app's Settings).
+    pub write_shared_thumbs: bool,
 }
 
 impl ScanOptions {
@@ -75,6 +79,7 @@ impl ScanOptions {
             thumbs_dir,
             batch: 256,
             shared_thumbs: shared_thumbs::default_dir(),
+            write_shared_thumbs: false,
         }
     }
 }
@@ -122,6 +127,9 @@ pub struct ScanSummary {
     pub walk_errors: u64,
     /// Photos whose files disappeared since the last scan.
     pub missing: u64,
+    /// Library folders found gone or empty although the library holds photos from them (an
+    /// unplugged or unmounted drive): offline, their photos kept as they were.
+    pub offline: u64,
     /// Files that are not images (ignored).
     pub not_images: u64,
     pub thumbnails: u64,
@@ -410,6 +418,17 @@ pub fn scan(
                 // The folder itself went away during the scan (a drive unplugged): it is
                 // offline, not emptied; its photos stay as they were.
                 log::warn!("library folder vanished while scanning: {}", root.display());
+                summary.offline += 1;
+                continue;
+            }
+            if watch::is_offline(root, known.values().any(|k| !k.missing)) {
+                // Empty, although its photos were here: the mount folder of a drive that is
+                // not mounted. Marking them missing would lose their labels on a move.
+                log::warn!(
+                    "library folder is empty; its drive may not be mounted; its photos are kept: {}",
+                    root.display()
+                );
+                summary.offline += 1;
                 continue;
             }
             for (path, k) in known {
@@ -548,7 +567,7 @@ fn examine(job: &Job, opts: &ScanOptions) -> FileOutcome {
                     .and_then(|dir| shared_thumbs::reuse(dir, &f.path, f.mtime_ns, upright(&meta)));
                 let made = match shared {
                     Some(jpeg) => Ok(jpeg),
-                    None => thumb::make_thumbnail(&bytes, format, meta.orientation),
+                    None => decoded_thumbnail(f, &bytes, format, &meta, opts),
                 };
                 match made {
                     Ok(jpeg) => {
@@ -568,6 +587,32 @@ fn examine(job: &Job, opts: &ScanOptions) -> FileOutcome {
         other => other,
     };
     record(Some(hash), meta, thumb)
+}
+
+/// Our thumbnail of a photo decoded for it, and (when the options say so) the shared `large`
+/// thumbnail other programs can reuse, made from the same decoded image.
+fn decoded_thumbnail(
+    f: &walk::FoundFile,
+    bytes: &[u8],
+    format: detect::ImageFormat,
+    meta: &PhotoMeta,
+    opts: &ScanOptions,
+) -> std::result::Result<Vec<u8>, String> {
+    let img = thumb::decode_upright(bytes, format, meta.orientation, thumb::THUMB_SIZE)?;
+    if opts.write_shared_thumbs
+        && let Some(dir) = &opts.shared_thumbs
+    {
+        let source = shared_thumbs::ThumbSource {
+            path: &f.path,
+            mtime_ns: f.mtime_ns,
+            size: f.size,
+            mime: format.mime(),
+        };
+        if let Err(e) = shared_thumbs::write_large(dir, source, &img) {
+            log::warn!("cannot write a shared thumbnail: {e}: {}", dir.display());
+        }
+    }
+    thumb::thumbnail_jpeg(img)
 }
 
 /// A photo's size once its EXIF orientation is applied (5 to 8 turn it a quarter).

@@ -5,14 +5,24 @@
 //! modification time) the scan makes ours from it instead. Only thumbnails at least as large
 //! as ours are used (`large`, `x-large`, `xx-large`; `normal` is 128 px and would look
 //! blurred in the grid), and only when their shape matches the upright photo (a thumbnail made
-//! without the EXIF orientation is ignored). We never write there.
+//! without the EXIF orientation is ignored).
+//!
+//! With the setting on ([`super::ScanOptions::write_shared_thumbs`]) the scan also leaves a
+//! `large` thumbnail there for every photo it decodes, so that file managers and viewers need
+//! not decode it again: a PNG with the keys the standard requires, written to a temporary file
+//! in the same folder and renamed, readable by the user only (mode 600, folders 700). We never
+//! write a `fail/` entry: a photo we could not read is not one we thumbnail.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use image::DynamicImage;
 use md5::{Digest, Md5};
 
 use super::thumb::THUMB_SIZE;
+
+/// The longest side of a `large` shared thumbnail (the standard's 256×256 box).
+pub const LARGE_SIZE: u32 = 256;
 
 /// Shared thumbnail folders to look in, best first.
 const SIZES: &[&str] = &["large", "x-large", "xx-large"];
@@ -60,11 +70,7 @@ pub fn reuse(dir: &Path, photo: &Path, mtime_ns: i64, upright: (u32, u32)) -> Op
     SIZES.iter().find_map(|size| {
         let path = thumbnail_path(dir, size, &uri);
         let png = read_small(&path)?;
-        let text = png_text(&png);
-        let field = |key: &str| text.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-        let fresh = field("Thumb::URI") == Some(uri.as_str())
-            && field("Thumb::MTime").and_then(parse_mtime) == Some(mtime_s);
-        if !fresh {
+        if !is_fresh(&png, &uri, mtime_s) {
             return None;
         }
         let img = image::load_from_memory_with_format(&png, image::ImageFormat::Png).ok()?;
@@ -80,6 +86,130 @@ pub fn reuse(dir: &Path, photo: &Path, mtime_ns: i64, upright: (u32, u32)) -> Op
         }
         super::thumb::thumbnail_jpeg(img).ok()
     })
+}
+
+/// The photo a shared thumbnail is written for: its path, modification time (ns), size in
+/// bytes and MIME type.
+#[derive(Debug, Clone, Copy)]
+pub struct ThumbSource<'a> {
+    pub path: &'a Path,
+    pub mtime_ns: i64,
+    pub size: u64,
+    pub mime: &'a str,
+}
+
+/// Writes the `large` shared thumbnail of `photo` from its upright image (scaled to fit
+/// 256×256, never enlarged) unless a valid one is already there; returns its path when it
+/// wrote one. The file is a PNG with `Thumb::URI`, `Thumb::MTime`, `Thumb::Size`,
+/// `Thumb::Mime` and `Software`, made in a temporary file beside it and renamed (readers never
+/// see half a file), mode 600 in folders of mode 700.
+pub fn write_large(
+    dir: &Path,
+    photo: ThumbSource<'_>,
+    upright: &DynamicImage,
+) -> std::io::Result<Option<PathBuf>> {
+    let uri = file_uri(photo.path);
+    let path = thumbnail_path(dir, "large", &uri);
+    let mtime_s = photo.mtime_ns.div_euclid(1_000_000_000);
+    if read_small(&path).is_some_and(|png| is_fresh(&png, &uri, mtime_s)) {
+        return Ok(None);
+    }
+    let (w, h) = (upright.width(), upright.height());
+    let small = if w.max(h) > LARGE_SIZE {
+        upright.thumbnail(LARGE_SIZE, LARGE_SIZE)
+    } else {
+        upright.clone()
+    };
+    let mut png = Vec::new();
+    DynamicImage::ImageRgb8(small.to_rgb8())
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(std::io::Error::other)?;
+    let png = png_with_text(
+        &png,
+        &[
+            ("Thumb::URI", uri.as_str()),
+            ("Thumb::MTime", &mtime_s.to_string()),
+            ("Thumb::Size", &photo.size.to_string()),
+            ("Thumb::Mime", photo.mime),
+            (
+                "Software",
+                concat!("photolabel ", env!("CARGO_PKG_VERSION")),
+            ),
+        ],
+    )
+    .ok_or_else(|| std::io::Error::other("the PNG encoder wrote no header"))?;
+    let folder = dir.join("large");
+    private_dir(&folder)?;
+    let tmp = folder.join(format!(
+        ".{}.photolabel-{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("thumb"),
+        std::process::id()
+    ));
+    let written = private_file(&tmp).and_then(|mut f| {
+        f.write_all(&png)?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, &path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(Some(path))
+}
+
+/// Whether a shared thumbnail's keys say it was made from this version of the photo.
+fn is_fresh(png: &[u8], uri: &str, mtime_s: i64) -> bool {
+    let text = png_text(png);
+    let field = |key: &str| text.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    field("Thumb::URI") == Some(uri) && field("Thumb::MTime").and_then(parse_mtime) == Some(mtime_s)
+}
+
+/// Creates `dir` (and missing parents) readable by the user only, as the standard asks.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Creates a new file readable and writable by the user only.
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+}
+
+/// A PNG with `tEXt` chunks (keyword, Latin-1 text) inserted after its `IHDR` chunk, where
+/// thumbnail readers look for them; `None` if `png` does not start with a PNG header.
+pub fn png_with_text(png: &[u8], text: &[(&str, &str)]) -> Option<Vec<u8>> {
+    // Signature (8) + IHDR chunk (length 4, type 4, data 13, CRC 4).
+    const HEADER: usize = 33;
+    if png.get(..8) != Some(b"\x89PNG\r\n\x1a\n".as_slice()) || png.get(12..16) != Some(b"IHDR") {
+        return None;
+    }
+    let mut out = png.get(..HEADER)?.to_vec();
+    for (key, value) in text {
+        let mut data = key.as_bytes().to_vec();
+        data.push(0);
+        data.extend_from_slice(value.as_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(b"tEXt");
+        crc.update(&data);
+        out.extend_from_slice(&u32::try_from(data.len()).ok()?.to_be_bytes());
+        out.extend_from_slice(b"tEXt");
+        out.extend_from_slice(&data);
+        out.extend_from_slice(&crc.sum().to_be_bytes());
+    }
+    out.extend_from_slice(&png[HEADER..]);
+    Some(out)
 }
 
 fn read_small(path: &Path) -> Option<Vec<u8>> {

@@ -6,7 +6,9 @@
 //! is new, changed, moved or missing.
 //!
 //! A library folder whose path does not exist (an unplugged drive) cannot be watched: it is
-//! *offline*. [`FolderWatcher::sync`] watches the folders that are there, forgets those that
+//! *offline*. So is an empty folder the library holds photos from: the mount folder an
+//! unmounted drive leaves behind looks exactly like that, and scanning it would mark every
+//! photo of the drive missing ([`is_offline`]). [`FolderWatcher::sync`] watches the folders that are there, forgets those that
 //! went away and says which are offline and which came back, so the caller can show them and
 //! rescan the ones that returned. Main type: [`FolderWatcher`].
 
@@ -97,15 +99,20 @@ impl FolderWatcher {
         })
     }
 
-    /// Makes the watched set `roots`: folders that exist are watched (recursively), folders
-    /// no longer in `roots` are forgotten, and those that do not exist are reported offline.
-    pub fn sync(&mut self, roots: &[PathBuf]) -> SyncOutcome {
+    /// Makes the watched set `roots`: folders that are there are watched (recursively),
+    /// folders no longer in `roots` are forgotten, and offline ones ([`is_offline`]; `holding`
+    /// are the folders the library holds photos from) are reported.
+    pub fn sync(&mut self, roots: &[PathBuf], holding: &BTreeSet<PathBuf>) -> SyncOutcome {
         let mut out = SyncOutcome::default();
         let wanted: BTreeSet<&PathBuf> = roots.iter().collect();
+        let offline: BTreeSet<&PathBuf> = roots
+            .iter()
+            .filter(|r| is_offline(r, holding.contains(*r)))
+            .collect();
         let gone: Vec<PathBuf> = self
             .watched
             .iter()
-            .filter(|r| !wanted.contains(r) || !r.is_dir())
+            .filter(|r| !wanted.contains(r) || offline.contains(r))
             .cloned()
             .collect();
         for root in gone {
@@ -115,7 +122,7 @@ impl FolderWatcher {
         }
         self.offline.retain(|r| wanted.contains(r));
         for root in roots {
-            if !root.is_dir() {
+            if offline.contains(root) {
                 self.offline.insert(root.clone());
                 out.offline.push(root.clone());
                 continue;
@@ -197,15 +204,49 @@ fn debounce_loop(
     }
 }
 
-/// Splits library folders into those that exist and those that are offline.
-pub fn split_offline(roots: Vec<PathBuf>) -> (Vec<PathBuf>, Vec<PathBuf>) {
-    roots.into_iter().partition(|r| r.is_dir())
+/// Whether a library folder is offline: its path is gone or is not a folder (an unplugged
+/// drive whose mount folder was removed), or it is an empty folder although the library holds
+/// photos from it (`holds_photos`: the mount folder a drive leaves behind when it is not
+/// mounted). An offline folder is neither scanned nor watched, and keeps its photos.
+pub fn is_offline(root: &Path, holds_photos: bool) -> bool {
+    if !root.is_dir() {
+        return true;
+    }
+    holds_photos && std::fs::read_dir(root).is_ok_and(|mut entries| entries.next().is_none())
+}
+
+/// Splits library folders into those that are there and those that are offline
+/// ([`is_offline`]; `holding` are the folders the library holds photos from).
+pub fn split_offline(
+    roots: Vec<PathBuf>,
+    holding: &BTreeSet<PathBuf>,
+) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    roots
+        .into_iter()
+        .partition(|r| !is_offline(r, holding.contains(r)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use notify::event::{CreateKind, ModifyKind};
+
+    #[test]
+    fn an_empty_folder_is_offline_only_when_the_library_holds_photos_from_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("mnt");
+        assert!(is_offline(&root, false), "a missing path");
+        std::fs::create_dir(&root).unwrap();
+        assert!(is_offline(&root, true), "an empty mount folder");
+        assert!(!is_offline(&root, false), "a new, still empty folder");
+        std::fs::write(root.join("a.jpg"), b"x").unwrap();
+        assert!(!is_offline(&root, true), "a mounted drive");
+        let holding: BTreeSet<PathBuf> = [root.clone()].into();
+        std::fs::remove_file(root.join("a.jpg")).unwrap();
+        let (present, offline) = split_offline(vec![root.clone(), dir.path().into()], &holding);
+        assert_eq!(present, vec![dir.path().to_path_buf()]);
+        assert_eq!(offline, vec![root]);
+    }
 
     #[test]
     fn reads_are_not_changes_but_writes_are() {

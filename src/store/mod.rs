@@ -185,6 +185,21 @@ impl Store {
         Ok(out)
     }
 
+    /// Library folders the library holds photos from (photos not marked missing): an empty
+    /// folder among them is taken for an unmounted drive (`scan::watch::is_offline`).
+    pub fn roots_holding_photos(&self) -> Result<std::collections::BTreeSet<PathBuf>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT r.path FROM roots r WHERE EXISTS \
+             (SELECT 1 FROM photos p WHERE p.root_id = r.id AND p.status != 'missing')",
+        )?;
+        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+        let mut out = std::collections::BTreeSet::new();
+        for row in rows {
+            out.insert(path_from_bytes(&row?));
+        }
+        Ok(out)
+    }
+
     /// Forgets a library folder and every photo under it (labels and runs go with them). The
     /// files themselves are never touched.
     pub fn remove_root(&mut self, root: &Path) -> Result<usize> {

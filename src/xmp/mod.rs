@@ -14,6 +14,7 @@
 //! Main types: [`XmpOptions`] (the setting), [`Naming`].
 
 pub mod dom;
+pub mod embedded;
 pub mod export;
 pub mod merge;
 pub mod read;

@@ -1,6 +1,6 @@
 //! Keywords other programs wrote about a photo, read at scan time: from its XMP sidecar (either
-//! naming), from the XMP packet embedded in a JPEG (APP1 `http://ns.adobe.com/xap/1.0/`) and
-//! from its IPTC keywords (APP13 `Photoshop 3.0`, resource 0x0404, IPTC-IIM 2:25). The scanner
+//! naming), from the XMP packet embedded in the photo and from its IPTC keywords (IPTC-IIM
+//! 2:25), in JPEG, PNG, WebP and TIFF files (where each keeps them: [`super::embedded`]). The scanner
 //! stores them as user tags whose model says where they came from (`xmp`, `iptc`).
 //!
 //! Everything here reads only; a sidecar or block that does not parse gives no keywords and a
@@ -42,36 +42,25 @@ pub fn photo_keywords(path: &Path, bytes: &[u8]) -> Vec<ImportedKeyword> {
             Err(e) => log::warn!("XMP sidecar is not valid XML ({e}): {}", sidecar.display()),
         }
     }
-    let segments = jpeg_app_segments(bytes);
-    for seg in &segments {
-        if let Some(packet) = seg.strip_prefix(XMP_APP1.as_slice()) {
-            let text = String::from_utf8_lossy(packet);
-            match dom::parse(text.trim_end_matches(['\0', ' ', '\n', '\r', '\t'])) {
-                Ok(doc) => {
-                    for k in merge::foreign_keywords(&doc) {
-                        push(k, KeywordOrigin::Xmp);
-                    }
+    let blocks = super::embedded::blocks(bytes);
+    for packet in &blocks.xmp {
+        let text = String::from_utf8_lossy(packet);
+        match dom::parse(text.trim_end_matches(['\0', ' ', '\n', '\r', '\t'])) {
+            Ok(doc) => {
+                for k in merge::foreign_keywords(&doc) {
+                    push(k, KeywordOrigin::Xmp);
                 }
-                Err(e) => log::warn!("embedded XMP is not valid XML ({e}): {}", path.display()),
             }
+            Err(e) => log::warn!("embedded XMP is not valid XML ({e}): {}", path.display()),
         }
     }
-    let mut photoshop = Vec::new();
-    for seg in &segments {
-        if let Some(data) = seg.strip_prefix(PHOTOSHOP_APP13.as_slice()) {
-            photoshop.extend_from_slice(data);
-        }
-    }
-    for k in iptc_keywords(&photoshop) {
+    let photoshop: Vec<u8> = blocks.photoshop.concat();
+    let iim = blocks.iim.iter().flat_map(|d| iim_keywords(d));
+    for k in iptc_keywords(&photoshop).into_iter().chain(iim) {
         push(k, KeywordOrigin::Iptc);
     }
     out
 }
-
-/// The header of an APP1 segment holding an XMP packet.
-const XMP_APP1: &[u8; 29] = b"http://ns.adobe.com/xap/1.0/\0";
-/// The header of an APP13 segment holding Photoshop image resources.
-const PHOTOSHOP_APP13: &[u8; 14] = b"Photoshop 3.0\0";
 
 /// The payloads of a JPEG's APP1 and APP13 segments, up to the image data. Empty for other
 /// formats or a damaged header.

@@ -42,11 +42,15 @@ impl TempLib {
         Store::open(&self.db()).expect("open store")
     }
 
+    /// Default scan options, except that the machine's own shared thumbnails
+    /// (`~/.cache/thumbnails`) are neither read nor written: tests stay hermetic.
     pub fn options(&self) -> ScanOptions {
-        ScanOptions::new(self.thumbs())
+        let mut opts = ScanOptions::new(self.thumbs());
+        opts.shared_thumbs = None;
+        opts
     }
 
-    /// Scans `roots` with default options and returns the summary.
+    /// Scans `roots` with [`Self::options`] and returns the summary.
     pub fn scan(&self, store: &mut Store, roots: &[&Path]) -> ScanSummary {
         let roots: Vec<PathBuf> = roots.iter().map(|p| p.to_path_buf()).collect();
         scan::scan(

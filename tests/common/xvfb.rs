@@ -34,32 +34,52 @@ pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// Starts Xvfb on display `:N` (`base` + a per-process offset, so parallel test binaries do
-/// not collide; a number whose lock file another server left behind is passed over) at
-/// 1280x800 and waits until it accepts connections (its socket can appear before it does, and
-/// a client that connects then is refused: seen on a loaded machine). Returns the display name
-/// and the server.
-pub fn start_xvfb(base: u32) -> (String, Kill) {
-    let first = base + std::process::id() % 100;
-    let n = (first..first + 50)
-        .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())
-        .unwrap_or(first);
-    let display = format!(":{n}");
+/// Starts Xvfb at 1280x800 on a display number it picks itself (`-displayfd`: the server
+/// takes a free number under its own lock and prints it, so tests running at once, or another
+/// X server on the machine, never share a display) and waits until it accepts connections (its
+/// socket can appear before it does, and a client that connects then is refused: seen on a
+/// loaded machine). Returns the display name and the server.
+pub fn start_xvfb() -> (String, Kill) {
+    use std::io::BufRead;
     let mut server = Kill(
         Command::new("Xvfb")
             .args([
-                display.as_str(),
+                "-displayfd",
+                "1",
                 "-screen",
                 "0",
                 "1280x800x24",
                 "-nolisten",
                 "tcp",
+                // Without it the server resets when its last client leaves: the readiness
+                // check below is that client, and a window opened during the reset fails
+                // with "Failed to open connection to X server" (seen on a loaded machine).
+                "-noreset",
             ])
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("Xvfb (apt-get install xvfb)"),
     );
+    let stdout = server.0.stdout.take().expect("Xvfb's stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let _ = tx.send(line);
+        // Keep the pipe open (and drained) while the server runs: a closed pipe would kill
+        // it with SIGPIPE at its next write there.
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("Xvfb printed no display number");
+    let n: u32 = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("Xvfb printed {line:?}, not a display number"));
+    let display = format!(":{n}");
     let accepts = || {
         Command::new("xdotool")
             .arg("getdisplaygeometry")
