@@ -5,7 +5,9 @@
 //! Names stay as written (`dc:subject`); [`Scope`] resolves prefixes to namespace URIs, so a
 //! packet that binds Dublin Core to `ns1:` reads the same as one that uses `dc:`. Parsing is
 //! strict: mismatched or unclosed tags, unknown entities or a second root element are errors,
-//! and a file that fails to parse is never rewritten.
+//! and a file that fails to parse is never rewritten. Nesting deeper than [`MAX_DEPTH`] is an
+//! error too: the tree is cloned, searched, written and dropped recursively, and a small
+//! hostile sidecar nested a hundred thousand deep would overflow a scan thread's stack.
 
 use std::collections::HashMap;
 
@@ -146,6 +148,9 @@ fn err(msg: impl std::fmt::Display) -> ParseError {
     ParseError(msg.to_string())
 }
 
+/// Deepest element nesting accepted (a real XMP packet nests under ten levels).
+pub const MAX_DEPTH: usize = 256;
+
 /// Parses a packet (UTF-8 text; a byte-order mark and surrounding whitespace are allowed).
 pub fn parse(text: &str) -> Result<Document, ParseError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -174,7 +179,14 @@ pub fn parse(text: &str) -> Result<Document, ParseError> {
             .read_event()
             .map_err(|e| err(format_args!("{e} (at byte {at})")))?;
         match event {
-            Event::Start(s) => stack.push(start_element(&s)?),
+            Event::Start(s) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(err(format_args!(
+                        "elements nested more than {MAX_DEPTH} deep at byte {at}"
+                    )));
+                }
+                stack.push(start_element(&s)?)
+            }
             Event::Empty(s) => {
                 let e = start_element(&s)?;
                 if stack.is_empty() {
@@ -336,6 +348,24 @@ mod tests {
         assert!(out.contains("<!-- kept -->"), "{out}");
         assert!(out.contains("Fish &amp; chips \u{263A}"), "{out}");
         assert!(out.ends_with("<?xpacket end='w'?>"), "{out}");
+    }
+
+    /// Found while writing the `xmp` fuzz target (`fuzz/regressions/xmp/`): 100,000 nested
+    /// elements (700 KB) parsed fine and then overflowed the stack when the tree was cloned or
+    /// dropped, aborting the whole scan. Now refused while parsing, here in a thread with a
+    /// small stack.
+    #[test]
+    fn an_xmp_packet_nested_100k_deep_is_refused_not_a_stack_overflow() {
+        let deep = format!("{}{}", "<a>".repeat(100_000), "</a>".repeat(100_000));
+        let e = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || parse(&deep).unwrap_err())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(e.0.contains("nested more than 256 deep"), "{e}");
+        let ok = format!("{}{}", "<a>".repeat(MAX_DEPTH), "</a>".repeat(MAX_DEPTH));
+        assert!(parse(&ok).is_ok());
     }
 
     #[test]

@@ -15,19 +15,6 @@ use crate::store::{ImportedKeyword, KeywordOrigin};
 /// photo's content), each once (case-insensitive), sidecar first.
 pub fn photo_keywords(path: &Path, bytes: &[u8]) -> Vec<ImportedKeyword> {
     let mut out: Vec<ImportedKeyword> = Vec::new();
-    let mut push = |keyword: String, origin| {
-        let k = keyword.trim();
-        if !k.is_empty()
-            && !out
-                .iter()
-                .any(|o| o.keyword.to_lowercase() == k.to_lowercase())
-        {
-            out.push(ImportedKeyword {
-                keyword: k.to_string(),
-                origin,
-            });
-        }
-    };
     for naming in [Naming::Ext, Naming::Replace] {
         let sidecar = sidecar_path(path, naming);
         let Ok(text) = std::fs::read_to_string(&sidecar) else {
@@ -36,12 +23,41 @@ pub fn photo_keywords(path: &Path, bytes: &[u8]) -> Vec<ImportedKeyword> {
         match dom::parse(&text) {
             Ok(doc) => {
                 for k in merge::foreign_keywords(&doc) {
-                    push(k, KeywordOrigin::Xmp);
+                    push(&mut out, k, KeywordOrigin::Xmp);
                 }
             }
             Err(e) => log::warn!("XMP sidecar is not valid XML ({e}): {}", sidecar.display()),
         }
     }
+    embedded(&mut out, bytes, path);
+    out
+}
+
+/// Keywords from a photo's embedded XMP and IPTC blocks (`bytes` is its content), each once.
+pub fn embedded_keywords(bytes: &[u8]) -> Vec<ImportedKeyword> {
+    let mut out = Vec::new();
+    embedded(&mut out, bytes, Path::new("(embedded)"));
+    out
+}
+
+/// Adds a keyword unless it is blank or already there (case-insensitive).
+fn push(out: &mut Vec<ImportedKeyword>, keyword: String, origin: KeywordOrigin) {
+    let k = keyword.trim();
+    if !k.is_empty()
+        && !out
+            .iter()
+            .any(|o| o.keyword.to_lowercase() == k.to_lowercase())
+    {
+        out.push(ImportedKeyword {
+            keyword: k.to_string(),
+            origin,
+        });
+    }
+}
+
+/// Adds the keywords of the embedded XMP and IPTC blocks of `bytes` (the photo at `path`, for
+/// warnings).
+fn embedded(out: &mut Vec<ImportedKeyword>, bytes: &[u8], path: &Path) {
     let segments = jpeg_app_segments(bytes);
     for seg in &segments {
         if let Some(packet) = seg.strip_prefix(XMP_APP1.as_slice()) {
@@ -49,7 +65,7 @@ pub fn photo_keywords(path: &Path, bytes: &[u8]) -> Vec<ImportedKeyword> {
             match dom::parse(text.trim_end_matches(['\0', ' ', '\n', '\r', '\t'])) {
                 Ok(doc) => {
                     for k in merge::foreign_keywords(&doc) {
-                        push(k, KeywordOrigin::Xmp);
+                        push(out, k, KeywordOrigin::Xmp);
                     }
                 }
                 Err(e) => log::warn!("embedded XMP is not valid XML ({e}): {}", path.display()),
@@ -63,9 +79,8 @@ pub fn photo_keywords(path: &Path, bytes: &[u8]) -> Vec<ImportedKeyword> {
         }
     }
     for k in iptc_keywords(&photoshop) {
-        push(k, KeywordOrigin::Iptc);
+        push(out, k, KeywordOrigin::Iptc);
     }
-    out
 }
 
 /// The header of an APP1 segment holding an XMP packet.
