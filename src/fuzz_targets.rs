@@ -174,7 +174,7 @@ pub fn xmp(data: &[u8]) {
     let foreign = merge::foreign_keywords(&doc);
     let tags = merge::OurTags {
         flat: vec!["dog".into(), "beach".into()],
-        paths: vec![vec!["photolabel".into(), "animal".into(), "dog".into()]],
+        paths: vec![vec!["animal".into(), "dog".into()]],
     };
     if merge::merge(&mut doc, &tags).is_ok() {
         let written = dom::write(&doc);
