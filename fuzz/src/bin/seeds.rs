@@ -2,7 +2,7 @@
 //! photos of every format with and without EXIF, broken ones, XMP packets, queries, trace
 //! lines, a tiny ONNX protobuf and tfjs models. Kept small (a few hundred KB in all) so AFL
 //! runs fast and the repository stays light. Not a fuzz target; run from the repository root:
-//! `fuzz/target/release/seeds fuzz/seeds` (see README.md).
+//! `$CARGO_TARGET_DIR/release/seeds fuzz/seeds` after the build in README.md.
 
 use std::path::{Path, PathBuf};
 
