@@ -10,6 +10,8 @@
 //! - [`config`]: where the database and caches live; [`logging`]: the app's size-capped log file.
 //! - [`engine`]: background workers between a GUI and the core (commands in, events out).
 //! - `gui` (feature `gui`): the eframe/egui desktop app over the engine.
+//! - [`fuzz_targets`]: the parsers of outside data as fuzz targets (AFL in `fuzz/`, and a short
+//!   run in the tests).
 //! - [`fixtures`]: generated test libraries (JPEGs with EXIF, broken files) for tests and
 //!   benchmarks.
 
@@ -17,6 +19,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod fixtures;
+pub mod fuzz_targets;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod json_path;

@@ -623,8 +623,9 @@ fn upright(meta: &PhotoMeta) -> (u32, u32) {
     }
 }
 
-/// Header-level examination: dimensions (refusing bombs), completeness, EXIF.
-fn examine_image(
+/// Header-level examination of a file's content in `format` (as [`detect::detect`] found it):
+/// completeness, dimensions (refusing bombs), EXIF, place tags.
+pub fn examine_image(
     bytes: &[u8],
     format: detect::ImageFormat,
 ) -> std::result::Result<PhotoMeta, String> {

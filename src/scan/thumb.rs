@@ -90,6 +90,7 @@ fn decode_jpeg_scaled(bytes: &[u8], min_side: u32) -> Result<DynamicImage, Strin
     let info = dec.info().ok_or("corrupt JPEG: no frame header")?;
     let (w, h) = (u32::from(info.width), u32::from(info.height));
     check_dimensions(w, h)?;
+    check_jpeg_data(bytes.len(), w, h)?;
     // Ask for the smallest DCT scale whose longest side still reaches min_side.
     let long = w.max(h).max(1);
     let factor = (min_side as f32 / long as f32).min(1.0);
@@ -121,6 +122,20 @@ fn decode_jpeg_scaled(bytes: &[u8], min_side: u32) -> Result<DynamicImage, Strin
         }
     };
     img.ok_or_else(|| "corrupt JPEG: decoded size mismatch".to_string())
+}
+
+/// Refuses a JPEG too small to hold the pixels its header claims: Huffman coding spends at
+/// least one bit on every 8x8 block of the first component, so `w` x `h` pixels need at least
+/// `w·h/512` bytes. The decoder fills missing data with zeros and would otherwise spend
+/// seconds on a few hundred bytes claiming 80 megapixels.
+fn check_jpeg_data(len: usize, w: u32, h: u32) -> Result<(), String> {
+    let blocks = u64::from(w.div_ceil(8)) * u64::from(h.div_ceil(8));
+    if (len as u64).saturating_mul(8) < blocks {
+        return Err(format!(
+            "corrupt JPEG: {len} bytes cannot hold {w} x {h} pixels (truncated)"
+        ));
+    }
+    Ok(())
 }
 
 fn decode_generic(bytes: &[u8], format: ImageFormat) -> Result<DynamicImage, String> {
@@ -164,6 +179,28 @@ mod tests {
             .encode_image(&img)
             .unwrap();
         bytes
+    }
+
+    /// Found by fuzzing (`fuzz/regressions/thumbnail/jpeg-337-bytes-claiming-82-megapixels.jpg`,
+    /// an AFL hang): a tiny JPEG whose header claims 82 megapixels took 3 to 4 seconds to
+    /// "decode" (the decoder pads the missing data). Refused from its size, while a real flat
+    /// image (the most compressible kind) still decodes.
+    #[test]
+    fn a_tiny_jpeg_claiming_80_megapixels_is_refused_before_decoding() {
+        let mut bytes = jpeg(16, 16);
+        let sof = bytes.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        bytes[sof + 5..sof + 7].copy_from_slice(&9999u16.to_be_bytes());
+        bytes[sof + 7..sof + 9].copy_from_slice(&8216u16.to_be_bytes());
+        let start = std::time::Instant::now();
+        let err = decode_upright(&bytes, ImageFormat::Jpeg, None, THUMB_SIZE).unwrap_err();
+        assert!(err.contains("cannot hold 8216 x 9999 pixels"), "{err}");
+        assert!(start.elapsed().as_millis() < 500, "{:?}", start.elapsed());
+        let mut flat = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut flat, 90)
+            .encode_image(&RgbImage::from_pixel(1024, 1024, image::Rgb([90, 90, 90])))
+            .unwrap();
+        let img = decode_upright(&flat, ImageFormat::Jpeg, None, 1024).unwrap();
+        assert_eq!((img.width(), img.height()), (1024, 1024));
     }
 
     /// A large JPEG decodes at the smallest DCT scale whose longest side reaches the

@@ -154,7 +154,12 @@ impl Trace {
     pub fn read(path: &Path) -> Result<Trace> {
         let file =
             std::fs::File::open(path).map_err(|e| Error::io("cannot open trace", path, e))?;
-        let mut lines = BufReader::new(file).lines();
+        Self::parse(BufReader::new(file), path)
+    }
+
+    /// Reads a trace from `reader` (the content of the file at `path`, named in errors).
+    pub fn parse(reader: impl BufRead, path: &Path) -> Result<Trace> {
+        let mut lines = reader.lines();
         let bad = |msg: String| Error::Trace(format!("{msg}: {}", path.display()));
         let first = lines
             .next()

@@ -5,7 +5,9 @@
 //! Names stay as written (`dc:subject`); [`Scope`] resolves prefixes to namespace URIs, so a
 //! packet that binds Dublin Core to `ns1:` reads the same as one that uses `dc:`. Parsing is
 //! strict: mismatched or unclosed tags, unknown entities or a second root element are errors,
-//! and a file that fails to parse is never rewritten.
+//! and a file that fails to parse is never rewritten. Nesting deeper than [`MAX_DEPTH`] is an
+//! error too: the tree is cloned, searched, written and dropped recursively, and a small
+//! hostile sidecar nested a hundred thousand deep would overflow a scan thread's stack.
 
 use std::collections::HashMap;
 
@@ -94,13 +96,15 @@ pub struct Scope {
 }
 
 impl Scope {
-    /// The bindings inside `e`: these plus the `xmlns` / `xmlns:p` attributes `e` declares.
+    /// The bindings inside `e`: these plus the `xmlns` / `xmlns:p` attributes `e` declares. A
+    /// declaration whose prefix is not a name (`xmlns:a:b`, `xmlns:`) binds nothing: taken as
+    /// a prefix, we would write element names that read back differently.
     pub fn enter(&self, e: &Element) -> Scope {
         let mut next = self.clone();
         for (k, v) in &e.attrs {
             if k == "xmlns" {
                 next.bindings.insert(String::new(), v.clone());
-            } else if let Some(p) = k.strip_prefix("xmlns:") {
+            } else if let Some(p) = k.strip_prefix("xmlns:").filter(|p| is_ncname(p)) {
                 next.bindings.insert(p.to_string(), v.clone());
             }
         }
@@ -142,9 +146,20 @@ impl Scope {
     }
 }
 
+/// Whether `s` can be a namespace prefix (an XML name without a colon; non-ASCII letters
+/// allowed).
+pub fn is_ncname(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
 fn err(msg: impl std::fmt::Display) -> ParseError {
     ParseError(msg.to_string())
 }
+
+/// Deepest element nesting accepted (a real XMP packet nests under ten levels).
+pub const MAX_DEPTH: usize = 256;
 
 /// Parses a packet (UTF-8 text; a byte-order mark and surrounding whitespace are allowed).
 pub fn parse(text: &str) -> Result<Document, ParseError> {
@@ -174,7 +189,14 @@ pub fn parse(text: &str) -> Result<Document, ParseError> {
             .read_event()
             .map_err(|e| err(format_args!("{e} (at byte {at})")))?;
         match event {
-            Event::Start(s) => stack.push(start_element(&s)?),
+            Event::Start(s) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(err(format_args!(
+                        "elements nested more than {MAX_DEPTH} deep at byte {at}"
+                    )));
+                }
+                stack.push(start_element(&s)?)
+            }
             Event::Empty(s) => {
                 let e = start_element(&s)?;
                 if stack.is_empty() {
@@ -336,6 +358,24 @@ mod tests {
         assert!(out.contains("<!-- kept -->"), "{out}");
         assert!(out.contains("Fish &amp; chips \u{263A}"), "{out}");
         assert!(out.ends_with("<?xpacket end='w'?>"), "{out}");
+    }
+
+    /// Found while writing the `xmp` fuzz target (`fuzz/regressions/xmp/`): 100,000 nested
+    /// elements (700 KB) parsed fine and then overflowed the stack when the tree was cloned,
+    /// searched or dropped recursively (a stack overflow aborts the whole process, here with
+    /// the limit removed: "thread has overflowed its stack"). Now refused while parsing.
+    #[test]
+    fn an_xmp_packet_nested_100k_deep_is_refused_not_a_stack_overflow() {
+        let deep = format!("{}{}", "<a>".repeat(100_000), "</a>".repeat(100_000));
+        let e = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || parse(&deep).unwrap_err())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(e.0.contains("nested more than 256 deep"), "{e}");
+        let ok = format!("{}{}", "<a>".repeat(MAX_DEPTH), "</a>".repeat(MAX_DEPTH));
+        assert!(parse(&ok).is_ok());
     }
 
     #[test]

@@ -397,7 +397,8 @@ fn indent_of(desc: &Element) -> String {
 }
 
 /// The prefix to write `prop` with in `desc`: one already bound to its namespace, else a new
-/// declaration on `desc` (its usual prefix, or a numbered one when that is taken).
+/// declaration on `desc` (its usual prefix, or a numbered one when that is taken: bound, or
+/// used unbound inside `desc`, whose elements the declaration would otherwise capture).
 fn prefix_for(desc: &mut Element, rdf_scope: &Scope, prop: Prop) -> String {
     let scope = rdf_scope.enter(desc);
     if let Some(p) = scope.prefix_of(prop.ns()) {
@@ -405,13 +406,24 @@ fn prefix_for(desc: &mut Element, rdf_scope: &Scope, prop: Prop) -> String {
     }
     let mut prefix = prop.prefix().to_string();
     let mut n = 1;
-    while scope.is_bound(&prefix) {
+    while scope.is_bound(&prefix) || uses_prefix(desc, &prefix) {
         prefix = format!("{}{n}", prop.prefix());
         n += 1;
     }
     desc.attrs
         .push((format!("xmlns:{prefix}"), prop.ns().to_string()));
     prefix
+}
+
+/// Whether `e` or anything inside it names an element or attribute with `prefix:`.
+fn uses_prefix(e: &Element, prefix: &str) -> bool {
+    let has = |name: &str| name.split_once(':').is_some_and(|(p, _)| p == prefix);
+    has(&e.name)
+        || e.attrs.iter().any(|(k, _)| has(k))
+        || e.children.iter().any(|n| match n {
+            Node::Element(c) => uses_prefix(c, prefix),
+            _ => false,
+        })
 }
 
 #[cfg(test)]
@@ -547,6 +559,44 @@ mod tests {
             !out.contains("<subject>"),
             "replaced by one prefixed property: {out}"
         );
+    }
+
+    /// Found by fuzzing (`fuzz/regressions/xmp/unbound-prefix-captured.xmp`): a packet using
+    /// the prefix `photolabel:` without declaring it. Merging declared `photolabel:` on the
+    /// description, which turned the other program's undeclared `photolabel:subjects` into
+    /// ours: its word "dog" stopped being the user's keyword and the next merge would drop it.
+    #[test]
+    fn merging_does_not_capture_an_unbound_prefix_already_in_the_packet() {
+        let text = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+            <rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:subject><rdf:Bag>
+            <rdf:li>dog</rdf:li></rdf:Bag></dc:subject><photolabel:subjects><rdf:Bag>
+            <rdf:li>dog</rdf:li></rdf:Bag></photolabel:subjects></rdf:Description></rdf:RDF>"#;
+        assert_eq!(foreign_keywords(&parse(text).unwrap()), ["dog"]);
+        let (out, _) = merged(text, &ours(&["beach"], &[]));
+        assert!(
+            out.contains(r#"xmlns:photolabel1="urn:photolabel:xmp:1.0:""#),
+            "{out}"
+        );
+        assert_eq!(foreign_keywords(&parse(&out).unwrap()), ["dog"], "{out}");
+    }
+
+    /// Found by fuzzing (`fuzz/regressions/xmp/prefix-with-a-colon.xmp`): a damaged declaration
+    /// `xmlns:digiKxmlns:lr="…lightroom…"` was taken as binding the prefix `digiKxmlns:lr`, the
+    /// merge wrote `<digiKxmlns:lr:hierarchicalSubject>` with it, and that reads back as an
+    /// unknown property: the user's `people|family|Anna` was lost.
+    #[test]
+    fn a_declaration_whose_prefix_is_not_a_name_binds_nothing() {
+        let text = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+            <rdf:Description xmlns:digiKxmlns:lr="http://ns.adobe.com/lightroom/1.0/"
+            xmlns:lr="http://ns.adobe.com/lightroom/1.0/" xmlns:="urn:x"><lr:hierarchicalSubject>
+            <rdf:Bag><rdf:li>people|family|Anna</rdf:li></rdf:Bag></lr:hierarchicalSubject>
+            </rdf:Description></rdf:RDF>"#;
+        let (out, _) = merged(text, &ours(&["dog"], &[&["animal", "dog"]]));
+        assert!(out.contains("<lr:hierarchicalSubject>"), "{out}");
+        assert!(!out.contains("<digiKxmlns:lr:"), "{out}");
+        assert_eq!(foreign_keywords(&parse(&out).unwrap()), ["Anna"], "{out}");
+        assert!(!super::super::dom::is_ncname("a:b") && !super::super::dom::is_ncname(""));
+        assert!(super::super::dom::is_ncname("ns1") && super::super::dom::is_ncname("é_x-1.2"));
     }
 
     #[test]

@@ -15,19 +15,6 @@ use crate::store::{ImportedKeyword, KeywordOrigin};
 /// photo's content), each once (case-insensitive), sidecar first.
 pub fn photo_keywords(path: &Path, bytes: &[u8]) -> Vec<ImportedKeyword> {
     let mut out: Vec<ImportedKeyword> = Vec::new();
-    let mut push = |keyword: String, origin| {
-        let k = keyword.trim();
-        if !k.is_empty()
-            && !out
-                .iter()
-                .any(|o| o.keyword.to_lowercase() == k.to_lowercase())
-        {
-            out.push(ImportedKeyword {
-                keyword: k.to_string(),
-                origin,
-            });
-        }
-    };
     for naming in [Naming::Ext, Naming::Replace] {
         let sidecar = sidecar_path(path, naming);
         let Ok(text) = std::fs::read_to_string(&sidecar) else {
@@ -36,19 +23,48 @@ pub fn photo_keywords(path: &Path, bytes: &[u8]) -> Vec<ImportedKeyword> {
         match dom::parse(&text) {
             Ok(doc) => {
                 for k in merge::foreign_keywords(&doc) {
-                    push(k, KeywordOrigin::Xmp);
+                    push(&mut out, k, KeywordOrigin::Xmp);
                 }
             }
             Err(e) => log::warn!("XMP sidecar is not valid XML ({e}): {}", sidecar.display()),
         }
     }
+    embedded(&mut out, bytes, path);
+    out
+}
+
+/// Keywords from a photo's embedded XMP and IPTC blocks (`bytes` is its content), each once.
+pub fn embedded_keywords(bytes: &[u8]) -> Vec<ImportedKeyword> {
+    let mut out = Vec::new();
+    embedded(&mut out, bytes, Path::new("(embedded)"));
+    out
+}
+
+/// Adds a keyword unless it is blank or already there (case-insensitive).
+fn push(out: &mut Vec<ImportedKeyword>, keyword: String, origin: KeywordOrigin) {
+    let k = keyword.trim();
+    if !k.is_empty()
+        && !out
+            .iter()
+            .any(|o| o.keyword.to_lowercase() == k.to_lowercase())
+    {
+        out.push(ImportedKeyword {
+            keyword: k.to_string(),
+            origin,
+        });
+    }
+}
+
+/// Adds the keywords of the embedded XMP and IPTC blocks of `bytes` (the photo at `path`, for
+/// warnings), whatever the container ([`super::embedded::blocks`]).
+fn embedded(out: &mut Vec<ImportedKeyword>, bytes: &[u8], path: &Path) {
     let blocks = super::embedded::blocks(bytes);
     for packet in &blocks.xmp {
         let text = String::from_utf8_lossy(packet);
         match dom::parse(text.trim_end_matches(['\0', ' ', '\n', '\r', '\t'])) {
             Ok(doc) => {
                 for k in merge::foreign_keywords(&doc) {
-                    push(k, KeywordOrigin::Xmp);
+                    push(out, k, KeywordOrigin::Xmp);
                 }
             }
             Err(e) => log::warn!("embedded XMP is not valid XML ({e}): {}", path.display()),
@@ -57,9 +73,8 @@ pub fn photo_keywords(path: &Path, bytes: &[u8]) -> Vec<ImportedKeyword> {
     let photoshop: Vec<u8> = blocks.photoshop.concat();
     let iim = blocks.iim.iter().flat_map(|d| iim_keywords(d));
     for k in iptc_keywords(&photoshop).into_iter().chain(iim) {
-        push(k, KeywordOrigin::Iptc);
+        push(out, k, KeywordOrigin::Iptc);
     }
-    out
 }
 
 /// The payloads of a JPEG's APP1 and APP13 segments, up to the image data. Empty for other

@@ -1,0 +1,2 @@
+var m={};module.exports=t();exports={format:"graph-model",modelTopology:{node:[{name:"x",op:"Placeholder"},{name:"y",op:"Relu",input:["x"]}]},weightsManifest:[{paths:["a"],weights:[{name:"k",shape:[2],dtype:"float32",x:.5,y:!0}]}]};
+exports="AAAAAAAAgD8="
