@@ -39,7 +39,9 @@ fn status_kib(field: &str) -> u64 {
 /// Runs `f` and returns what it returned and how far the peak resident set rose above the
 /// resident set before it, in bytes.
 fn peak_growth<T>(f: impl FnOnce() -> T) -> (T, u64) {
-    let _one = ONE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one = ONE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     // "5" resets VmHWM to the current resident set (Linux 4.0 and later).
     std::fs::write("/proc/self/clear_refs", "5").unwrap();
     let before = status_kib("VmRSS:");
