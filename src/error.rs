@@ -8,7 +8,29 @@ use std::path::PathBuf;
 pub enum Error {
     /// SQLite refused an operation.
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(#[source] rusqlite::Error),
+
+    /// The library database could not grow: its disk (or the file size limit) is full. What
+    /// was committed before stays.
+    #[error(
+        "the disk holding the library is full ({detail}); free some space and run it again: \
+         nothing saved before this was lost"
+    )]
+    DiskFull { detail: String },
+
+    /// The library database cannot be written: its file, folder or disk is read-only.
+    #[error(
+        "the library is read-only ({detail}): make its folder and database file writable (or \
+         point PHOTOLABEL_DB elsewhere) and run it again: nothing saved before this was lost"
+    )]
+    ReadOnly { detail: String },
+
+    /// Writing the library database failed at the disk (SQLite's I/O errors).
+    #[error(
+        "cannot write the library database ({detail}): the disk may be full, read-only or \
+         failing; nothing saved before this was lost"
+    )]
+    DiskWrite { detail: String },
 
     /// The database was written by a newer photolabel than this one.
     #[error(
@@ -138,7 +160,74 @@ pub enum Error {
 /// Shorthand for results carrying [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl From<rusqlite::Error> for Error {
+    /// SQLite's "full", "read-only" and write I/O failures become [`Error::DiskFull`],
+    /// [`Error::ReadOnly`] and [`Error::DiskWrite`], which say what to do; anything else is
+    /// [`Error::Sqlite`].
+    fn from(err: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode as C;
+        let rusqlite::Error::SqliteFailure(f, msg) = &err else {
+            return Error::Sqlite(err);
+        };
+        let detail = || match msg {
+            Some(m) => format!("{m}; SQLite code {}", f.extended_code),
+            None => format!("{f}"),
+        };
+        match f.code {
+            C::DiskFull => Error::DiskFull { detail: detail() },
+            C::ReadOnly => Error::ReadOnly { detail: detail() },
+            C::SystemIoFailure if is_write_io(f.extended_code) => {
+                Error::DiskWrite { detail: detail() }
+            }
+            _ => Error::Sqlite(err),
+        }
+    }
+}
+
+/// Whether an extended SQLITE_IOERR code is a failure to write, extend or sync a file.
+fn is_write_io(extended: std::ffi::c_int) -> bool {
+    use rusqlite::ffi;
+    [
+        ffi::SQLITE_IOERR_WRITE,
+        ffi::SQLITE_IOERR_FSYNC,
+        ffi::SQLITE_IOERR_DIR_FSYNC,
+        ffi::SQLITE_IOERR_TRUNCATE,
+        ffi::SQLITE_IOERR_SHMSIZE,
+        ffi::SQLITE_IOERR_SHMMAP,
+    ]
+    .contains(&extended)
+}
+
 impl Error {
+    /// Whether the library's storage refused a write (full, read-only, failing): going on with
+    /// other photos cannot help, so a batch command stops at the first one.
+    pub fn is_storage(&self) -> bool {
+        matches!(
+            self,
+            Error::DiskFull { .. } | Error::ReadOnly { .. } | Error::DiskWrite { .. }
+        )
+    }
+
+    /// Wraps an I/O error met while writing the library (its database, lock or folder): a
+    /// read-only file or folder, or a full disk, become [`Error::ReadOnly`] and
+    /// [`Error::DiskFull`], which say what to do; anything else is [`Error::Io`].
+    pub fn library_write(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        use std::io::ErrorKind as K;
+        let path = path.into();
+        let detail = || format!("{action}: {source}: {}", path.display());
+        match source.kind() {
+            K::PermissionDenied | K::ReadOnlyFilesystem => Error::ReadOnly { detail: detail() },
+            K::StorageFull | K::QuotaExceeded | K::FileTooLarge => {
+                Error::DiskFull { detail: detail() }
+            }
+            _ => Error::io(action, path, source),
+        }
+    }
+
     /// Wraps an I/O error with what was being done and to which path.
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
@@ -146,5 +235,47 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(code: std::ffi::c_int) -> Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None).into()
+    }
+
+    #[test]
+    fn full_read_only_and_failed_writes_say_so_and_stop_batches() {
+        use rusqlite::ffi;
+        let full = sqlite(ffi::SQLITE_FULL);
+        assert!(matches!(full, Error::DiskFull { .. }), "{full:?}");
+        assert!(
+            full.to_string()
+                .starts_with("the disk holding the library is full")
+        );
+        let ro = sqlite(ffi::SQLITE_READONLY_DBMOVED);
+        assert!(matches!(ro, Error::ReadOnly { .. }), "{ro:?}");
+        let write = sqlite(ffi::SQLITE_IOERR_WRITE);
+        assert!(matches!(write, Error::DiskWrite { .. }), "{write:?}");
+        assert!([full, ro, write].iter().all(Error::is_storage));
+        // Other failures are not the storage's: a batch goes on past them.
+        let busy = sqlite(ffi::SQLITE_BUSY);
+        assert!(matches!(busy, Error::Sqlite(_)) && !busy.is_storage());
+        assert!(matches!(sqlite(ffi::SQLITE_IOERR_READ), Error::Sqlite(_)));
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let lock = Error::library_write("cannot open the library lock", "/l", denied);
+        assert!(
+            lock.to_string()
+                .starts_with("the library is read-only (cannot open")
+        );
+        let nospace = std::io::Error::from_raw_os_error(28); // ENOSPC
+        assert!(Error::library_write("x", "/l", nospace).is_storage());
+        let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert!(matches!(
+            Error::library_write("x", "/l", missing),
+            Error::Io { .. }
+        ));
     }
 }

@@ -571,3 +571,75 @@ fn a_library_budget_sets_each_photos_deadline_from_the_time_and_photos_left() {
         assert!(ran > 0, "{} got no model", p.path.display());
     }
 }
+
+/// Every file of a library (path, content hash, modification time), walking its folders.
+fn library_files(
+    root: &Path,
+) -> std::collections::BTreeMap<PathBuf, (String, std::time::SystemTime)> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+                continue;
+            }
+            let mut h = blake3::Hasher::new();
+            h.update_reader(std::fs::File::open(&p).unwrap()).unwrap();
+            let mtime = std::fs::metadata(&p).unwrap().modified().unwrap();
+            out.insert(p, (h.finalize().to_hex().to_string(), mtime));
+        }
+    }
+    out
+}
+
+/// The originals are read, never written (#17): every file of the library has the same content
+/// and modification time after a scan, labelling, retraining and the XMP sidecar export; the
+/// only new files are the sidecars.
+#[test]
+fn originals_are_unchanged_after_scan_label_retrain_and_export() {
+    if !weights_or_skip() {
+        return;
+    }
+    let lib = TempLib::new();
+    let root = lib.photos();
+    // Retraining needs ten photos with every model's results.
+    let (dogs, others) = sample_photos(5, 5);
+    for (i, f) in dogs.iter().chain(&others).enumerate() {
+        // Two of them in a subfolder.
+        let dir = if i % 3 == 0 {
+            root.join("album")
+        } else {
+            root.clone()
+        };
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(f, dir.join(f.file_name().unwrap())).unwrap();
+    }
+    let before = library_files(&root);
+    assert_eq!(before.len(), 10);
+
+    run_ok(cli(&lib).arg("scan").arg(&root));
+    run_ok(
+        cli(&lib)
+            .args(["label", "--all", "--no-deadline"])
+            .arg(&root),
+    );
+    let out = run_ok(cli(&lib).args(["retrain", "--json", "--force", "--epochs", "3"]));
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["installed"], true, "{r}");
+    run_ok(cli(&lib).args(["export-xmp", "--all"]));
+
+    let after = library_files(&root);
+    for (path, was) in &before {
+        assert_eq!(after.get(path), Some(was), "{} was written", path.display());
+    }
+    let added: Vec<&PathBuf> = after.keys().filter(|p| !before.contains_key(*p)).collect();
+    assert_eq!(added.len(), 10, "one sidecar per photo: {added:?}");
+    assert!(
+        added
+            .iter()
+            .all(|p| p.extension().is_some_and(|e| e == "xmp")),
+        "{added:?}"
+    );
+}

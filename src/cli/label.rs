@@ -179,7 +179,7 @@ fn label_dir(paths: &Paths, dir: &Path, args: &LabelArgs, json: bool) -> anyhow:
     let pb = bar(photos.len() as u64, json);
     let (mut ran, mut late, mut skipped, mut failed, mut ms) =
         (0usize, 0usize, 0usize, 0usize, 0f64);
-    for p in &photos {
+    for (done, p) in photos.iter().enumerate() {
         match service.label_photo(&mut store, p, &report) {
             Ok(r) => {
                 ms += r.elapsed_ms;
@@ -191,6 +191,15 @@ fn label_dir(paths: &Paths, dir: &Path, args: &LabelArgs, json: bool) -> anyhow:
                         RunStatus::Failed => failed += 1,
                     }
                 }
+            }
+            Err(e) if e.is_storage() => {
+                // Nothing more can be saved: stop with the cause rather than label the rest in
+                // vain. What was written before stays.
+                pb.finish_and_clear();
+                return Err(anyhow::Error::new(e).context(format!(
+                    "labelling stopped after {done} of {} photos",
+                    photos.len()
+                )));
             }
             Err(e) => {
                 failed += 1;

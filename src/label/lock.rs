@@ -30,7 +30,7 @@ impl LibraryLock {
         let path = lock_path(db);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
-                .map_err(|e| Error::io("cannot create the library folder", dir, e))?;
+                .map_err(|e| Error::library_write("cannot create the library folder", dir, e))?;
         }
         let mut file = OpenOptions::new()
             .read(true)
@@ -38,7 +38,7 @@ impl LibraryLock {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| Error::io("cannot open the library lock", &path, e))?;
+            .map_err(|e| Error::library_write("cannot open the library lock", &path, e))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {

@@ -23,6 +23,7 @@
 pub mod detect;
 pub mod exif;
 pub mod places;
+pub mod read;
 pub mod shared_thumbs;
 mod sidecars;
 pub mod thumb;
@@ -43,8 +44,7 @@ use crate::error::{Error, Result};
 use crate::store::{PhotoMeta, ScanRecord, Store, path_to_bytes, photos::RecordOutcome};
 use detect::{Detected, SNIFF_LEN};
 
-/// Files larger than this are not read (no photo is this big; a disk image might be).
-pub const MAX_FILE_BYTES: u64 = 1 << 30;
+pub use read::MAX_FILE_BYTES;
 
 /// How a scan behaves.
 #[derive(Debug, Clone)]
@@ -514,7 +514,6 @@ fn examine(job: &Job, opts: &ScanOptions) -> FileOutcome {
         }
         Err(e) => return record(None, Err(format!("cannot read: {e}")), false),
     };
-    let mut bytes = Vec::new();
     let mut head = [0u8; SNIFF_LEN];
     let n = match read_up_to(&mut file, &mut head) {
         Ok(n) => n,
@@ -539,16 +538,19 @@ fn examine(job: &Job, opts: &ScanOptions) -> FileOutcome {
             return record(None, Err(msg), false);
         }
     };
-    if f.size > MAX_FILE_BYTES {
-        let msg = format!("file too large to read ({} MiB)", f.size >> 20);
-        return record(None, Err(msg), false);
-    }
-    bytes.reserve(f.size as usize);
-    bytes.extend_from_slice(&head[..n]);
-    if let Err(e) = file.read_to_end(&mut bytes) {
-        return record(None, Err(format!("cannot read: {e}")), false);
-    }
-    let hash = blake3::hash(&bytes).to_hex().to_string();
+    // The hash streams; the bytes are kept only when small enough to decode.
+    let content = match read::read_hashing(&mut file, &head[..n], f.size) {
+        Ok(c) => c,
+        Err(e) => return record(None, Err(format!("cannot read: {e}")), false),
+    };
+    let hash = content.hash;
+    let Some(bytes) = content.bytes else {
+        return record(
+            Some(hash),
+            Err(read::too_large(content.len).to_string()),
+            false,
+        );
+    };
     let meta = examine_image(&bytes, format).map(|mut m| {
         m.keywords = crate::xmp::read::photo_keywords(&f.path, &bytes);
         m

@@ -1,6 +1,14 @@
 //! Thumbnails: small upright JPEGs in the cache directory, keyed by content hash so that moved
 //! or renamed photos keep theirs. JPEGs take a fast path that decodes at 1/2, 1/4 or 1/8 scale
 //! in the inverse DCT, which dominates scan time otherwise.
+//!
+//! Memory: a large photo is never held at full size when a smaller decode serves. A baseline
+//! JPEG decodes at the DCT scale (a 249.6 MP one, just under the decompression-bomb limit
+//! [`MAX_PIXELS`](super::detect::MAX_PIXELS), at 1/8: 2000 x 1950 pixels); a non-interlaced
+//! PNG has no reduced decoding but is read row by row and box-averaged by a whole factor as it
+//! decodes, so only one row and the reduced image are held. Other formats (and interlaced PNGs,
+//! progressive JPEGs' coefficients) hold their full decoded pixels once, at most 4 bytes per
+//! pixel for 8-bit RGBA: 1 GB at the pixel limit. tests/memory_bounds.rs measures the peak.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -28,6 +36,10 @@ pub fn decode_upright(
 ) -> Result<DynamicImage, String> {
     let img = match format {
         ImageFormat::Jpeg => decode_jpeg_scaled(bytes, min_side)?,
+        ImageFormat::Png => match decode_png_scaled(bytes, min_side)? {
+            Some(img) => img,
+            None => decode_generic(bytes, format)?,
+        },
         _ => decode_generic(bytes, format)?,
     };
     let mut img = img;
@@ -50,8 +62,9 @@ pub fn make_thumbnail(
 }
 
 /// Scales an upright image down to a thumbnail (longest side [`THUMB_SIZE`]) as JPEG bytes.
+/// An 8-bit RGB image is scaled in place of a copy (`into_rgb8`), so its pixels are held once.
 pub fn thumbnail_jpeg(img: DynamicImage) -> Result<Vec<u8>, String> {
-    let rgb = img.to_rgb8();
+    let rgb = img.into_rgb8();
     let (w, h) = rgb.dimensions();
     let scale = THUMB_SIZE as f32 / w.max(h) as f32;
     let small = if scale < 1.0 {
@@ -138,6 +151,67 @@ fn check_jpeg_data(len: usize, w: u32, h: u32) -> Result<(), String> {
     Ok(())
 }
 
+/// A PNG at least twice `min_side` on its longest side, box-averaged by the largest whole
+/// factor that keeps that side at least `min_side`, row by row as it decodes (8-bit, palettes
+/// expanded). `None` when it is smaller, interlaced (its rows come in seven passes) or of a
+/// colour type this does not reduce: it is then decoded whole.
+fn decode_png_scaled(bytes: &[u8], min_side: u32) -> Result<Option<DynamicImage>, String> {
+    let err = |e: png::DecodingError| format!("corrupt PNG: {e}");
+    let mut dec = png::Decoder::new(Cursor::new(bytes));
+    dec.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = dec.read_info().map_err(err)?;
+    let (w, h, interlaced) = {
+        let info = reader.info();
+        (info.width, info.height, info.interlaced)
+    };
+    check_dimensions(w, h)?;
+    let factor = w.max(h) / min_side.max(1);
+    let channels: usize = match reader.output_color_type() {
+        (png::ColorType::Grayscale, png::BitDepth::Eight) => 1,
+        (png::ColorType::GrayscaleAlpha, png::BitDepth::Eight) => 2,
+        (png::ColorType::Rgb, png::BitDepth::Eight) => 3,
+        (png::ColorType::Rgba, png::BitDepth::Eight) => 4,
+        _ => return Ok(None),
+    };
+    if interlaced || factor < 2 {
+        return Ok(None);
+    }
+    let (f, width) = (factor as usize, w as usize);
+    let (ow, oh) = (w.div_ceil(factor), h.div_ceil(factor));
+    let mut sums = vec![0u64; ow as usize * channels];
+    let mut out = Vec::with_capacity(ow as usize * oh as usize * channels);
+    let (mut rows, mut band) = (0u32, 0u64);
+    while let Some(row) = reader.next_row().map_err(err)? {
+        for (x, px) in row.data().chunks_exact(channels).take(width).enumerate() {
+            let base = x / f * channels;
+            for (sum, v) in sums.iter_mut().skip(base).zip(px) {
+                *sum += u64::from(*v);
+            }
+        }
+        rows += 1;
+        band += 1;
+        if band == u64::from(factor) || rows == h {
+            for (ox, px) in sums.chunks_exact_mut(channels).enumerate() {
+                let n = (width - ox * f).min(f) as u64 * band;
+                out.extend(px.iter().map(|s| ((s + n / 2) / n) as u8));
+                px.fill(0);
+            }
+            band = 0;
+        }
+    }
+    if rows != h {
+        return Err(format!("truncated PNG: {rows} of {h} rows"));
+    }
+    let img = match channels {
+        1 => image::GrayImage::from_raw(ow, oh, out).map(DynamicImage::ImageLuma8),
+        2 => image::GrayAlphaImage::from_raw(ow, oh, out).map(DynamicImage::ImageLumaA8),
+        3 => RgbImage::from_raw(ow, oh, out).map(DynamicImage::ImageRgb8),
+        _ => image::RgbaImage::from_raw(ow, oh, out).map(DynamicImage::ImageRgba8),
+    };
+    img.map(Some)
+        .ok_or_else(|| "corrupt PNG: reduced size mismatch".to_string())
+}
+
 fn decode_generic(bytes: &[u8], format: ImageFormat) -> Result<DynamicImage, String> {
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format.to_image());
     let mut limits = image::Limits::default();
@@ -201,6 +275,46 @@ mod tests {
             .unwrap();
         let img = decode_upright(&flat, ImageFormat::Jpeg, None, 1024).unwrap();
         assert_eq!((img.width(), img.height()), (1024, 1024));
+    }
+
+    /// A large PNG is box-averaged by a whole factor as its rows decode: the longest side
+    /// still reaches the requested one, and the averages are those of the full image.
+    #[test]
+    fn a_large_png_decodes_reduced_row_by_row_to_the_averages_of_the_full_image() {
+        let full = RgbImage::from_fn(1001, 601, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x * y) % 251) as u8])
+        });
+        let mut bytes = Vec::new();
+        full.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .unwrap();
+        let small = decode_upright(&bytes, ImageFormat::Png, None, 300)
+            .unwrap()
+            .to_rgb8();
+        // 1001 / 300 = 3: 334 x 201, the last column and row averaging what is left.
+        assert_eq!(small.dimensions(), (334, 201));
+        let mean = |x0: u32, y0: u32, c: usize| {
+            let (mut s, mut n) = (0u32, 0u32);
+            for y in y0..(y0 + 3).min(601) {
+                for x in x0..(x0 + 3).min(1001) {
+                    s += u32::from(full.get_pixel(x, y)[c]);
+                    n += 1;
+                }
+            }
+            ((s + n / 2) / n) as u8
+        };
+        for (x, y) in [(0, 0), (10, 20), (333, 200), (333, 0), (100, 200)] {
+            for c in 0..3 {
+                assert_eq!(
+                    small.get_pixel(x, y)[c],
+                    mean(x * 3, y * 3, c),
+                    "({x}, {y})"
+                );
+            }
+        }
+        // A small one decodes whole, as before.
+        let whole = decode_upright(&bytes, ImageFormat::Png, None, 600).unwrap();
+        assert_eq!((whole.width(), whole.height()), (1001, 601));
+        assert_eq!(whole.to_rgb8(), full);
     }
 
     /// A large JPEG decodes at the smallest DCT scale whose longest side reaches the

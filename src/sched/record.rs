@@ -43,7 +43,8 @@ pub struct DecodedPhoto {
 
 /// Reads, hashes, decodes (upright) and reads EXIF of a photo.
 pub fn decode_photo(path: &Path) -> Result<DecodedPhoto> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read photo", path, e))?;
+    let bytes =
+        crate::scan::read::read_photo(path).map_err(|e| Error::io("cannot read photo", path, e))?;
     let err = |msg: String| Error::Image {
         msg,
         path: path.to_path_buf(),

@@ -68,7 +68,7 @@ impl Store {
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
-                .map_err(|e| Error::io("cannot create the database folder", dir, e))?;
+                .map_err(|e| Error::library_write("cannot create the database folder", dir, e))?;
         }
         let open = || -> Result<Self> {
             let conn = Connection::open(path)?;

@@ -289,7 +289,8 @@ pub const DECODE_MIN_SIDE: u32 = 960;
 /// Reads a photo file as an upright RGB image for the models (EXIF orientation applied).
 pub fn load_photo(path: &Path) -> Result<RgbImage> {
     use crate::scan::{detect, exif, thumb};
-    let bytes = std::fs::read(path).map_err(|e| Error::io("reading photo", path, e))?;
+    let bytes =
+        crate::scan::read::read_photo(path).map_err(|e| Error::io("reading photo", path, e))?;
     let image_err = |msg: String| Error::Image {
         msg,
         path: path.to_path_buf(),
