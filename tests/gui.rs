@@ -882,3 +882,261 @@ fn the_tag_browser_shows_categories_with_counts_and_a_click_shows_the_tag() {
         "cat finds the cats, not the catamaran"
     );
 }
+
+/// A library of `n` generated photos scanned by the core, with one hand-made face on each of
+/// photos 0..6 (in file-name order): 0..3 alike, 3..6 alike and unlike the first three, and
+/// one more face on photo 6 unlike both; grouped through the core. Returns the photo ids in
+/// file-name order and the two persons (the one of photos 0..3 first).
+fn people_library(lib: &TempLib) -> (Vec<i64>, [i64; 2]) {
+    use photolabel::people::{cluster::Params, grouping};
+    use photolabel::store::NewFace;
+    let photos = lib.photos();
+    generate_library(&photos, 8, (160, 120)).unwrap();
+    let mut store = Store::open(&lib.db()).unwrap();
+    let mut opts = lib.options();
+    opts.thumbs_dir = thumbs(lib);
+    photolabel::scan::scan(&mut store, &[photos], &opts, None, &Default::default()).unwrap();
+    let mut rows = store.photos_newest_first(100, 0).unwrap();
+    rows.retain(|p| p.status == photolabel::store::PhotoStatus::Ok);
+    rows.sort_by(|a, b| a.path.cmp(&b.path));
+    let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
+    let face = |e: [f32; 3]| {
+        let n = e.iter().map(|x| x * x).sum::<f32>().sqrt();
+        NewFace {
+            model: "faceres".into(),
+            bbox: [0.3, 0.2, 0.3, 0.4],
+            landmarks: [[0.4, 0.3], [0.5, 0.3], [0.45, 0.4], [0.4, 0.5], [0.5, 0.5]],
+            score: 0.99,
+            quality: 0.9,
+            embedding: e.iter().map(|x| x / n).collect(),
+        }
+    };
+    for (i, id) in ids.iter().take(7).enumerate() {
+        let k = i as f32 * 0.03;
+        let e = match i {
+            0..3 => [1.0, k, 0.0],
+            3..6 => [0.0, 1.0, k],
+            _ => [0.0, 0.0, 1.0],
+        };
+        store.replace_faces(*id, "faceres", &[face(e)]).unwrap();
+    }
+    let g = grouping::group(&mut store, &Params::default(), false).unwrap();
+    assert_eq!((g.new_persons, g.unsorted), (2, 1), "{g:?}");
+    let person_of = |photo: i64| store.faces_of_photo(photo).unwrap()[0].person.unwrap().0;
+    let persons = [person_of(ids[0]), person_of(ids[3])];
+    (ids, persons)
+}
+
+fn open_people_view(h: &mut Harness<'_, App>, groups: usize) {
+    h.get_by_label("People").click();
+    step_until(h, "the persons", |a| {
+        a.ui_state.central == photolabel::gui::CentralView::People
+            && a.people
+                .overview
+                .as_ref()
+                .is_some_and(|o| o.persons.len() == groups)
+    });
+}
+
+#[test]
+fn the_people_view_lists_groups_names_them_and_shows_a_persons_photos() {
+    let lib = TempLib::new();
+    let (ids, [first, second]) = people_library(&lib);
+    let mut h = harness(app(&lib, Vec::new()));
+    step_until(&mut h, "8 photos", |a| a.library.ids().len() == 8);
+    open_people_view(&mut h, 2);
+    h.get_by_label("2 groups");
+    h.get_by_label("Unsorted faces: 1");
+    // Each tile's best face is cropped from the photo by the engine.
+    let faces: Vec<i64> = h
+        .state()
+        .people
+        .overview
+        .as_ref()
+        .unwrap()
+        .persons
+        .iter()
+        .map(|t| t.best_face.as_ref().unwrap().face_id)
+        .collect();
+    step_until(&mut h, "the face crops", |a| {
+        faces.iter().all(|f| a.people.has_crop(*f))
+    });
+    assert!(sent(
+        h.state(),
+        |c| matches!(c, Command::WantFaceCrops(w) if w.len() == 2)
+    ));
+    // Two unnamed tiles, in id order: name the first one with Enter.
+    assert_eq!(
+        h.query_all_by_role_and_label(egui::Role::TextInput, "Unnamed")
+            .count(),
+        2
+    );
+    let field = h
+        .get_all_by_role_and_label(egui::Role::TextInput, "Unnamed")
+        .next()
+        .unwrap();
+    field.focus();
+    h.step();
+    h.get_all_by_role_and_label(egui::Role::TextInput, "Unnamed")
+        .next()
+        .unwrap()
+        .type_text("Alice");
+    h.step();
+    h.key_press(egui::Key::Enter);
+    step_until(&mut h, "the name in the view", |a| {
+        a.people.overview.as_ref().unwrap().persons[0]
+            .person
+            .name
+            .as_deref()
+            == Some("Alice")
+    });
+    assert!(sent(h.state(), |c| *c
+        == Command::NamePerson {
+            person: first,
+            name: "Alice".into()
+        }));
+    let store = Store::open(&lib.db()).unwrap();
+    assert_eq!(store.person_by_name("alice").unwrap(), Some(first));
+    assert_eq!(
+        store
+            .persons()
+            .unwrap()
+            .iter()
+            .find(|p| p.id == second)
+            .unwrap()
+            .name,
+        None
+    );
+    // The tile shows Alice's photos in the grid.
+    h.get_by_label("Alice");
+    h.get_by_label("Photos of Alice").click();
+    step_until(&mut h, "Alice's photos", |a| {
+        a.ui_state.central == photolabel::gui::CentralView::Grid && a.library.ids().len() == 3
+    });
+    let mut got = h.state().library.ids().to_vec();
+    got.sort();
+    let mut want = ids[..3].to_vec();
+    want.sort();
+    assert_eq!(got, want);
+    h.get_by_label("Photos of Alice");
+    h.get_by_label("All photos").click();
+    step_until(&mut h, "the whole library", |a| {
+        a.person_filter.is_none() && a.library.ids().len() == 8
+    });
+}
+
+#[test]
+fn merging_two_groups_in_the_people_view_keeps_the_name_and_both_faces() {
+    let lib = TempLib::new();
+    let (_ids, [first, second]) = people_library(&lib);
+    Store::open(&lib.db())
+        .unwrap()
+        .name_person(second, "Bob")
+        .unwrap();
+    let mut h = harness(app(&lib, Vec::new()));
+    open_people_view(&mut h, 2);
+    // Bob (named) comes first, the unnamed group second.
+    for i in 0..2 {
+        h.get_all_by_label("Select").nth(i).unwrap().click();
+        h.step();
+    }
+    assert_eq!(h.state().people.selected, vec![second, first]);
+    h.step();
+    h.get_by_label("keeping the name");
+    h.get_by_label("Merge 2 groups").click();
+    step_until(&mut h, "one group", |a| {
+        a.people
+            .overview
+            .as_ref()
+            .is_some_and(|o| o.persons.len() == 1)
+    });
+    assert!(sent(h.state(), |c| *c
+        == Command::MergePersons {
+            into: second,
+            from: vec![first]
+        }));
+    let o = h.state().people.overview.clone().unwrap();
+    assert_eq!(o.persons[0].person.name.as_deref(), Some("Bob"));
+    assert_eq!(
+        (o.persons[0].person.faces, o.persons[0].person.photos),
+        (6, 6)
+    );
+    let store = Store::open(&lib.db()).unwrap();
+    let persons = store.persons().unwrap();
+    assert_eq!(persons.len(), 1);
+    assert_eq!(persons[0].id, second);
+    assert_eq!(store.faces_of_person(second).unwrap().len(), 6);
+    assert!(store.faces_of_person(first).unwrap().is_empty());
+}
+
+#[test]
+fn not_x_on_the_photo_detail_takes_the_face_out_of_that_person() {
+    let lib = TempLib::new();
+    let (ids, [first, _]) = people_library(&lib);
+    Store::open(&lib.db())
+        .unwrap()
+        .name_person(first, "Carol")
+        .unwrap();
+    let target = ids[1];
+    let mut h = harness(app(&lib, Vec::new()));
+    step_until(&mut h, "rows loaded", |a| {
+        ids.iter().all(|id| a.library.photo(*id).is_some())
+    });
+    let name = h
+        .state()
+        .library
+        .photo(target)
+        .unwrap()
+        .path
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    h.get_by_label(&name).click();
+    step_until(&mut h, "the detail with its face and image", |a| {
+        a.detail.image_loaded()
+            && a.detail.detail.as_ref().is_some_and(|d| {
+                d.photo.id == target && d.faces.len() == 1 && d.faces[0].person == Some(first)
+            })
+    });
+    let face = h.state().detail.detail.as_ref().unwrap().faces[0].face_id;
+    h.get_by_label("Face 1: Carol");
+    h.get_by_label("Not Carol").click();
+    step_until(&mut h, "the face out of Carol", |a| {
+        a.detail
+            .detail
+            .as_ref()
+            .is_some_and(|d| d.faces.len() == 1 && d.faces[0].person.is_none())
+    });
+    assert!(sent(h.state(), |c| *c
+        == Command::RejectFace {
+            face,
+            person: first
+        }));
+    h.get_by_label("Face 1: ?");
+    let store = Store::open(&lib.db()).unwrap();
+    assert_eq!(store.face(face).unwrap().unwrap().person, None);
+    assert_eq!(store.face_rejections().unwrap(), vec![(face, first)]);
+    assert_eq!(store.faces_of_person(first).unwrap().len(), 2);
+    // The photo no longer carries Carol's tag; grouping never gives the face back.
+    assert!(
+        !store
+            .labels_for(target)
+            .unwrap()
+            .iter()
+            .any(|l| l.label == "Carol")
+    );
+    drop(store);
+    h.get_by_label("This is…").click();
+    // The menu opens on the next frames.
+    h.run_steps(3);
+    h.get_by_label("Carol").click();
+    step_until(&mut h, "the face confirmed as Carol again", |a| {
+        a.detail
+            .detail
+            .as_ref()
+            .is_some_and(|d| d.faces[0].person == Some(first) && d.faces[0].confirmed)
+    });
+    let store = Store::open(&lib.db()).unwrap();
+    assert!(store.face_rejections().unwrap().is_empty());
+}

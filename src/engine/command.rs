@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::people::service::{FindReport, PeopleOverview, PhotoFace};
 use crate::scan::{ScanProgress, ScanSummary};
 use crate::store::{
     Label, Photo, PhotoOrder, RunRecord, RunSummary, SearchHit, Stats, tags::TagNode,
@@ -67,6 +68,38 @@ pub enum Command {
     KeepTrained,
     /// Discard the scheduler the last retraining produced and restore the previous one.
     RollBackTrained,
+    /// Load the persons with their best faces; answered by [`Event::People`].
+    LoadPeople,
+    /// The photos showing a person, newest first; answered by [`Event::PersonPhotos`].
+    ListPersonPhotos(i64),
+    /// Name (or rename; empty: forget the name of) a person; confirms its faces.
+    NamePerson { person: i64, name: String },
+    /// Merge persons `from` into `into`, which keeps its name.
+    MergePersons { into: i64, from: Vec<i64> },
+    /// Face `face` is not person `person`: it leaves the person, who never gets it back.
+    RejectFace { face: i64, person: i64 },
+    /// Face `face` is person `person` (confirmed).
+    ConfirmFace { face: i64, person: i64 },
+    /// Find and embed the faces of the photos not looked at yet, grouping them as they come
+    /// (what `photolabel people find` does), in the background: [`Event::FacesProgress`], then
+    /// [`Event::FacesFinished`].
+    FindFaces,
+    /// Group the unsorted faces (`full`: redo every automatic assignment), as `people group`.
+    GroupFaces { full: bool },
+    /// The face crops wanted now (for the People view's tiles); replaces earlier wants.
+    WantFaceCrops(Vec<FaceCropRequest>),
+}
+
+/// One face crop the People view wants decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceCropRequest {
+    pub face_id: i64,
+    /// The photo.
+    pub path: PathBuf,
+    /// EXIF orientation to apply (the box is on the upright photo).
+    pub orientation: Option<u16>,
+    /// (x, y, w, h) relative to the upright photo.
+    pub bbox: [f32; 4],
 }
 
 /// One thumbnail the grid wants decoded.
@@ -100,6 +133,8 @@ pub struct PhotoDetail {
     /// The deadline its latest schedule ran under (`None`: none, or labelled before it was
     /// recorded).
     pub deadline_ms: Option<f64>,
+    /// The faces found on it, with who they are.
+    pub faces: Vec<PhotoFace>,
 }
 
 /// Library-wide state for the folders panel, the tag browser and the library timeline.
@@ -194,6 +229,22 @@ pub enum Event {
     TrainFinished(Result<TrainReport, String>),
     /// The retrained scheduler was kept (`true`) or rolled back (`false`).
     TrainDecided(bool),
+    /// The persons of the library with their best faces, and the unsorted faces.
+    People(Box<PeopleOverview>),
+    /// The photos showing a person, newest first.
+    PersonPhotos { person: i64, ids: Vec<i64> },
+    /// Persons or faces changed (named, merged, a face rejected or confirmed, faces found or
+    /// grouped): the People view, the detail and person searches should reload.
+    PeopleChanged,
+    /// Finding faces: photos looked at out of the run's total.
+    FacesProgress { done: usize, total: usize },
+    /// Finding faces ended, with what it did, or failed.
+    FacesFinished(Result<FindReport, String>),
+    /// A decoded face crop (or why it could not be read).
+    FaceCrop {
+        face_id: i64,
+        image: Result<DecodedImage, String>,
+    },
     /// Something failed; the GUI shows it calmly and carries on.
     Error(String),
 }

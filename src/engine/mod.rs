@@ -6,11 +6,12 @@
 //!
 //! Threads, each with its own bounded command channel:
 //! - `reader`: a read-only connection answering queries (ids, rows, search, detail, summary);
-//! - `writer`: the connection for edits (folders, tags) that also starts and pauses scans;
-//!   the scan itself runs on its own thread with its own connection; with
+//! - `writer`: the connection for edits (folders, tags, people) that also starts and pauses
+//!   scans; the scan itself runs on its own thread with its own connection, and so does
+//!   finding faces ([`crate::people::service::find_faces`]); with
 //!   [`EngineOptions::watch_folders`] it also watches the library's folders
 //!   ([`crate::scan::watch`]) and rescans when they change or come back online;
-//! - `images`: decodes thumbnails (latest wants first) and full images;
+//! - `images`: decodes thumbnails (latest wants first), full images and face crops;
 //! - `labelling` and `trainer`: only when a [`Labeller`] / [`Trainer`] is plugged in.
 //!
 //! Design note: the architecture asks for one SQLite writer. Scans, tag edits and labelling
@@ -39,7 +40,8 @@ use crate::label::lock::LibraryLock;
 use crate::store::Store;
 
 pub use command::{
-    Command, DecodedImage, Event, LabelProgress, LibrarySnapshot, PhotoDetail, ThumbRequest,
+    Command, DecodedImage, Event, FaceCropRequest, LabelProgress, LibrarySnapshot, PhotoDetail,
+    ThumbRequest,
 };
 pub use plugins::{
     BudgetStatus, Figure, LabelOutcome, Labeller, ModelStatus, ModelStep, Plugins, StatusSink,
@@ -251,8 +253,12 @@ impl Engine {
             | Command::Suggest(_)
             | Command::FetchPhotos(_)
             | Command::LoadDetail(_)
-            | Command::LoadLibrary => &self.reader,
-            Command::WantThumbnails(_) | Command::LoadImage { .. } => &self.images,
+            | Command::LoadLibrary
+            | Command::LoadPeople
+            | Command::ListPersonPhotos(_) => &self.reader,
+            Command::WantThumbnails(_) | Command::LoadImage { .. } | Command::WantFaceCrops(_) => {
+                &self.images
+            }
             Command::Retrain | Command::KeepTrained | Command::RollBackTrained => {
                 match &self.trainer {
                     Some(t) => t,
@@ -293,7 +299,13 @@ impl Engine {
             | Command::ResumeScan
             | Command::AddTag { .. }
             | Command::RemoveLabel { .. }
-            | Command::ApplySettings(_) => &self.writer,
+            | Command::ApplySettings(_)
+            | Command::NamePerson { .. }
+            | Command::MergePersons { .. }
+            | Command::RejectFace { .. }
+            | Command::ConfirmFace { .. }
+            | Command::FindFaces
+            | Command::GroupFaces { .. } => &self.writer,
         };
         tx.try_send(cmd).map_err(|e| match e {
             TrySendError::Full(_) => SendError::Busy,

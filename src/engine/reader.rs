@@ -1,5 +1,6 @@
 //! The reader thread: a read-only connection answering the GUI's queries (photo ids in grid
-//! order, rows by id, search, suggestions, one photo's detail, the library summary and its tag tree). Reads
+//! order, rows by id, search, suggestions, one photo's detail with its faces, the library summary
+//! and its tag tree, the persons and a person's photos). Reads
 //! never wait for the writers (WAL), and a slow query only delays other reads.
 
 use std::path::PathBuf;
@@ -68,6 +69,7 @@ fn answer(store: &Store, cmd: Command) -> crate::Result<Option<Event>> {
                 labels: store.labels_for(id)?,
                 runs: store.runs_for(id)?,
                 deadline_ms: store.sched_run(id)?.1,
+                faces: crate::people::service::photo_faces(store, id)?,
                 photo,
             }))
         }
@@ -84,6 +86,11 @@ fn answer(store: &Store, cmd: Command) -> crate::Result<Option<Event>> {
                 tags: store.tag_tree()?,
             }))
         }
+        Command::LoadPeople => Event::People(Box::new(crate::people::service::overview(store)?)),
+        Command::ListPersonPhotos(person) => Event::PersonPhotos {
+            person,
+            ids: store.person_photo_ids(person)?,
+        },
         other => {
             log::warn!("reader got a command it does not handle: {other:?}");
             return Ok(None);

@@ -1,4 +1,5 @@
-//! The writer thread: folder and tag edits on its own connection, and the scan lifecycle.
+//! The writer thread: folder, tag and people edits on its own connection, and the scan
+//! lifecycle. Finding faces (a model over every photo) runs on a thread of its own.
 //! A scan runs on a separate thread (with its own connection) so that edits stay quick while
 //! it works; pausing sets the scan's cancel flag, resuming starts an incremental rescan of
 //! every folder, and folders added during a scan are picked up by a rescan right after it.
@@ -23,6 +24,9 @@ use super::command::{Command, Event};
 use super::labelling::LabelMsg;
 use super::{EngineOptions, EventSink};
 use crate::config::Paths;
+use crate::people::cluster::Params;
+use crate::people::grouping;
+use crate::people::service::{self, FindReport};
 use crate::scan::watch::FolderWatcher;
 use crate::scan::{self, Examined, ScanEvent, ScanOptions, ScanSummary};
 use crate::store::Store;
@@ -51,6 +55,10 @@ struct Writer {
     offline: BTreeSet<PathBuf>,
     /// Whether scans leave freedesktop shared thumbnails (the user's setting).
     share_thumbs: bool,
+    /// Where the face models' weights live (finding faces).
+    cache_dir: PathBuf,
+    /// Whether a face-finding thread is running.
+    finding_faces: Arc<AtomicBool>,
 }
 
 /// What the writer thread starts with.
@@ -117,6 +125,8 @@ pub(crate) fn spawn(setup: WriterSetup, rx: Receiver<Command>, sink: EventSink) 
                 watcher,
                 offline: BTreeSet::new(),
                 share_thumbs: false,
+                cache_dir: paths.cache_dir.clone(),
+                finding_faces: Arc::new(AtomicBool::new(false)),
             };
             w.sync_folders();
             w.wake_labeller();
@@ -184,6 +194,37 @@ impl Writer {
                 }
                 Ok(())
             }
+            Command::NamePerson { person, name } => self
+                .store
+                .name_person(person, &name)
+                .map(|()| self.people_changed()),
+            Command::MergePersons { into, from } => {
+                service::merge(&mut self.store, into, &from).map(|()| self.people_changed())
+            }
+            Command::RejectFace { face, person } => self
+                .store
+                .reject_face(face, person)
+                .map(|()| self.people_changed()),
+            Command::ConfirmFace { face, person } => self
+                .store
+                .confirm_face(face, person)
+                .map(|()| self.people_changed()),
+            Command::GroupFaces { full } => {
+                grouping::group(&mut self.store, &Params::default(), full).map(|g| {
+                    self.sink.send(Event::FacesFinished(Ok(FindReport {
+                        joined: g.joined,
+                        new_persons: g.new_persons,
+                        in_new_persons: g.in_new_persons,
+                        unsorted: g.unsorted,
+                        ..FindReport::default()
+                    })));
+                    self.people_changed();
+                })
+            }
+            Command::FindFaces => {
+                self.find_faces();
+                Ok(())
+            }
             other => {
                 log::warn!("writer got a command it does not handle: {other:?}");
                 Ok(())
@@ -196,6 +237,34 @@ impl Writer {
 
     fn changed(&self, photo_id: i64) {
         self.sink.send(Event::PhotosChanged(vec![photo_id]));
+    }
+
+    fn people_changed(&self) {
+        self.sink.send(Event::PeopleChanged);
+    }
+
+    /// Starts finding faces on a thread of its own (with its own connection), unless it runs.
+    fn find_faces(&self) {
+        if self.finding_faces.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let db = self.store.path().to_path_buf();
+        let cache = self.cache_dir.clone();
+        let sink = self.sink.clone();
+        let running = Arc::clone(&self.finding_faces);
+        let spawned = std::thread::Builder::new()
+            .name("photolabel-faces".into())
+            .spawn(move || {
+                let result = run_find_faces(&db, &cache, &sink);
+                running.store(false, Ordering::SeqCst);
+                sink.send(Event::PeopleChanged);
+                sink.send(Event::FacesFinished(result.map_err(|e| format!("{e:#}"))));
+            });
+        if let Err(e) = spawned {
+            self.finding_faces.store(false, Ordering::SeqCst);
+            self.sink
+                .send(Event::Error(format!("cannot start finding faces: {e}")));
+        }
     }
 
     /// Folders become library roots and are scanned; single files are examined and recorded
@@ -445,6 +514,27 @@ impl ScanScope {
             ScanScope::Roots(some) => roots.into_iter().filter(|r| some.contains(r)).collect(),
         }
     }
+}
+
+/// Finds faces as `photolabel people find` does, reporting each photo; persons found so far
+/// are announced every few seconds. Stops when the GUI is gone.
+fn run_find_faces(db: &Path, cache: &Path, sink: &EventSink) -> crate::Result<FindReport> {
+    let mut store = Store::open(db)?;
+    sink.send(Event::FacesProgress { done: 0, total: 0 });
+    let mut announced = Instant::now();
+    service::find_faces(&mut store, cache, None, &mut |step| {
+        if let Some(e) = &step.error {
+            log::info!("finding faces: {e}");
+        }
+        if announced.elapsed() > Duration::from_secs(3) {
+            announced = Instant::now();
+            sink.send(Event::PeopleChanged);
+        }
+        sink.send(Event::FacesProgress {
+            done: step.done,
+            total: step.total,
+        })
+    })
 }
 
 /// Runs one scan, forwarding its events; always ends with [`Event::ScanFinished`].

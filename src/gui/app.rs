@@ -1,7 +1,7 @@
 //! The application: owns the [`Engine`] handle and the views, drains engine events at the start
 //! of every frame, lays out the panels (top bar with search, folders and the tag browser on the left, photo detail
-//! on the right, the grid or the library timeline in the middle) and sends the commands the
-//! views queued. Nothing here waits on disk, the database or a model.
+//! on the right, the grid, the library timeline or the People view in the middle) and sends the
+//! commands the views queued. Nothing here waits on disk, the database or a model.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -14,6 +14,7 @@ use super::detail::DetailView;
 use super::folders::{FoldersPanel, ScanState};
 use super::library::LibraryView;
 use super::models::ModelsPanel;
+use super::people::{FindState, PeopleAction, PeopleView, find_status_ui, person_filter_ui};
 use super::picker::FolderPicker;
 use super::retrain::{RetrainPanel, RetrainState};
 use super::search::SearchBox;
@@ -36,6 +37,7 @@ const REFRESH_EVERY: Duration = Duration::from_millis(1000);
 pub enum CentralView {
     Grid,
     LibraryTimeline,
+    People,
 }
 
 /// UI-only state: selection, open windows, messages; no domain data.
@@ -62,6 +64,9 @@ pub struct App {
     pub retrain: RetrainPanel,
     pub models: ModelsPanel,
     pub tags: TagsPanel,
+    pub people: PeopleView,
+    /// The grid shows this person's photos (id, name shown) rather than the library or a search.
+    pub person_filter: Option<(i64, String)>,
     snapshot: LibrarySnapshot,
     recent: VecDeque<Command>,
     outbox: Vec<Command>,
@@ -101,6 +106,8 @@ impl App {
             retrain: RetrainPanel::default(),
             models: ModelsPanel::default(),
             tags: TagsPanel::default(),
+            people: PeopleView::default(),
+            person_filter: None,
             snapshot: LibrarySnapshot::default(),
             recent: VecDeque::new(),
             outbox: Vec::new(),
@@ -114,6 +121,7 @@ impl App {
         app.outbox
             .push(Command::ApplySettings(app.settings.label.clone()));
         app.outbox.push(Command::LoadLibrary);
+        app.outbox.push(Command::LoadPeople);
         app.outbox.push(Command::ListPhotos(app.settings.order));
         if !open.is_empty() {
             app.outbox.push(Command::AddPaths(open));
@@ -171,7 +179,9 @@ impl App {
     }
 
     fn refresh_ids(&mut self) {
-        if self.search.applied.is_empty() {
+        if let Some((person, _)) = &self.person_filter {
+            self.outbox.push(Command::ListPersonPhotos(*person));
+        } else if self.search.applied.is_empty() {
             self.outbox.push(Command::ListPhotos(self.settings.order));
         } else {
             self.outbox
@@ -226,7 +236,10 @@ impl App {
                 self.snapshot = *snap;
             }
             Event::PhotoIds { order, ids } => {
-                if order == self.settings.order && self.search.applied.is_empty() {
+                if order == self.settings.order
+                    && self.search.applied.is_empty()
+                    && self.person_filter.is_none()
+                {
                     self.library.set_ids(ids, false);
                 }
             }
@@ -294,6 +307,30 @@ impl App {
                 }
             }
             Event::TrainDecided(kept) => self.retrain.state = RetrainState::Decided(kept),
+            Event::People(o) => self.people.set_overview(*o),
+            Event::PersonPhotos { person, ids } => {
+                if self.person_filter.as_ref().is_some_and(|f| f.0 == person) {
+                    self.library.set_ids(ids, true);
+                }
+            }
+            Event::PeopleChanged => {
+                self.outbox.push(Command::LoadPeople);
+                if let Some(sel) = self.detail.photo_id {
+                    self.outbox.push(Command::LoadDetail(sel));
+                }
+                // Person tags changed: searches, a person's photos and the tag counts.
+                self.library_changed();
+            }
+            Event::FacesProgress { done, total } => {
+                self.people.finding = FindState::Running { done, total }
+            }
+            Event::FacesFinished(r) => {
+                self.people.finding = match r {
+                    Ok(report) => FindState::Finished(report),
+                    Err(e) => FindState::Failed(e),
+                }
+            }
+            Event::FaceCrop { face_id, image } => self.people.add_crop(ctx, face_id, image),
             Event::Error(e) => self.error(e),
         }
     }
@@ -305,7 +342,7 @@ impl App {
         {
             self.outbox.push(Command::LoadDetail(sel));
         }
-        if !self.search.applied.is_empty() {
+        if !self.search.applied.is_empty() || self.person_filter.is_some() {
             self.library_changed();
         }
     }
@@ -348,6 +385,10 @@ impl App {
                         // A second click on the tag shown goes back to the whole library.
                         let q = if q == applied { String::new() } else { q };
                         self.search.set_query(&q, &mut out);
+                        self.person_filter = None;
+                        if self.ui_state.central == CentralView::People {
+                            self.ui_state.central = CentralView::Grid;
+                        }
                         if q.is_empty() {
                             out.push(Command::ListPhotos(self.settings.order));
                         }
@@ -376,18 +417,32 @@ impl App {
                             }
                         });
                         let deadline = f64::from(self.settings.label.deadline_ms);
-                        self.detail.detail_ui(deadline, &mut out, ui);
+                        let named = self
+                            .people
+                            .overview
+                            .as_ref()
+                            .map(|o| o.named())
+                            .unwrap_or_default();
+                        self.detail.detail_ui(deadline, &named, &mut out, ui);
                     });
                 });
         }
         egui::CentralPanel::default_margins().show(ui, |ui| match self.ui_state.central {
             CentralView::Grid => {
                 let n = self.library.ids().len();
-                ui.weak(if self.library.searching {
-                    format!("{n} found")
+                let filter = self.person_filter.as_ref();
+                if let Some(all) = filter.map(|(_, name)| person_filter_ui(name, n, ui)) {
+                    if all {
+                        self.person_filter = None;
+                        out.push(Command::ListPhotos(self.settings.order));
+                    }
                 } else {
-                    format!("{n} photos")
-                });
+                    ui.weak(if self.library.searching {
+                        format!("{n} found")
+                    } else {
+                        format!("{n} photos")
+                    });
+                }
                 let before = self.ui_state.selected;
                 self.library.grid_ui(
                     self.settings.tile_size,
@@ -404,6 +459,13 @@ impl App {
             CentralView::LibraryTimeline => {
                 egui::ScrollArea::vertical()
                     .show(ui, |ui| library_timeline_ui(&self.snapshot.runs, ui));
+            }
+            CentralView::People => {
+                if let Some(PeopleAction::ShowPhotos(id, name)) =
+                    self.people.people_ui(&mut out, ui)
+                {
+                    self.show_person(id, name, &mut out);
+                }
             }
         });
         if self.ui_state.settings_open {
@@ -424,15 +486,29 @@ impl App {
         self.flush();
     }
 
+    /// The grid shows one person's photos.
+    fn show_person(&mut self, id: i64, name: String, out: &mut Vec<Command>) {
+        self.search.set_query("", out);
+        self.person_filter = Some((id, name));
+        self.ui_state.central = CentralView::Grid;
+        out.push(Command::ListPersonPhotos(id));
+    }
+
     fn top_bar_ui(&mut self, out: &mut Vec<Command>, ui: &mut Ui) {
         ui.horizontal(|ui| {
             ui.strong("photolabel");
             ui.separator();
             let before_applied = self.search.applied.clone();
             self.search.search_ui(out, ui);
-            if self.search.applied != before_applied && self.search.applied.is_empty() {
-                // The results stay on screen until the library's ids arrive.
-                out.push(Command::ListPhotos(self.settings.order));
+            if self.search.applied != before_applied {
+                self.person_filter = None;
+                if self.ui_state.central == CentralView::People {
+                    self.ui_state.central = CentralView::Grid;
+                }
+                if self.search.applied.is_empty() {
+                    // The results stay on screen until the library's ids arrive.
+                    out.push(Command::ListPhotos(self.settings.order));
+                }
             }
             ui.separator();
             let order = self.settings.order;
@@ -450,7 +526,10 @@ impl App {
                         );
                     }
                 });
-            if self.settings.order != order && self.search.applied.is_empty() {
+            if self.settings.order != order
+                && self.search.applied.is_empty()
+                && self.person_filter.is_none()
+            {
                 out.push(Command::ListPhotos(self.settings.order));
             }
             ui.separator();
@@ -463,6 +542,15 @@ impl App {
                 };
                 out.push(Command::LoadLibrary);
             }
+            let people = self.ui_state.central == CentralView::People;
+            if ui.selectable_label(people, "People").clicked() {
+                self.ui_state.central = if people {
+                    CentralView::Grid
+                } else {
+                    CentralView::People
+                };
+                out.push(Command::LoadPeople);
+            }
             self.retrain
                 .button_ui(self.engine.info().can_retrain, out, ui);
             if ui.button("Settings").clicked() {
@@ -471,6 +559,11 @@ impl App {
         });
         self.search.suggestions_ui(out, ui);
         self.folders.scan_bar_ui(out, ui);
+        if matches!(self.people.finding, FindState::Running { .. })
+            && self.ui_state.central != CentralView::People
+        {
+            ui.horizontal(|ui| find_status_ui(&self.people.finding, ui));
+        }
         let log = crate::logging::log_path(&self.engine.info().paths.data_dir);
         self.models.models_ui(&log, ui, out);
         self.retrain.retrain_ui(out, ui);

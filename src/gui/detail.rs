@@ -1,5 +1,6 @@
 //! The photo detail panel: the image upright (EXIF orientation applied by the engine) with the
-//! boxes of labels that have one, the friendly tags of the vocabulary (raw class and model on
+//! boxes of labels that have one and of the faces found on it (with their actions, see
+//! [`super::faces`]), the friendly tags of the vocabulary (raw class and model on
 //! hover), the labels grouped by model with confidences, tag editing
 //! (add user tags, remove any label), metadata, errors, and the scheduling timeline.
 
@@ -9,9 +10,11 @@ use egui::{
     Align2, Color32, FontId, Rect, Sense, Stroke, StrokeKind, TextureHandle, Ui, pos2, vec2,
 };
 
+use super::faces::{face_boxes_ui, faces_list_ui};
 use super::textures::color_image;
 use super::timeline::photo_timeline_ui;
 use crate::engine::{Command, DecodedImage, PhotoDetail};
+use crate::store::person_tags::PERSON_MODEL;
 use crate::store::{Label, LabelSource, LabelStatus, PhotoStatus, RunStatus};
 
 /// What the detail panel shows and edits.
@@ -77,7 +80,14 @@ impl DetailView {
         }));
     }
 
-    pub fn detail_ui(&mut self, deadline_ms: f64, out: &mut Vec<Command>, ui: &mut Ui) {
+    /// The panel. `named` are the library's named persons (for "This is…").
+    pub fn detail_ui(
+        &mut self,
+        deadline_ms: f64,
+        named: &[(i64, String)],
+        out: &mut Vec<Command>,
+        ui: &mut Ui,
+    ) {
         let Some(d) = &self.detail else {
             ui.spinner();
             return;
@@ -99,7 +109,10 @@ impl DetailView {
             status_ui(d, ui);
         }
         match &self.image {
-            Some(Ok(tex)) => image_with_boxes_ui(tex, &d.labels, ui),
+            Some(Ok(tex)) => {
+                let rect = image_with_boxes_ui(tex, &d.labels, ui);
+                face_boxes_ui(&d.faces, named, rect, out, ui);
+            }
             Some(Err(e)) => {
                 ui.colored_label(
                     ui.visuals().warn_fg_color,
@@ -113,6 +126,7 @@ impl DetailView {
         }
         ui.separator();
         let photo_id = photo.id;
+        faces_list_ui(&d.faces, named, out, ui);
         tags_ui(&d.labels, ui);
         labels_ui(&d.labels, photo_id, out, ui);
         ui.horizontal(|ui| {
@@ -260,7 +274,9 @@ fn labels_ui(labels: &[Label], photo_id: i64, out: &mut Vec<Command>, ui: &mut U
     }
 }
 
-fn image_with_boxes_ui(tex: &TextureHandle, labels: &[Label], ui: &mut Ui) {
+/// The image with its labels' boxes (person labels are drawn as faces instead); returns where
+/// the image is.
+fn image_with_boxes_ui(tex: &TextureHandle, labels: &[Label], ui: &mut Ui) -> Rect {
     let size = tex.size_vec2();
     let max_w = ui.available_width();
     let scale = (max_w / size.x).min(420.0 / size.y).min(1.0);
@@ -272,7 +288,7 @@ fn image_with_boxes_ui(tex: &TextureHandle, labels: &[Label], ui: &mut Ui) {
         Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)),
         Color32::WHITE,
     );
-    for l in labels {
+    for l in labels.iter().filter(|l| l.model != PERSON_MODEL) {
         let Some([x, y, w, h]) = l.bbox else { continue };
         let b = Rect::from_min_size(
             rect.min + vec2(x * rect.width(), y * rect.height()),
@@ -288,6 +304,7 @@ fn image_with_boxes_ui(tex: &TextureHandle, labels: &[Label], ui: &mut Ui) {
             color,
         );
     }
+    rect
 }
 
 fn metadata_ui(d: &PhotoDetail, ui: &mut Ui) {

@@ -1,18 +1,22 @@
 //! The desktop GUI (feature `gui`): an eframe/egui window over the [`crate::engine`]. The user
 //! drops photo folders on the window and browses them in a virtualised grid, searches by tags,
-//! browses the tag tree, inspects a photo's labels and its scheduling timeline, edits tags, and (when a trainer is
-//! installed) retrains the scheduler. All work happens on engine threads; the GUI drains
+//! browses the tag tree, inspects a photo's labels, faces and scheduling timeline, edits tags,
+//! names and merges the people found in the photos, and (when a trainer is installed) retrains
+//! the scheduler. All work happens on engine threads; the GUI drains
 //! events each frame and is woken by the engine.
 //!
 //! Main types: [`App`] (the window), [`LibraryView`] (the grid), [`FolderPicker`] (the folder
 //! dialog, swappable in tests), [`Settings`] (persisted with the window state), [`ModelsPanel`]
-//! (weights fetched at first use: progress and failures), [`TagsPanel`] (the tag browser).
+//! (weights fetched at first use: progress and failures), [`TagsPanel`] (the tag browser),
+//! [`PeopleView`] (the persons, named or not).
 
 mod app;
 mod detail;
+mod faces;
 mod folders;
 mod library;
 mod models;
+mod people;
 mod picker;
 mod retrain;
 mod search;
@@ -28,6 +32,7 @@ pub use detail::DetailView;
 pub use folders::{FoldersPanel, ScanState};
 pub use library::{LibraryView, TileStatus};
 pub use models::ModelsPanel;
+pub use people::{FindState, PeopleAction, PeopleView};
 pub use picker::{FixedPicker, FolderPicker, NativePicker};
 pub use retrain::{NO_TRAINER, RetrainPanel, RetrainState};
 pub use search::SearchBox;

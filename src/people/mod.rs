@@ -1,11 +1,13 @@
 //! People: recognising the same person across the library. Faces found by MTCNN are embedded
 //! by [`crate::zoo::faceres`]; this module holds what is done with the embeddings, apart from
 //! any model: incremental grouping ([`cluster`], run on the store by [`grouping`]),
-//! verification and grouping figures ([`verify`]) over a folder of known faces ([`faceset`]).
+//! verification and grouping figures ([`verify`]) over a folder of known faces ([`faceset`]),
+//! and the operations the CLI and the app share ([`service`]).
 
 pub mod cluster;
 pub mod faceset;
 pub mod grouping;
+pub mod service;
 pub mod verify;
 
 use crate::zoo::mtcnn::Face;

@@ -47,6 +47,43 @@ impl Store {
             .collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Each person's best face, as `(person, face)`: the face of highest quality (then
+    /// detector score, then the oldest), the one that shows the person best on a tile.
+    pub fn best_faces(&self) -> Result<Vec<(i64, i64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT person_id, id FROM (
+                 SELECT person_id, id, ROW_NUMBER() OVER (
+                        PARTITION BY person_id ORDER BY quality DESC, score DESC, id) AS rank
+                   FROM faces WHERE person_id IS NOT NULL)
+              WHERE rank = 1 ORDER BY person_id",
+        )?;
+        Ok(stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// How many faces are in no person (unsorted).
+    pub fn unsorted_face_count(&self) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM faces WHERE person_id IS NULL",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// The photos showing person `person`, newest first (as the grid's default order).
+    pub fn person_photo_ids(&self, person: i64) -> Result<Vec<i64>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT p.id FROM photos p
+              WHERE p.status != 'missing'
+                AND p.id IN (SELECT photo_id FROM faces WHERE person_id = ?1)
+              ORDER BY p.sort_key DESC, p.id DESC",
+        )?;
+        Ok(stmt
+            .query_map([person], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
     /// The person named `name` (case-insensitive).
     pub fn person_by_name(&self, name: &str) -> Result<Option<i64>> {
         Ok(self
@@ -142,6 +179,17 @@ mod tests {
         assert_eq!(
             store.face(a[0]).unwrap().unwrap().person,
             Some((g1, Assignment::Confirmed))
+        );
+        assert_eq!(store.person_photo_ids(g1).unwrap(), vec![2, 1]);
+        assert_eq!(store.unsorted_face_count().unwrap(), 0);
+        assert_eq!(
+            store
+                .best_faces()
+                .unwrap()
+                .iter()
+                .map(|b| b.0)
+                .collect::<Vec<_>>(),
+            vec![g1, g2]
         );
         let persons = store.persons().unwrap();
         assert_eq!(persons[0].name.as_deref(), Some("Alice"));
