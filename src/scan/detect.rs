@@ -146,6 +146,24 @@ pub fn check_dimensions(width: u32, height: u32) -> Result<(), String> {
     Ok(())
 }
 
+/// The largest GIF canvas decoded. GIF is a 256-colour format no camera writes; a canvas
+/// over this is a bomb: the decoder paints every frame onto a full canvas, so a 300-byte file
+/// claiming 100 megapixels took 13 s and 690 MB (found by fuzzing).
+pub const GIF_MAX_PIXELS: u64 = 32_000_000;
+
+/// [`check_dimensions`], plus the limits of formats that need a lower one (GIF).
+pub fn check_format_dimensions(format: ImageFormat, width: u32, height: u32) -> Result<(), String> {
+    check_dimensions(width, height)?;
+    if format == ImageFormat::Gif && u64::from(width) * u64::from(height) > GIF_MAX_PIXELS {
+        return Err(format!(
+            "GIF too large: {width} x {height} pixels exceeds the {} megapixel limit for GIF; \
+             not decoded",
+            GIF_MAX_PIXELS / 1_000_000
+        ));
+    }
+    Ok(())
+}
+
 /// Cheap completeness check of the stream: a JPEG must reach its end-of-image marker after the
 /// first scan (data appended after it, as in motion photos, is fine), a PNG its IEND chunk.
 pub fn check_complete(format: ImageFormat, bytes: &[u8]) -> Result<(), String> {

@@ -633,7 +633,7 @@ pub fn examine_image(
 ) -> std::result::Result<PhotoMeta, String> {
     detect::check_complete(format, bytes)?;
     let (width, height) = thumb::header_dimensions(bytes, format)?;
-    detect::check_dimensions(width, height)?;
+    detect::check_format_dimensions(format, width, height)?;
     let mut meta = PhotoMeta {
         format: format.name().to_string(),
         width,

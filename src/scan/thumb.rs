@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageDecoder, RgbImage, imageops};
 
-use super::detect::{ImageFormat, check_dimensions};
+use super::detect::{ImageFormat, check_dimensions, check_format_dimensions};
 
 /// Longest side of a thumbnail, in pixels.
 pub const THUMB_SIZE: u32 = 256;
@@ -221,7 +221,7 @@ fn decode_generic(bytes: &[u8], format: ImageFormat) -> Result<DynamicImage, Str
         .into_decoder()
         .map_err(|e| format!("corrupt {}: {e}", format.name()))?;
     let (w, h) = decoder.dimensions();
-    check_dimensions(w, h)?;
+    check_format_dimensions(format, w, h)?;
     DynamicImage::from_decoder(decoder).map_err(|e| format!("corrupt {}: {e}", format.name()))
 }
 
@@ -275,6 +275,22 @@ mod tests {
             .unwrap();
         let img = decode_upright(&flat, ImageFormat::Jpeg, None, 1024).unwrap();
         assert_eq!((img.width(), img.height()), (1024, 1024));
+    }
+
+    /// Found by fuzzing (`fuzz/regressions/thumbnail/gif-304-bytes-100-megapixel-canvas.gif`,
+    /// an AFL hang): a GIF whose canvas is 65285 x 1535 around a 24 x 16 frame took 13 s and
+    /// 690 MB to decode. Refused from its header, both by the scan and by the decoder.
+    #[test]
+    fn a_gif_canvas_of_100_megapixels_is_refused_before_decoding() {
+        let bytes = include_bytes!(
+            "../../fuzz/regressions/thumbnail/gif-304-bytes-100-megapixel-canvas.gif"
+        );
+        let start = std::time::Instant::now();
+        let err = decode_upright(bytes, ImageFormat::Gif, None, THUMB_SIZE).unwrap_err();
+        assert!(err.contains("limit for GIF"), "{err}");
+        let err = crate::scan::examine_image(bytes, ImageFormat::Gif).unwrap_err();
+        assert!(err.contains("limit for GIF"), "{err}");
+        assert!(start.elapsed().as_millis() < 500, "{:?}", start.elapsed());
     }
 
     /// A large PNG is box-averaged by a whole factor as its rows decode: the longest side
