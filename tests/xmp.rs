@@ -571,44 +571,45 @@ fn keywords_exiftool_embeds_in_png_tiff_and_webp_photos_are_searchable() {
     let lib = TempLib::new();
     let root = lib.photos();
     let img = photolabel::fixtures::pattern_image(96, 64, 5);
+    // (file, format, the field ExifTool writes, the keyword)
     let made = [
         (
             "shot.png",
             image::ImageFormat::Png,
-            "-XMP-dc:Subject=aquarium",
+            "XMP-dc:Subject",
+            "aquarium",
         ),
         (
             "scan.tif",
             image::ImageFormat::Tiff,
-            "-XMP-dc:Subject=wedding",
+            "XMP-dc:Subject",
+            "wedding",
         ),
         (
             "pic.webp",
             image::ImageFormat::WebP,
-            "-XMP-dc:Subject=canyon",
+            "XMP-dc:Subject",
+            "canyon",
         ),
         (
             "old.tif",
             image::ImageFormat::Tiff,
-            "-IPTC:Keywords=grandpa",
+            "IPTC:Keywords",
+            "grandpa",
         ),
     ];
-    for (name, format, tag) in made {
+    for (name, format, field, word) in made {
         let path = root.join(name);
         image::DynamicImage::ImageRgb8(img.clone())
             .save_with_format(&path, format)
             .unwrap();
-        exiftool_run(&[tag, "-overwrite_original", &path.to_string_lossy()]);
+        let tag = format!("-{field}={word}");
+        exiftool_run(&[&tag, "-overwrite_original", &path.to_string_lossy()]);
     }
     let mut store = lib.store();
     let s = lib.scan(&mut store, &[&root]);
     assert_eq!((s.new, s.failed), (4, 0), "{s:?}");
-    for (name, word) in [
-        ("shot.png", "aquarium"),
-        ("scan.tif", "wedding"),
-        ("pic.webp", "canyon"),
-        ("old.tif", "grandpa"),
-    ] {
+    for (name, _, _, word) in made {
         let hits = store.search(&Query::parse(word).unwrap(), 10, 0).unwrap();
         let found: Vec<PathBuf> = hits.into_iter().map(|h| h.path).collect();
         let want = std::fs::canonicalize(root.join(name)).unwrap();
