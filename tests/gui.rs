@@ -1140,3 +1140,24 @@ fn not_x_on_the_photo_detail_takes_the_face_out_of_that_person() {
     let store = Store::open(&lib.db()).unwrap();
     assert!(store.face_rejections().unwrap().is_empty());
 }
+
+#[test]
+fn the_shared_thumbnails_checkbox_in_settings_reaches_the_engine() {
+    let lib = TempLib::new();
+    let mut h = harness(app(&lib, Vec::new()));
+    h.step();
+    h.get_by_label("Settings").click();
+    for _ in 0..3 {
+        h.step();
+    }
+    assert!(!h.state().settings.label.share_thumbnails, "off by default");
+    h.get_by_label("Write thumbnails other programs can reuse")
+        .click();
+    for _ in 0..3 {
+        h.step();
+    }
+    assert!(h.state().settings.label.share_thumbnails);
+    assert!(sent(h.state(), |c| {
+        matches!(c, Command::ApplySettings(s) if s.share_thumbnails)
+    }));
+}
