@@ -430,6 +430,7 @@ pub fn emitted_labels(model: &str) -> Result<Option<Vec<String>>> {
     use crate::zoo::manifest::Manifest;
     Ok(Some(match model {
         "mtcnn_onet" => vec!["face".into()],
+        "faceres" => vec![crate::zoo::faceres::LABEL.into()],
         "movenet_lightning" => [
             crate::zoo::movenet::PERSON_POSE,
             crate::zoo::movenet::FULL_BODY,

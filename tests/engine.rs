@@ -151,6 +151,7 @@ impl Labeller for SizeLabeller {
             runs: vec![],
             context: Some(format!("{{\"width\":{}}}", photo.meta.width)),
             deadline_ms: Some(250.0),
+            faces: None,
         })
     }
 }
@@ -291,6 +292,7 @@ impl Labeller for SlowLabeller {
             runs: vec![],
             context: None,
             deadline_ms: None,
+            faces: None,
         })
     }
 }

@@ -616,6 +616,7 @@ impl photolabel::engine::Labeller for FlakyLabeller {
             runs: vec![run("m", 0, RunStatus::Ran, Some((0.0, 40.0)), None)],
             context: None,
             deadline_ms: None,
+            faces: None,
         })
     }
 
@@ -717,6 +718,7 @@ impl photolabel::engine::Labeller for BudgetLabeller {
             runs: vec![run("m", 0, RunStatus::Ran, Some((0.0, 40.0)), None)],
             context: None,
             deadline_ms: None,
+            faces: None,
         })
     }
 
@@ -1067,6 +1069,47 @@ fn merging_two_groups_in_the_people_view_keeps_the_name_and_both_faces() {
     assert_eq!(persons[0].id, second);
     assert_eq!(store.faces_of_person(second).unwrap().len(), 6);
     assert!(store.faces_of_person(first).unwrap().is_empty());
+}
+
+/// Issue #15: merge by drag. Dragging the named group's face onto the other group's face
+/// merges the two, keeping the name (whichever way it is dragged).
+#[test]
+fn dragging_a_group_onto_another_in_the_people_view_merges_them() {
+    let lib = TempLib::new();
+    let (_ids, [first, second]) = people_library(&lib);
+    Store::open(&lib.db())
+        .unwrap()
+        .name_person(second, "Bob")
+        .unwrap();
+    let mut h = harness(app(&lib, Vec::new()));
+    open_people_view(&mut h, 2);
+    let from = h.get_by_label("Photos of Bob").rect().center();
+    let onto = h.get_by_label("Photos of Unnamed").rect().center();
+    h.hover_at(from);
+    h.step();
+    h.drag_at(from);
+    h.step();
+    for k in 1..=4 {
+        h.hover_at(from + (onto - from) * (k as f32 / 4.0));
+        h.step();
+    }
+    h.drop_at(onto);
+    step_until(&mut h, "one group", |a| {
+        a.people
+            .overview
+            .as_ref()
+            .is_some_and(|o| o.persons.len() == 1)
+    });
+    assert!(sent(h.state(), |c| *c
+        == Command::MergePersons {
+            into: second,
+            from: vec![first]
+        }));
+    let store = Store::open(&lib.db()).unwrap();
+    let persons = store.persons().unwrap();
+    assert_eq!(persons.len(), 1);
+    assert_eq!(persons[0].name.as_deref(), Some("Bob"));
+    assert_eq!(store.faces_of_person(second).unwrap().len(), 6);
 }
 
 #[test]

@@ -245,3 +245,233 @@ fn grouping_gives_most_shared_people_a_group_of_their_own() {
         Some(alice)
     );
 }
+
+/// Copies the shared faces `files` into `root`.
+fn copy_faces(root: &Path, files: &[&str]) {
+    for f in files {
+        std::fs::copy(faces_dir().join(f), root.join(f)).unwrap();
+    }
+}
+
+/// The person of the largest face on photo `file` under `root`.
+fn person_of_main_face(store: &photolabel::store::Store, root: &Path, file: &str) -> Option<i64> {
+    let photo = store
+        .photo_by_path(&root.canonicalize().unwrap().join(file))
+        .unwrap()
+        .unwrap_or_else(|| panic!("{file} not in the library"));
+    let faces = store.faces_of_photo(photo.id).unwrap();
+    let main = faces
+        .iter()
+        .max_by(|a, b| (a.bbox[2] * a.bbox[3]).total_cmp(&(b.bbox[2] * b.bbox[3])))
+        .unwrap_or_else(|| panic!("{file}: no face stored"));
+    main.person.map(|p| p.0)
+}
+
+/// Issue #15: the face embedder is a labeler like the others. In the app's engine with the
+/// real labeller, labelling stores each photo's described faces and groups them once the
+/// queue is empty (PeopleChanged), without "Find faces": two people's photos end in two
+/// persons, each photo's face in its person's.
+#[test]
+fn labelling_in_the_app_stores_faces_and_groups_them_into_persons() {
+    use photolabel::engine::zoo_plugins::SchedulerLabeller;
+    use photolabel::engine::{Command, Engine, Event, LabelSettings, ModelSetting, Plugins};
+    use std::time::{Duration, Instant};
+    if skip("labelling_in_the_app_stores_faces_and_groups_them_into_persons") {
+        return;
+    }
+    let first = ["img1.jpg", "img2.jpg", "img4.jpg", "img5.jpg"];
+    let second = ["img8.jpg", "img9.jpg", "img47.jpg"];
+    let lib = TempLib::new();
+    let root = lib.photos();
+    copy_faces(&root, &first);
+    copy_faces(&root, &second);
+    let paths = photolabel::config::Paths {
+        db: lib.db(),
+        cache_dir: cache_dir(),
+        data_dir: lib.dir.path().join("data"),
+    };
+    let engine = Engine::start(
+        paths.clone(),
+        Plugins {
+            labeller: Some(Box::new(SchedulerLabeller::new(paths))),
+            trainer: None,
+        },
+    )
+    .unwrap();
+    // The face models only, every one on every photo (exploration): the test is about what
+    // happens to the faces, not about the pick.
+    let settings = LabelSettings {
+        exploration: 1.0,
+        models: zoo::IMPLEMENTED
+            .iter()
+            .map(|id| ModelSetting {
+                id: (*id).to_string(),
+                enabled: matches!(*id, "mtcnn_onet" | "faceres"),
+                ..ModelSetting::default()
+            })
+            .collect(),
+        ..LabelSettings::default()
+    };
+    engine.send(Command::ApplySettings(settings)).unwrap();
+    engine.send(Command::AddPaths(vec![root.clone()])).unwrap();
+    let n = first.len() + second.len();
+    let (mut labelled, mut grouped) = (0, false);
+    let start = Instant::now();
+    while labelled < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "timed out: {labelled} of {n} labelled"
+        );
+        match engine.try_recv() {
+            Some(Event::LabellingDone { error, .. }) => {
+                assert_eq!(error, None);
+                labelled += 1;
+            }
+            Some(Event::PeopleChanged) => grouped = true,
+            Some(_) => {}
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    // The last grouping (the queue is empty) follows the last photo.
+    let store = lib.store();
+    let placed = |store: &photolabel::store::Store| {
+        first
+            .iter()
+            .chain(&second)
+            .all(|f| person_of_main_face(store, &root, f).is_some())
+    };
+    let labelled_at = Instant::now();
+    while !grouped || !placed(&store) {
+        if labelled_at.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        if let Some(Event::PeopleChanged) = engine.try_recv() {
+            grouped = true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(grouped, "no grouping after labelling");
+    for photo in store.photos_newest_first(100, 0).unwrap() {
+        let runs = store.runs_for(photo.id).unwrap();
+        assert!(
+            runs.iter().any(|r| r.model == "faceres"),
+            "{}: {runs:?}",
+            photo.path.display()
+        );
+    }
+    let a: Vec<Option<i64>> = first
+        .iter()
+        .map(|f| person_of_main_face(&store, &root, f))
+        .collect();
+    let b: Vec<Option<i64>> = second
+        .iter()
+        .map(|f| person_of_main_face(&store, &root, f))
+        .collect();
+    assert!(a[0].is_some() && a.iter().all(|p| *p == a[0]), "{a:?}");
+    assert!(b[0].is_some() && b.iter().all(|p| *p == b[0]), "{b:?}");
+    assert_ne!(a[0], b[0], "two people, two persons");
+}
+
+/// The CLI's `label DIR` stores and groups faces the same way, and says so.
+#[test]
+fn labelling_a_folder_from_the_cli_groups_its_faces() {
+    if skip("labelling_a_folder_from_the_cli_groups_its_faces") {
+        return;
+    }
+    // Three photos of one person, alike enough to seed a group (cosine 0.82-0.85).
+    let files = ["img2.jpg", "img4.jpg", "img5.jpg"];
+    let lib = TempLib::new();
+    let root = lib.photos();
+    copy_faces(&root, &files);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_photolabel"))
+        .env("PHOTOLABEL_DB", lib.db())
+        .env("PHOTOLABEL_CACHE_DIR", cache_dir())
+        .env("PHOTOLABEL_DATA_DIR", lib.dir.path().join("data"))
+        .env("PHOTOLABEL_DEVICE", "cpu")
+        .args(["label", "--json", "--all", "--no-deadline"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["faces"].as_u64().unwrap() >= 3, "{v}");
+    assert_eq!(v["persons"], 1, "{v}");
+    let store = lib.store();
+    let persons: Vec<Option<i64>> = files
+        .iter()
+        .map(|f| person_of_main_face(&store, &root, f))
+        .collect();
+    assert!(
+        persons[0].is_some() && persons.iter().all(|p| *p == persons[0]),
+        "{persons:?}"
+    );
+}
+
+/// "Find faces" in the app can be stopped: the search ends after the photo in hand, says it
+/// stopped, and keeps what it found; a later search goes on with the photos left.
+#[test]
+fn a_running_face_search_stops_when_asked_and_keeps_its_faces() {
+    use photolabel::engine::{Command, Engine, Event, Plugins};
+    use std::time::{Duration, Instant};
+    if skip("a_running_face_search_stops_when_asked_and_keeps_its_faces") {
+        return;
+    }
+    let lib = TempLib::new();
+    let root = lib.photos();
+    let files = [
+        "img1.jpg",
+        "img2.jpg",
+        "img8.jpg",
+        "img9.jpg",
+        "img13.jpg",
+        "img14.jpg",
+    ];
+    copy_faces(&root, &files);
+    let paths = photolabel::config::Paths {
+        db: lib.db(),
+        cache_dir: cache_dir(),
+        data_dir: lib.dir.path().join("data"),
+    };
+    let engine = Engine::start(paths, Plugins::default()).unwrap();
+    engine.send(Command::AddPaths(vec![root.clone()])).unwrap();
+    let start = Instant::now();
+    let next = |what: &str| loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "timed out: {what}"
+        );
+        match engine.try_recv() {
+            Some(e) => return e,
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    while !matches!(next("the scan"), Event::ScanFinished { .. }) {}
+    engine.send(Command::FindFaces).unwrap();
+    let report = loop {
+        match next("the search") {
+            Event::FacesProgress { done: 1, .. } => {
+                engine.send(Command::StopFindingFaces).unwrap();
+            }
+            Event::FacesFinished(r) => break r.unwrap(),
+            _ => {}
+        }
+    };
+    assert!(report.stopped, "{report:?}");
+    assert!(report.photos < files.len(), "{report:?}");
+    let store = lib.store();
+    let looked_at = files.len() - store.photos_without_faces_scan("faceres").unwrap().len();
+    assert_eq!(looked_at, report.photos, "every photo looked at is kept");
+    // The next search takes the rest.
+    engine.send(Command::FindFaces).unwrap();
+    let rest = loop {
+        if let Event::FacesFinished(r) = next("the second search") {
+            break r.unwrap();
+        }
+    };
+    assert!(!rest.stopped);
+    assert_eq!(report.photos + rest.photos, files.len());
+}

@@ -459,6 +459,7 @@ impl Labeller for DogLabeller {
             runs: vec![],
             context: None,
             deadline_ms: None,
+            faces: None,
         })
     }
 }

@@ -14,5 +14,5 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p models/scheduler
 # A throwaway data dir: nothing of the user's library is read or written.
 PHOTOLABEL_DATA_DIR=$tmp/data PHOTOLABEL_CACHE_DIR=$tmp/cache "$bin" retrain \
-    --traces traces/shared-photos-17models-stages.jsonl --out models/scheduler/default.json
+    --traces traces/shared-photos-18models-stages.jsonl --out models/scheduler/default.json
 ls -l models/scheduler/default.json

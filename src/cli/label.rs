@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
@@ -17,6 +17,7 @@ use photolabel::json_path::JsonPath;
 use photolabel::label::lock::LibraryLock;
 use photolabel::label::models::{ModelStatus, ModelStep};
 use photolabel::label::service::{LabelService, ServiceOptions};
+use photolabel::people::grouping::Regroup;
 use photolabel::scan::{self, ScanOptions};
 use photolabel::store::{LabelStatus, PhotoStatus, RunStatus, Store};
 use photolabel::zoo;
@@ -179,10 +180,16 @@ fn label_dir(paths: &Paths, dir: &Path, args: &LabelArgs, json: bool) -> anyhow:
     let pb = bar(photos.len() as u64, json);
     let (mut ran, mut late, mut skipped, mut failed, mut ms) =
         (0usize, 0usize, 0usize, 0usize, 0f64);
+    let mut regroup = Regroup::new(Duration::from_secs(30));
+    let mut faces = 0usize;
     for (done, p) in photos.iter().enumerate() {
         match service.label_photo(&mut store, p, &report) {
             Ok(r) => {
                 ms += r.elapsed_ms;
+                let found = r.faces.as_ref().map_or(0, |f| f.faces.len());
+                faces += found;
+                regroup.stored(found);
+                regroup.tick(&mut store)?;
                 for run in &r.runs {
                     match run.status {
                         RunStatus::Ran => ran += 1,
@@ -216,11 +223,15 @@ fn label_dir(paths: &Paths, dir: &Path, args: &LabelArgs, json: bool) -> anyhow:
             None => pb.set_message(format!("{ran} runs, {skipped} skipped")),
         }
     }
+    regroup.flush(&mut store)?;
     pb.finish_and_clear();
+    let unsorted = store.unsorted_face_count()?;
+    let persons = store.persons()?.len();
     let summary = serde_json::json!({
         "photos": photos.len(), "models_ran": ran, "models_late": late,
         "models_skipped": skipped, "failed": failed, "model_time_ms": ms,
         "device": service.device(), "scheduler": service.network().to_string(),
+        "faces": faces, "persons": persons, "unsorted_faces": unsorted,
     });
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -231,6 +242,12 @@ fn label_dir(paths: &Paths, dir: &Path, args: &LabelArgs, json: bool) -> anyhow:
             photos.len(),
             ms / 1e3
         );
+        if faces > 0 {
+            println!(
+                "{faces} faces described; the library has {persons} persons and {unsorted} \
+                 unsorted faces (photolabel people list)"
+            );
+        }
     }
     Ok(if failed > 0 {
         ExitCode::from(exit::PARTIAL)

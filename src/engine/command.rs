@@ -84,6 +84,9 @@ pub enum Command {
     /// (what `photolabel people find` does), in the background: [`Event::FacesProgress`], then
     /// [`Event::FacesFinished`].
     FindFaces,
+    /// Stop finding faces after the photo in hand (what was found so far is kept and
+    /// grouped); [`Event::FacesFinished`] then says it stopped.
+    StopFindingFaces,
     /// Group the unsorted faces (`full`: redo every automatic assignment), as `people group`.
     GroupFaces { full: bool },
     /// The face crops wanted now (for the People view's tiles); replaces earlier wants.

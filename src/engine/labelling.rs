@@ -4,18 +4,20 @@
 //! marked failed with a `failed` run that says why, is reported once, and the run goes on;
 //! when the reason can go away it is retried (Retry, next start), at most three times.
 //! After every photo it reports progress (done / total, photos per second, time left) and it
-//! can be paused and resumed between photos.
+//! can be paused and resumed between photos. Faces the face embedder described are stored
+//! with the photo and grouped every few seconds, and when the queue is empty.
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded};
 
 use super::EventSink;
 use super::command::{Event, LabelProgress};
-use super::plugins::Labeller;
+use super::plugins::{LabelOutcome, Labeller};
 use super::settings::LabelSettings;
 use crate::label::write;
+use crate::people::grouping::{Grouped, Regroup};
 use crate::store::Store;
 
 /// Messages to the labelling thread.
@@ -144,6 +146,49 @@ impl Worker {
     }
 }
 
+/// How long faces stored by labelling wait, at most, for grouping while photos keep coming.
+const REGROUP_EVERY: Duration = Duration::from_secs(10);
+
+/// Writes a labelled photo: its faces (noted for grouping), then labels and decision log.
+fn write_outcome(
+    store: &mut Store,
+    photo_id: i64,
+    out: &LabelOutcome,
+    regroup: &mut Regroup,
+) -> crate::Result<()> {
+    if let Some(found) = &out.faces {
+        regroup.stored(write::faces(store, photo_id, found)?);
+    }
+    write::outcome(
+        store,
+        photo_id,
+        &out.labels,
+        &out.runs,
+        out.context.as_deref(),
+        out.deadline_ms,
+    )
+}
+
+/// Reports a grouping pass: the People view refreshes when persons may have changed.
+fn group_waiting_faces(grouped: crate::Result<Option<Grouped>>, sink: &EventSink) {
+    match grouped {
+        Ok(None) => {}
+        Ok(Some(g)) => {
+            log::info!(
+                "grouped faces: {} joined, {} new persons, {} unsorted",
+                g.joined,
+                g.new_persons,
+                g.unsorted
+            );
+            sink.send(Event::PeopleChanged);
+        }
+        Err(e) => {
+            log::warn!("grouping faces: {e:#}");
+            sink.send(Event::Error(format!("grouping faces: {e:#}")));
+        }
+    }
+}
+
 fn run(
     db: &std::path::Path,
     mut labeller: Box<dyn Labeller>,
@@ -167,6 +212,7 @@ fn run(
         done: 0,
         since: None,
     };
+    let mut regroup = Regroup::new(REGROUP_EVERY);
     'outer: while let Ok(msg) = rx.recv() {
         w.apply(msg, &mut store, labeller.as_mut(), sink);
         loop {
@@ -181,6 +227,7 @@ fn run(
                 }
             };
             if batch.is_empty() {
+                group_waiting_faces(regroup.flush(&mut store), sink);
                 break;
             }
             for photo in batch {
@@ -202,14 +249,7 @@ fn run(
                 w.report(&store, Some(photo.id), labeller.as_ref(), sink);
                 let (written, error) = match labeller.label(&photo, &w.settings) {
                     Ok(out) => (
-                        write::outcome(
-                            &mut store,
-                            photo.id,
-                            &out.labels,
-                            &out.runs,
-                            out.context.as_deref(),
-                            out.deadline_ms,
-                        ),
+                        write_outcome(&mut store, photo.id, &out, &mut regroup),
                         None,
                     ),
                     Err(e) => {
@@ -249,6 +289,7 @@ fn run(
                     }
                 }
                 w.done += 1;
+                group_waiting_faces(regroup.tick(&mut store), sink);
                 if !sink.send(Event::LabellingDone {
                     photo_id: photo.id,
                     error,

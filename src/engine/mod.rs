@@ -305,6 +305,7 @@ impl Engine {
             | Command::RejectFace { .. }
             | Command::ConfirmFace { .. }
             | Command::FindFaces
+            | Command::StopFindingFaces
             | Command::GroupFaces { .. } => &self.writer,
         };
         tx.try_send(cmd).map_err(|e| match e {

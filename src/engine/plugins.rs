@@ -11,6 +11,7 @@ use std::time::Duration;
 
 pub use crate::label::service::BudgetStatus;
 use crate::store::{NewLabel, Photo, RunRecord};
+use crate::zoo::faceres::FacesFound;
 
 use super::settings::LabelSettings;
 
@@ -24,6 +25,8 @@ pub struct LabelOutcome {
     pub context: Option<String>,
     /// The deadline the photo was scheduled under, stored for the timeline.
     pub deadline_ms: Option<f64>,
+    /// The faces the face embedder described, when it ran (stored for People, then grouped).
+    pub faces: Option<FacesFound>,
 }
 
 pub use crate::label::models::{ModelStatus, ModelStep};

@@ -59,6 +59,8 @@ struct Writer {
     cache_dir: PathBuf,
     /// Whether a face-finding thread is running.
     finding_faces: Arc<AtomicBool>,
+    /// Set to stop the running face search after its current photo.
+    stop_finding: Arc<AtomicBool>,
 }
 
 /// What the writer thread starts with.
@@ -127,6 +129,7 @@ pub(crate) fn spawn(setup: WriterSetup, rx: Receiver<Command>, sink: EventSink) 
                 share_thumbs: false,
                 cache_dir: paths.cache_dir.clone(),
                 finding_faces: Arc::new(AtomicBool::new(false)),
+                stop_finding: Arc::new(AtomicBool::new(false)),
             };
             w.sync_folders();
             w.wake_labeller();
@@ -225,6 +228,10 @@ impl Writer {
                 self.find_faces();
                 Ok(())
             }
+            Command::StopFindingFaces => {
+                self.stop_finding.store(true, Ordering::SeqCst);
+                Ok(())
+            }
             other => {
                 log::warn!("writer got a command it does not handle: {other:?}");
                 Ok(())
@@ -252,10 +259,12 @@ impl Writer {
         let cache = self.cache_dir.clone();
         let sink = self.sink.clone();
         let running = Arc::clone(&self.finding_faces);
+        let stop = Arc::clone(&self.stop_finding);
+        stop.store(false, Ordering::SeqCst);
         let spawned = std::thread::Builder::new()
             .name("photolabel-faces".into())
             .spawn(move || {
-                let result = run_find_faces(&db, &cache, &sink);
+                let result = run_find_faces(&db, &cache, &sink, &stop);
                 running.store(false, Ordering::SeqCst);
                 sink.send(Event::PeopleChanged);
                 sink.send(Event::FacesFinished(result.map_err(|e| format!("{e:#}"))));
@@ -517,8 +526,13 @@ impl ScanScope {
 }
 
 /// Finds faces as `photolabel people find` does, reporting each photo; persons found so far
-/// are announced every few seconds. Stops when the GUI is gone.
-fn run_find_faces(db: &Path, cache: &Path, sink: &EventSink) -> crate::Result<FindReport> {
+/// are announced every few seconds. Stops when the GUI is gone or `stop` is set.
+fn run_find_faces(
+    db: &Path,
+    cache: &Path,
+    sink: &EventSink,
+    stop: &AtomicBool,
+) -> crate::Result<FindReport> {
     let mut store = Store::open(db)?;
     sink.send(Event::FacesProgress { done: 0, total: 0 });
     let mut announced = Instant::now();
@@ -533,7 +547,7 @@ fn run_find_faces(db: &Path, cache: &Path, sink: &EventSink) -> crate::Result<Fi
         sink.send(Event::FacesProgress {
             done: step.done,
             total: step.total,
-        })
+        }) && !stop.load(Ordering::SeqCst)
     })
 }
 

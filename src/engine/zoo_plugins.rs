@@ -168,6 +168,7 @@ impl Labeller for SchedulerLabeller {
             runs: result.runs,
             context: serde_json::to_string(&ctx).ok(),
             deadline_ms: result.deadline_ms,
+            faces: result.faces,
         })
     }
 }

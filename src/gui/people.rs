@@ -1,7 +1,9 @@
 //! The People view: one tile per person (a group of faces) with the face that shows them best
 //! (cropped by the engine's image thread, off the UI thread), the name or "Unnamed", photo and
 //! face counts and a name field (Enter saves). Clicking a tile shows that person's photos in
-//! the grid; ticking two tiles (or Ctrl+click) offers to merge them, keeping the name chosen.
+//! the grid; dragging a tile's face onto another merges the two groups (the name kept, if
+//! either has one); ticking two tiles (or Ctrl+click) offers to merge them, keeping the name
+//! chosen.
 //! "Find faces" runs what `photolabel people find` does, in the background; "Group faces" what
 //! `photolabel people group` does. Every change goes to the engine as a [`Command`]; the view
 //! holds only what the engine last sent ([`PeopleOverview`]) and what the user is typing.
@@ -54,6 +56,34 @@ pub struct PeopleView {
     pub finding: FindState,
     crops: HashMap<i64, Result<TextureHandle, String>>,
     last_wanted: Vec<i64>,
+    /// A group dropped onto another this frame: (dragged, target).
+    dropped: Option<(i64, i64)>,
+}
+
+/// What is carried while a group's face is dragged onto another group (to merge them).
+#[derive(Debug, Clone, Copy)]
+struct DraggedPerson(i64);
+
+/// The merge a drop asks for: the dragged group joins the target, and the merged group keeps
+/// a name when either had one (the target's first).
+pub fn drop_merge(o: &PeopleOverview, dragged: i64, target: i64) -> Option<Command> {
+    if dragged == target {
+        return None;
+    }
+    let named = |id: i64| {
+        o.persons
+            .iter()
+            .any(|t| t.person.id == id && t.person.name.is_some())
+    };
+    let (into, from) = if named(target) || !named(dragged) {
+        (target, dragged)
+    } else {
+        (dragged, target)
+    };
+    Some(Command::MergePersons {
+        into,
+        from: vec![from],
+    })
 }
 
 /// The name a person is shown by.
@@ -160,6 +190,14 @@ impl PeopleView {
             {
                 out.push(Command::GroupFaces { full: false });
             }
+            if running
+                && ui
+                    .button("Stop")
+                    .on_hover_text("Stop after the photo in hand; the faces found are kept.")
+                    .clicked()
+            {
+                out.push(Command::StopFindingFaces);
+            }
             find_status_ui(&self.finding, ui);
         });
         self.merge_bar_ui(out, ui);
@@ -248,6 +286,12 @@ impl PeopleView {
                     }
                 });
             });
+        if let Some((dragged, target)) = self.dropped.take()
+            && let Some(merge) = drop_merge(o, dragged, target)
+        {
+            out.push(merge);
+            self.selected.retain(|s| *s != dragged && *s != target);
+        }
         let ids: Vec<i64> = wanted.iter().map(|w: &FaceCropRequest| w.face_id).collect();
         if ids != self.last_wanted {
             self.last_wanted = ids;
@@ -276,14 +320,33 @@ impl PeopleView {
             ui.set_width(FACE_SIDE);
             ui.vertical(|ui| {
                 let (rect, resp) =
-                    ui.allocate_exact_size(vec2(FACE_SIDE, FACE_SIDE), Sense::click());
+                    ui.allocate_exact_size(vec2(FACE_SIDE, FACE_SIDE), Sense::click_and_drag());
                 let label = format!("Photos of {name}");
                 resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
                 if ui.is_rect_visible(rect) {
                     self.face_ui(tile, rect, wanted, ui);
                 }
+                // Dragging a face onto another group's face merges the two groups.
+                resp.dnd_set_drag_payload(DraggedPerson(id));
+                if resp
+                    .dnd_hover_payload::<DraggedPerson>()
+                    .is_some_and(|d| d.0 != id)
+                {
+                    ui.painter().rect_stroke(
+                        rect,
+                        4.0,
+                        ui.visuals().selection.stroke,
+                        egui::StrokeKind::Inside,
+                    );
+                }
+                if let Some(d) = resp.dnd_release_payload::<DraggedPerson>()
+                    && d.0 != id
+                {
+                    self.dropped = Some((d.0, id));
+                }
                 let resp = resp.on_hover_text(format!(
-                    "Show the {} photos of {name}; Ctrl+click to tick for merging",
+                    "Show the {} photos of {name}; drag onto another group to merge the two; \
+                     Ctrl+click to tick for merging",
                     tile.person.photos
                 ));
                 if resp.clicked() {
@@ -382,8 +445,13 @@ pub fn find_status_ui(state: &FindState, ui: &mut Ui) {
         }
         FindState::Finished(r) => {
             ui.weak(format!(
-                "{} photos looked at, {} faces: {} joined a group, {} new groups, {} unsorted",
-                r.photos, r.faces, r.joined, r.new_persons, r.unsorted
+                "{}{} photos looked at, {} faces: {} joined a group, {} new groups, {} unsorted",
+                if r.stopped { "Stopped: " } else { "" },
+                r.photos,
+                r.faces,
+                r.joined,
+                r.new_persons,
+                r.unsorted
             ));
         }
         FindState::Failed(e) => {
@@ -405,4 +473,49 @@ pub fn person_filter_ui(name: &str, photos: usize, ui: &mut Ui) -> bool {
         clear = ui.small_button("All photos").clicked();
     });
     clear
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::people::service::PersonTile;
+    use crate::store::Person;
+
+    fn overview(named: &[(i64, Option<&str>)]) -> PeopleOverview {
+        PeopleOverview {
+            persons: named
+                .iter()
+                .map(|(id, name)| PersonTile {
+                    person: Person {
+                        id: *id,
+                        name: name.map(str::to_owned),
+                        faces: 3,
+                        photos: 3,
+                    },
+                    best_face: None,
+                })
+                .collect(),
+            unsorted_faces: 0,
+        }
+    }
+
+    #[test]
+    fn a_drop_merges_into_the_target_unless_only_the_dragged_group_has_a_name() {
+        let merge = |into, from| {
+            Some(Command::MergePersons {
+                into,
+                from: vec![from],
+            })
+        };
+        let o = overview(&[(1, None), (2, None), (3, Some("Ann")), (4, Some("Bo"))]);
+        assert_eq!(drop_merge(&o, 1, 2), merge(2, 1));
+        assert_eq!(drop_merge(&o, 1, 3), merge(3, 1));
+        assert_eq!(drop_merge(&o, 3, 1), merge(3, 1), "the name is kept");
+        assert_eq!(
+            drop_merge(&o, 3, 4),
+            merge(4, 3),
+            "both named: the target's"
+        );
+        assert_eq!(drop_merge(&o, 2, 2), None);
+    }
 }

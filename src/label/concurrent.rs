@@ -4,7 +4,7 @@
 //! the deadline is `late`: its true duration counts towards the model's cost and its labels
 //! are kept (the photo is still open while any of its models runs).
 
-use super::{LibraryLabeller, PhotoResult, records};
+use super::{LibraryLabeller, PhotoResult, faces_found, records};
 use crate::sched::packing::{PackingConfig, Round, plan_round};
 use crate::sched::record::run_model;
 use crate::sched::state::State;
@@ -130,6 +130,7 @@ impl LibraryLabeller {
             elapsed_ms,
             decode_ms: 0.0,
             deadline_ms: Some(deadline),
+            faces: faces_found(&stages),
         }
     }
 }

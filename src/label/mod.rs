@@ -34,6 +34,7 @@ use crate::sched::trace::mix;
 use crate::sched::{Catalog, ModelInfo, StageCost, ValueModel};
 use crate::store::{NewLabel, Photo, RunRecord, Store};
 use crate::zoo::Labeler;
+use crate::zoo::faceres::FacesFound;
 use crate::zoo::stages::PhotoStages;
 
 /// The reason recorded on a run made only to measure a model's cost on this device (the
@@ -129,6 +130,16 @@ pub struct PhotoResult {
     pub decode_ms: f64,
     /// The deadline this photo was scheduled under (`None`: no deadline).
     pub deadline_ms: Option<f64>,
+    /// The faces the face embedder found and described, when it ran (`Some(empty)`: it ran
+    /// and found none), for the store's People ([`write::faces`]).
+    pub faces: Option<FacesFound>,
+}
+
+/// The faces a run of the face embedder published on the photo.
+fn faces_found(stages: &PhotoStages) -> Option<FacesFound> {
+    stages
+        .published::<FacesFound>(crate::zoo::faceres::PUBLISHED)
+        .map(|f| (*f).clone())
 }
 
 /// Labels photos with a set of loaded models and a value network.
@@ -439,6 +450,7 @@ impl LibraryLabeller {
                 elapsed_ms: elapsed,
                 decode_ms,
                 deadline_ms: deadline,
+                faces: faces_found(&stages),
             },
             ctx,
         ))

@@ -11,16 +11,21 @@ use crate::error::{Error, Result};
 use crate::sched::trace::Context;
 use crate::store::{NewLabel, RunRecord, Store};
 use crate::xmp::XmpOptions;
+use crate::zoo::faceres::FacesFound;
 
 use super::{PhotoResult, records};
 
-/// Writes one photo's labelling result with its context and deadline.
+/// Writes one photo's labelling result with its context and deadline, and the faces the face
+/// embedder described ([`faces`]) when it ran.
 pub fn results(
     store: &mut Store,
     photo_id: i64,
     result: &PhotoResult,
     ctx: &Context,
 ) -> Result<()> {
+    if let Some(found) = &result.faces {
+        faces(store, photo_id, found)?;
+    }
     let json = serde_json::to_string(ctx).ok();
     outcome(
         store,
@@ -62,6 +67,22 @@ pub fn outcome(
 ) -> Result<()> {
     store.write_photo_results(photo_id, labels, runs, false)?;
     store.set_sched_run(photo_id, context, deadline_ms)
+}
+
+/// Stores the faces the face embedder described on a photo (replacing its earlier ones, keeping
+/// the user's decisions; see [`crate::people::grouping::store_faces`]), before the photo's
+/// labels: a photo killed between the two is labelled again and its faces replaced. They wait
+/// unsorted until the next grouping ([`crate::people::grouping::Regroup`]). Returns how many
+/// faces were stored.
+pub fn faces(store: &mut Store, photo_id: i64, found: &FacesFound) -> Result<usize> {
+    crate::people::grouping::store_faces(
+        store,
+        photo_id,
+        crate::people::service::FACE_MODEL,
+        found.size,
+        &found.faces,
+    )
+    .map(|ids| ids.len())
 }
 
 /// After a photo's results are written: its XMP sidecar, when `xmp` asks for sidecars as

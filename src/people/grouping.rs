@@ -3,6 +3,8 @@
 //! writes the result in one transaction. Incremental by default (faces already in a group stay
 //! there); `full` redoes every automatic assignment, keeping the user's decisions.
 
+use std::time::{Duration, Instant};
+
 use crate::error::Result;
 use crate::store::{NewFace, Store};
 use crate::zoo::faceres::FaceEmbedding;
@@ -80,6 +82,58 @@ pub fn group(store: &mut Store, params: &Params, full: bool) -> Result<Grouped> 
         in_new_persons: new_groups.iter().map(Vec::len).sum(),
         unsorted,
     })
+}
+
+/// Grouping while labelling stores faces ([`crate::label::write::faces`]): one pass over the
+/// library per photo would cost more than the photo's models once it holds thousands of faces,
+/// so faces wait unsorted and are grouped together, at most every `every` or when labelling
+/// has no more photos ([`Self::flush`]).
+#[derive(Debug)]
+pub struct Regroup {
+    every: Duration,
+    params: Params,
+    /// Faces stored since the last pass, and when the first of them was.
+    waiting: usize,
+    since: Option<Instant>,
+}
+
+impl Regroup {
+    /// Groups at most every `every` while faces keep coming.
+    pub fn new(every: Duration) -> Self {
+        Regroup {
+            every,
+            params: Params::default(),
+            waiting: 0,
+            since: None,
+        }
+    }
+
+    /// Notes that `faces` faces were stored (0: a photo without faces, nothing to group).
+    pub fn stored(&mut self, faces: usize) {
+        if faces > 0 {
+            self.waiting += faces;
+            self.since.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// Groups the waiting faces if the oldest has waited `every`; `None` when it did not group.
+    pub fn tick(&mut self, store: &mut Store) -> Result<Option<Grouped>> {
+        match self.since {
+            Some(t) if t.elapsed() >= self.every => self.flush(store),
+            _ => Ok(None),
+        }
+    }
+
+    /// Groups the waiting faces now (labelling ran out of photos); `None` when none wait.
+    pub fn flush(&mut self, store: &mut Store) -> Result<Option<Grouped>> {
+        if self.waiting == 0 {
+            return Ok(None);
+        }
+        let grouped = group(store, &self.params, false)?;
+        self.waiting = 0;
+        self.since = None;
+        Ok(Some(grouped))
+    }
 }
 
 #[cfg(test)]
@@ -170,5 +224,50 @@ mod tests {
                 .iter()
                 .all(|f| f.person == Some((person, Assignment::Auto)))
         );
+    }
+
+    #[test]
+    fn regrouping_waits_for_its_interval_or_a_flush_and_then_places_the_stored_faces() {
+        let (_d, mut store) = store_with_photos(4);
+        let mut regroup = Regroup::new(Duration::from_secs(3600));
+        assert_eq!(regroup.flush(&mut store).unwrap(), None, "nothing stored");
+        for photo in 1..=3 {
+            let e = vec![1.0, 0.05 * photo as f32, 0.0];
+            let n = store_faces(
+                &mut store,
+                photo,
+                "faceres",
+                (400, 200),
+                &[embedded(80.0, e)],
+            )
+            .unwrap()
+            .len();
+            regroup.stored(n);
+            assert_eq!(
+                regroup.tick(&mut store).unwrap(),
+                None,
+                "within the interval"
+            );
+        }
+        assert_eq!(store.unsorted_face_count().unwrap(), 3);
+        let g = regroup.flush(&mut store).unwrap().unwrap();
+        assert_eq!((g.new_persons, g.in_new_persons, g.unsorted), (1, 3, 0));
+        assert_eq!(regroup.flush(&mut store).unwrap(), None, "flushed once");
+        // With no interval, the next stored face is grouped at the next tick.
+        let mut eager = Regroup::new(Duration::ZERO);
+        store_faces(
+            &mut store,
+            4,
+            "faceres",
+            (400, 200),
+            &[
+                embedded(80.0, vec![1.0, 0.1, 0.0]),
+                embedded(80.0, vec![1.0, 0.0, 0.1]),
+            ],
+        )
+        .unwrap();
+        eager.stored(2);
+        let g = eager.tick(&mut store).unwrap().unwrap();
+        assert_eq!(g.joined, 2);
     }
 }

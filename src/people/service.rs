@@ -163,6 +163,8 @@ pub struct FindReport {
     pub in_new_persons: usize,
     /// Faces unsorted after the run.
     pub unsorted: usize,
+    /// Whether the run was stopped before its last photo.
+    pub stopped: bool,
 }
 
 impl FindReport {
@@ -246,6 +248,7 @@ pub fn find_faces_with(
             error,
         };
         if !progress(&step) {
+            report.stopped = report.photos < total;
             break;
         }
     }
@@ -336,11 +339,13 @@ mod tests {
         })
         .unwrap();
         assert_eq!((r.photos, r.failed, r.faces), (1, 1, 0));
+        assert!(r.stopped, "stopped with 2 photos left");
         assert_eq!(steps.len(), 1);
         assert_eq!((steps[0].photo_id, steps[0].total), (3, 3));
         assert!(steps[0].error.is_some());
         let r = find_faces_with(&mut store, &mut embed, None, &mut |_| true).unwrap();
         assert_eq!((r.photos, r.failed, r.faces), (3, 1, 4));
+        assert!(!r.stopped);
         assert_eq!(r.new_persons, 1, "{r:?}");
         let o = overview(&store).unwrap();
         assert_eq!(o.persons.len(), 1);

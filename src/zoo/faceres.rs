@@ -43,6 +43,22 @@ pub const CHIP: ChipTemplate = ChipTemplate {
 };
 /// Smallest face (shorter side of the MTCNN box, photo pixels) that is embedded.
 pub const MIN_FACE_SIDE: f32 = 24.0;
+/// The label the labeler gives each face it embedded well enough to be grouped (its
+/// confidence is the face's grouping quality, [`crate::people::quality`]): what the scheduler
+/// values this model for, the faces that can get a person. Not a tag of its own (the
+/// vocabulary ignores it): the person's name becomes the tag once the face is grouped.
+pub const LABEL: &str = "recognisable face";
+/// Key under which a run publishes its [`FacesFound`] for the store
+/// ([`StageScope::publish`]).
+pub const PUBLISHED: &str = "faceres.faces";
+
+/// Every face a run embedded on a photo, published for the store (faces, then grouping).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FacesFound {
+    /// The upright photo's size in pixels (the faces' coordinates are on it).
+    pub size: (u32, u32),
+    pub faces: Vec<FaceEmbedding>,
+}
 
 /// One embedded face: the detection and its L2-normalised descriptor.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +91,8 @@ pub struct FaceRes {
     scale: f32,
     mean: [f32; 3],
     std: [f32; 3],
+    /// Least grouping quality for a face's [`LABEL`].
+    threshold: f32,
 }
 
 impl FaceRes {
@@ -107,6 +125,7 @@ impl FaceRes {
             scale: spec.input.scale as f32,
             mean,
             std,
+            threshold: spec.threshold,
         })
     }
 
@@ -217,18 +236,29 @@ impl Labeler for FaceRes {
         self.run_shared(img, &PhotoStages::new().scope())
     }
 
-    /// A `face` label (confidence: the detector's score) with its box per embedded face; the
-    /// descriptors themselves go to the store through [`Self::embed_faces`].
+    /// A [`LABEL`] with its box per embedded face whose grouping quality reaches the
+    /// threshold, best first; every embedded face with its descriptor is published for the
+    /// store ([`PUBLISHED`], [`FacesFound`]), the low-quality ones too (they wait unsorted).
     fn run_shared(&self, img: &RgbImage, stages: &StageScope<'_>) -> Result<Vec<Prediction>> {
-        Ok(self
-            .embed_faces(img, stages)?
+        let faces = self.embed_faces(img, stages)?;
+        let mut labels: Vec<Prediction> = faces
             .iter()
             .map(|e| Prediction {
-                label: "face".to_owned(),
-                confidence: e.face.score,
+                label: LABEL.to_owned(),
+                confidence: crate::people::quality(&e.face),
                 bbox: Some(relative_box(&e.face.xyxy, img.width(), img.height())),
             })
-            .collect())
+            .filter(|p| p.confidence >= self.threshold)
+            .collect();
+        labels.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        stages.publish(
+            PUBLISHED,
+            FacesFound {
+                size: img.dimensions(),
+                faces,
+            },
+        );
+        Ok(labels)
     }
 }
 

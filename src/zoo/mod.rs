@@ -137,6 +137,8 @@ pub const IMPLEMENTED: &[&str] = &[
     "movenet_lightning",
     // Needs the MTCNN weights too (it detects faces first).
     "emotion_human",
+    // Face descriptors for People; needs the MTCNN weights too.
+    "faceres",
 ];
 
 /// Manifest ids whose weight files model `id` loads (itself, plus the other stages of a
@@ -189,6 +191,12 @@ pub fn load(id: &str, cache_dir: &Path, device: &Device) -> Result<Box<dyn Label
         "emotion_human" => {
             let shards = weights::extra_file_paths(cache_dir, spec);
             Box::new(emotion::Emotion::load(
+                spec, &path, &shards, cache_dir, device,
+            )?)
+        }
+        "faceres" => {
+            let shards = weights::extra_file_paths(cache_dir, spec);
+            Box::new(faceres::FaceRes::load(
                 spec, &path, &shards, cache_dir, device,
             )?)
         }

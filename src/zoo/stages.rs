@@ -51,6 +51,9 @@ type StageValue = std::result::Result<Arc<dyn Any + Send + Sync>, String>;
 #[derive(Default)]
 pub struct PhotoStages {
     slots: Mutex<HashMap<&'static str, Arc<OnceLock<StageValue>>>>,
+    /// What runs handed over for the store beside their labels ([`StageScope::publish`]),
+    /// by key: not stages (nothing reads them during the photo), kept even when unshared.
+    published: Mutex<HashMap<&'static str, Arc<dyn Any + Send + Sync>>>,
     /// Every run computes its stages itself (nothing kept): how labelling worked before stages
     /// were shared, kept as the baseline the library benchmark measures against.
     unshared: bool,
@@ -106,6 +109,17 @@ impl PhotoStages {
             .is_some_and(|s| s.get().is_some())
     }
 
+    /// What a run published under `key` on this photo ([`StageScope::publish`]), if it is a
+    /// `T`.
+    pub fn published<T: Any + Send + Sync>(&self, key: &str) -> Option<Arc<T>> {
+        self.published
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+            .and_then(|v| v.downcast::<T>().ok())
+    }
+
     fn slot(&self, id: &'static str) -> Arc<OnceLock<StageValue>> {
         if self.unshared {
             return Arc::default();
@@ -159,6 +173,18 @@ impl StageScope<'_> {
         }
     }
 
+    /// Hands `value` over for the store beside the run's labels (e.g. the face descriptors
+    /// [`super::faceres`] computes, which are not labels): read back with
+    /// [`PhotoStages::published`] after the run. A later publish under the same key replaces
+    /// it.
+    pub fn publish<T: Any + Send + Sync>(&self, key: &'static str, value: T) {
+        self.stages
+            .published
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, Arc::new(value));
+    }
+
     /// The stages this run computed, in order.
     pub fn into_computed(self) -> Vec<StageRun> {
         self.computed
@@ -194,6 +220,18 @@ mod tests {
         let next = PhotoStages::new();
         next.scope().get(FACES, compute).unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_published_output_is_kept_for_the_photo_even_when_stages_are_unshared() {
+        for photo in [PhotoStages::new(), PhotoStages::unshared()] {
+            assert!(photo.published::<Vec<u8>>("k").is_none());
+            let run = photo.scope();
+            run.publish("k", vec![1u8, 2]);
+            assert!(run.into_computed().is_empty(), "publishing is not a stage");
+            assert_eq!(*photo.published::<Vec<u8>>("k").unwrap(), vec![1, 2]);
+            assert!(photo.published::<String>("k").is_none(), "another type");
+        }
     }
 
     #[test]
