@@ -370,6 +370,11 @@ fn labelling_in_the_app_stores_faces_and_groups_them_into_persons() {
     assert!(a[0].is_some() && a.iter().all(|p| *p == a[0]), "{a:?}");
     assert!(b[0].is_some() && b.iter().all(|p| *p == b[0]), "{b:?}");
     assert_ne!(a[0], b[0], "two people, two persons");
+    // "Find faces" has nothing left to look at: labelling recorded every photo as looked at.
+    assert_eq!(
+        store.photos_without_faces_scan("faceres").unwrap(),
+        Vec::<i64>::new()
+    );
 }
 
 /// The CLI's `label DIR` stores and groups faces the same way, and says so.
