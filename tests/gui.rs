@@ -1093,6 +1093,8 @@ fn dragging_a_group_onto_another_in_the_people_view_merges_them() {
         h.hover_at(from + (onto - from) * (k as f32 / 4.0));
         h.step();
     }
+    // What a drop will do follows the pointer.
+    h.get_by_label("Bob: drop on another group to merge");
     h.drop_at(onto);
     step_until(&mut h, "one group", |a| {
         a.people

@@ -328,6 +328,9 @@ impl PeopleView {
                 }
                 // Dragging a face onto another group's face merges the two groups.
                 resp.dnd_set_drag_payload(DraggedPerson(id));
+                if resp.dragged() {
+                    drag_hint_ui(&name, ui.ctx());
+                }
                 if resp
                     .dnd_hover_payload::<DraggedPerson>()
                     .is_some_and(|d| d.0 != id)
@@ -420,6 +423,22 @@ impl PeopleView {
             }),
         }
     }
+}
+
+/// What follows the pointer while a group is dragged: whose face it is and what a drop does.
+fn drag_hint_ui(name: &str, ctx: &egui::Context) {
+    let Some(pos) = ctx.pointer_interact_pos() else {
+        return;
+    };
+    egui::Area::new(egui::Id::new("people-drag-hint"))
+        .order(egui::Order::Tooltip)
+        .fixed_pos(pos + vec2(14.0, 14.0))
+        .interactable(false)
+        .show(ctx, |ui| {
+            egui::Frame::popup(ui.style()).show(ui, |ui| {
+                ui.label(format!("{name}: drop on another group to merge"));
+            });
+        });
 }
 
 /// One line on where finding faces is.
