@@ -430,7 +430,7 @@ fn drag_hint_ui(name: &str, ctx: &egui::Context) {
     let Some(pos) = ctx.pointer_interact_pos() else {
         return;
     };
-    egui::Area::new(egui::Id::new("people-drag-hint"))
+    egui::Area::new(egui::Id::unique("people-drag-hint"))
         .order(egui::Order::Tooltip)
         .fixed_pos(pos + vec2(14.0, 14.0))
         .interactable(false)
