@@ -25,7 +25,7 @@ use photolabel::people::faceset::{FaceSet, main_face};
 use photolabel::people::grouping;
 use photolabel::people::verify::{Pairs, grouping_score};
 use photolabel::scan::{self, ScanOptions};
-use photolabel::store::{Assignment, Store};
+use photolabel::store::Store;
 use photolabel::zoo::align::ChipTemplate;
 use photolabel::zoo::device::{self, DeviceChoice};
 use photolabel::zoo::face_attr::labelled_faces;
@@ -290,16 +290,10 @@ fn group_in_order(
                 person: None,
             });
         }
-        let p = plan(&faces, &[], params, false);
-        for (face, person) in p.assign {
-            faces[face as usize].person = Some((person, Assignment::Auto));
-        }
-        for group in p.new_groups {
+        plan(&faces, &[], params, false).apply_to(&mut faces, || {
             next_person += 1;
-            for face in group {
-                faces[face as usize].person = Some((next_person, Assignment::Auto));
-            }
-        }
+            next_person
+        });
     }
     let who: Vec<&str> = subjects.iter().map(|s| s.0).collect();
     let groups: Vec<Option<i64>> = subjects

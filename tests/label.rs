@@ -13,7 +13,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::TempLib;
+use common::{TempLib, run_ok};
 use photolabel::store::{RunStatus, Store};
 use photolabel::zoo::{self, Manifest, weights};
 
@@ -22,23 +22,7 @@ fn cache_dir() -> PathBuf {
 }
 
 fn cli(lib: &TempLib) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_photolabel"));
-    c.env("PHOTOLABEL_DB", lib.db())
-        .env("PHOTOLABEL_CACHE_DIR", cache_dir())
-        .env("PHOTOLABEL_DATA_DIR", lib.dir.path().join("data"))
-        .env("PHOTOLABEL_DEVICE", "cpu");
-    c
-}
-
-fn run_ok(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{:?}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    lib.cli(&cache_dir())
 }
 
 #[test]

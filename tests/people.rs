@@ -12,8 +12,8 @@ use std::sync::OnceLock;
 
 mod common;
 
-use common::TempLib;
 use common::zoo::{cache_dir, skip};
+use common::{TempLib, run_ok};
 use photolabel::people::cluster::Params;
 use photolabel::people::faceset::{FaceSet, main_face};
 use photolabel::people::grouping;
@@ -388,21 +388,12 @@ fn labelling_a_folder_from_the_cli_groups_its_faces() {
     let lib = TempLib::new();
     let root = lib.photos();
     copy_faces(&root, &files);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_photolabel"))
-        .env("PHOTOLABEL_DB", lib.db())
-        .env("PHOTOLABEL_CACHE_DIR", cache_dir())
-        .env("PHOTOLABEL_DATA_DIR", lib.dir.path().join("data"))
-        .env("PHOTOLABEL_DEVICE", "cpu")
-        .args(["label", "--json", "--all", "--no-deadline"])
-        .arg(&root)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        lib.cli(&cache_dir())
+            .args(["label", "--json", "--all", "--no-deadline"])
+            .arg(&root),
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(v["faces"].as_u64().unwrap() >= 3, "{v}");
     assert_eq!(v["persons"], 1, "{v}");
     let store = lib.store();

@@ -98,6 +98,31 @@ pub struct Plan {
     pub unsort: Vec<i64>,
 }
 
+impl Plan {
+    /// Applies the plan to `faces` in memory (as [`crate::store::Store::apply_grouping`] does
+    /// in the store), each new group getting the id `new_person` returns: for replaying
+    /// grouping without a library (tests, `examples/faces.rs`).
+    pub fn apply_to(&self, faces: &mut [ClusterFace], mut new_person: impl FnMut() -> i64) {
+        let mut set = |id: i64, person: Option<(i64, Assignment)>| {
+            if let Some(f) = faces.iter_mut().find(|f| f.id == id) {
+                f.person = person;
+            }
+        };
+        for &f in &self.unsort {
+            set(f, None);
+        }
+        for &(f, p) in &self.assign {
+            set(f, Some((p, Assignment::Auto)));
+        }
+        for group in &self.new_groups {
+            let p = new_person();
+            for &f in group {
+                set(f, Some((p, Assignment::Auto)));
+            }
+        }
+    }
+}
+
 /// For the similarities of a face to a group's members: the mean of the `k` largest (all,
 /// when fewer) if the smallest of those reaches `threshold`, else `None`.
 fn dense_score(mut sims: Vec<f32>, k: usize, threshold: f32) -> Option<f32> {
@@ -319,18 +344,10 @@ mod tests {
         let mut next_person = 100;
         for f in &faces {
             one_by_one.push(f.clone());
-            let p = plan(&one_by_one, &[], &params, false);
-            for (face, person) in p.assign {
-                one_by_one.iter_mut().find(|f| f.id == face).unwrap().person =
-                    Some((person, Assignment::Auto));
-            }
-            for g in p.new_groups {
+            plan(&one_by_one, &[], &params, false).apply_to(&mut one_by_one, || {
                 next_person += 1;
-                for face in g {
-                    one_by_one.iter_mut().find(|f| f.id == face).unwrap().person =
-                        Some((next_person, Assignment::Auto));
-                }
-            }
+                next_person
+            });
         }
         let person_of = |id: i64| one_by_one.iter().find(|f| f.id == id).unwrap().person;
         for g in &batch.new_groups {

@@ -71,11 +71,9 @@ pub fn group(store: &mut Store, params: &Params, full: bool) -> Result<Grouped> 
         unsort,
     } = plan(&faces, &rejections, params, full);
     store.apply_grouping(&assign, &new_groups, &unsort)?;
-    let unsorted = store
-        .all_faces()?
-        .iter()
-        .filter(|f| f.person.is_none())
-        .count();
+    // Counted in the database: reading every face (with its descriptor) again only to count
+    // would double the pass's I/O.
+    let unsorted = usize::try_from(store.unsorted_face_count()?).unwrap_or_default();
     Ok(Grouped {
         joined: assign.len(),
         new_persons: new_groups.len(),

@@ -18,6 +18,17 @@ pub struct TempLib {
 }
 
 impl TempLib {
+    /// The `photolabel` binary on this library (its database and data dir), with weights from
+    /// `cache`, on the CPU.
+    pub fn cli(&self, cache: &Path) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_photolabel"));
+        c.env("PHOTOLABEL_DB", self.db())
+            .env("PHOTOLABEL_CACHE_DIR", cache)
+            .env("PHOTOLABEL_DATA_DIR", self.dir.path().join("data"))
+            .env("PHOTOLABEL_DEVICE", "cpu");
+        c
+    }
+
     pub fn new() -> Self {
         TempLib {
             dir: tempfile::tempdir().expect("temp dir"),
@@ -62,4 +73,16 @@ impl TempLib {
         )
         .expect("scan")
     }
+}
+
+/// Runs `c`, which must succeed (else the test fails with its stderr); its standard output.
+pub fn run_ok(c: &mut std::process::Command) -> String {
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
