@@ -3,6 +3,8 @@
 //! writes the result in one transaction. Incremental by default (faces already in a group stay
 //! there); `full` redoes every automatic assignment, keeping the user's decisions.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::error::Result;
@@ -51,26 +53,26 @@ pub fn store_faces(
     store.replace_faces(photo_id, model, &rows)
 }
 
+/// Serialises this process's grouping passes (labelling's and "Find faces"' threads each have
+/// their own connection): a pass plans from what the previous one wrote.
+static PASS: Mutex<()> = Mutex::new(());
+
 /// Places the library's unsorted faces (all automatic ones too with `full`) and stores the
-/// result.
+/// result. Passes of this process run one at a time; a pass of another process that wrote
+/// between this one's read and its write wins for the faces it placed
+/// ([`Store::apply_grouping_as_seen`]).
 pub fn group(store: &mut Store, params: &Params, full: bool) -> Result<Grouped> {
-    let faces: Vec<ClusterFace> = store
-        .all_faces()?
-        .into_iter()
-        .map(|f| ClusterFace {
-            id: f.id,
-            quality: f.quality,
-            embedding: f.embedding,
-            person: f.person,
-        })
-        .collect();
+    let _pass = PASS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let faces = cluster_faces(store)?;
     let rejections = store.face_rejections()?;
     let Plan {
         assign,
         new_groups,
         unsort,
     } = plan(&faces, &rejections, params, full);
-    store.apply_grouping(&assign, &new_groups, &unsort)?;
+    store.apply_grouping_as_seen(&assign, &new_groups, &unsort, &seen_persons(&faces))?;
     // Counted in the database: reading every face (with its descriptor) again only to count
     // would double the pass's I/O.
     let unsorted = usize::try_from(store.unsorted_face_count()?).unwrap_or_default();
@@ -80,6 +82,28 @@ pub fn group(store: &mut Store, params: &Params, full: bool) -> Result<Grouped> 
         in_new_persons: new_groups.iter().map(Vec::len).sum(),
         unsorted,
     })
+}
+
+/// Every face of the library as grouping sees it.
+fn cluster_faces(store: &Store) -> Result<Vec<ClusterFace>> {
+    Ok(store
+        .all_faces()?
+        .into_iter()
+        .map(|f| ClusterFace {
+            id: f.id,
+            quality: f.quality,
+            embedding: f.embedding,
+            person: f.person,
+        })
+        .collect())
+}
+
+/// Each face's person as a plan saw it.
+fn seen_persons(faces: &[ClusterFace]) -> HashMap<i64, Option<i64>> {
+    faces
+        .iter()
+        .map(|f| (f.id, f.person.map(|p| p.0)))
+        .collect()
 }
 
 /// Grouping while labelling stores faces ([`crate::label::write::faces`]): one pass over the
@@ -222,6 +246,59 @@ mod tests {
                 .iter()
                 .all(|f| f.person == Some((person, Assignment::Auto)))
         );
+    }
+
+    /// Two passes planned from the same read (two threads or processes, each with its own
+    /// connection): the second to write finds the faces placed and leaves them, so the same
+    /// faces never make two persons.
+    #[test]
+    fn a_pass_planned_before_another_wrote_leaves_the_faces_that_pass_placed() {
+        let (dir, mut store) = store_with_photos(3);
+        for photo in 1..=3 {
+            let e = vec![1.0, 0.05 * photo as f32, 0.0];
+            store_faces(
+                &mut store,
+                photo,
+                "faceres",
+                (400, 200),
+                &[embedded(80.0, e)],
+            )
+            .unwrap();
+        }
+        let params = Params::default();
+        let stale = cluster_faces(&store).unwrap();
+        let stale_plan = plan(&stale, &[], &params, false);
+        assert_eq!(stale_plan.new_groups.len(), 1, "{stale_plan:?}");
+        let mut other = Store::open(&dir.path().join("lib.db")).unwrap();
+        let g = group(&mut other, &params, false).unwrap();
+        assert_eq!((g.new_persons, g.in_new_persons), (1, 3));
+        let persons = store.persons().unwrap();
+        assert_eq!(persons.len(), 1);
+        let created = store
+            .apply_grouping_as_seen(
+                &stale_plan.assign,
+                &stale_plan.new_groups,
+                &stale_plan.unsort,
+                &seen_persons(&stale),
+            )
+            .unwrap();
+        assert!(
+            created.is_empty(),
+            "the stale pass's person is gone: {created:?}"
+        );
+        assert_eq!(store.persons().unwrap().len(), 1);
+        let faces = store.faces_of_person(persons[0].id).unwrap();
+        assert_eq!(faces.len(), 3);
+        // Written without the check, the stale plan would have moved them to a second person.
+        let created = store
+            .apply_grouping(
+                &stale_plan.assign,
+                &stale_plan.new_groups,
+                &stale_plan.unsort,
+            )
+            .unwrap();
+        assert_eq!(store.persons().unwrap().len(), 1);
+        assert_eq!(store.faces_of_person(created[0]).unwrap().len(), 3);
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! Embeddings and landmarks are stored as little-endian `f32` blobs. Main types:
 //! [`NewFace`], [`FaceRow`], [`Assignment`].
 
+use std::collections::HashMap;
+
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 
@@ -299,13 +301,46 @@ impl Store {
         new_groups: &[Vec<i64>],
         unsort: &[i64],
     ) -> Result<Vec<i64>> {
-        let tx = self.conn.transaction()?;
+        self.write_grouping(assign, new_groups, unsort, None)
+    }
+
+    /// [`Store::apply_grouping`] for a plan made from `seen` (each face's person when the plan
+    /// read the faces): a face whose person changed since (another grouping pass of this or
+    /// another process placed it, the user moved it) is left as it is now, and a new person
+    /// that so gets no face is deleted. Two passes planned from the same read therefore never
+    /// make two persons of the same faces.
+    pub fn apply_grouping_as_seen(
+        &mut self,
+        assign: &[(i64, i64)],
+        new_groups: &[Vec<i64>],
+        unsort: &[i64],
+        seen: &HashMap<i64, Option<i64>>,
+    ) -> Result<Vec<i64>> {
+        self.write_grouping(assign, new_groups, unsort, Some(seen))
+    }
+
+    fn write_grouping(
+        &mut self,
+        assign: &[(i64, i64)],
+        new_groups: &[Vec<i64>],
+        unsort: &[i64],
+        seen: Option<&HashMap<i64, Option<i64>>>,
+    ) -> Result<Vec<i64>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let auto = |tx: &Transaction<'_>, face: i64, person: Option<i64>| {
+            // ?3 = 0: unconditional; else only if the face is still with ?4 (NULL: unsorted).
+            let (check, was) = match seen {
+                None => (0, None),
+                Some(s) => (1, s.get(&face).copied().flatten()),
+            };
             tx.execute(
                 "UPDATE faces SET person_id = ?2, assignment = CASE WHEN ?2 IS NULL THEN NULL
                                                                     ELSE 'auto' END
-                  WHERE id = ?1 AND (assignment IS NULL OR assignment = 'auto')",
-                params![face, person],
+                  WHERE id = ?1 AND (assignment IS NULL OR assignment = 'auto')
+                    AND (?3 = 0 OR person_id IS ?4)",
+                params![face, person, check, was],
             )
         };
         for &f in unsort {
@@ -332,6 +367,18 @@ impl Store {
                AND id NOT IN (SELECT person_id FROM face_rejections)",
             [],
         )?;
+        // Only the persons that still exist (one that got no face was just deleted).
+        let mut kept = Vec::with_capacity(created.len());
+        for p in created {
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM persons WHERE id = ?1)",
+                [p],
+                |r| r.get(0),
+            )?;
+            if exists {
+                kept.push(p);
+            }
+        }
         let touched: Vec<i64> = unsort
             .iter()
             .copied()
@@ -340,7 +387,7 @@ impl Store {
             .collect();
         retag_photos(&tx, &self.vocab, &photos_of_faces(&tx, &touched)?)?;
         tx.commit()?;
-        Ok(created)
+        Ok(kept)
     }
 }
 
