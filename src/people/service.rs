@@ -8,12 +8,13 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use image::RgbImage;
 use serde::Serialize;
 
 use super::cluster::Params;
-use super::grouping::{self, Grouped};
+use super::grouping::{self, Grouped, Regroup};
 use crate::error::Result;
 use crate::store::{Assignment, Person, Store};
 use crate::zoo::faceres::{FaceEmbedding, FaceRes};
@@ -205,11 +206,16 @@ pub fn find_faces(
     )
 }
 
-/// [`find_faces`] with any embedder: each photo is read upright, its faces embedded, stored
-/// (replacing the model's earlier ones, keeping the user's decisions) and grouped at once
-/// (incrementally), so persons appear while the run goes on. `progress` is told after every
-/// photo and stops the run by answering `false`. A photo that cannot be read is reported and
-/// skipped; an embedder or store error ends the run.
+/// How long found faces wait, at most, for grouping while a run goes on: one pass reads every
+/// face of the library, so a pass per photo would make a run over a large library quadratic.
+pub const REGROUP_EVERY: Duration = Duration::from_secs(10);
+
+/// [`find_faces`] with any embedder: each photo is read upright, its faces embedded and stored
+/// (replacing the model's earlier ones, keeping the user's decisions), and the stored faces
+/// are grouped (incrementally) at most every [`REGROUP_EVERY`] and at the end, so persons
+/// appear while the run goes on. `progress` is told after every photo and stops the run by
+/// answering `false`. A photo that cannot be read is reported and skipped; an embedder or
+/// store error ends the run.
 pub fn find_faces_with(
     store: &mut Store,
     embed: &mut dyn FnMut(&RgbImage) -> Result<Vec<FaceEmbedding>>,
@@ -220,7 +226,7 @@ pub fn find_faces_with(
     if let Some(l) = limit {
         todo.truncate(l);
     }
-    let params = Params::default();
+    let mut regroup = Regroup::new(REGROUP_EVERY);
     let mut report = FindReport::default();
     let total = todo.len();
     for id in todo {
@@ -233,7 +239,10 @@ pub fn find_faces_with(
                 let faces = embed(&img)?;
                 report.faces += faces.len();
                 grouping::store_faces(store, id, FACE_MODEL, img.dimensions(), &faces)?;
-                report.add(grouping::group(store, &params, false)?);
+                regroup.stored(faces.len());
+                if let Some(g) = regroup.tick(store)? {
+                    report.add(g);
+                }
                 None
             }
             Err(e) => {
@@ -252,8 +261,13 @@ pub fn find_faces_with(
             break;
         }
     }
-    if report.photos == 0 {
-        report.add(grouping::group(store, &params, false)?);
+    match regroup.flush(store)? {
+        Some(g) => report.add(g),
+        // Nothing new: still a pass, for faces left unsorted by an earlier run.
+        None if report.photos == 0 => {
+            report.add(grouping::group(store, &Params::default(), false)?)
+        }
+        None => {}
     }
     Ok(report)
 }
