@@ -1082,6 +1082,43 @@ fn labelers_share_faces_and_text_boxes_and_label_as_alone() {
     }
 }
 
+/// Models taking the same input resize the photo once: the two ImageNet classifiers and the
+/// orientation model share the 224-px centre crop, the two PP-OCR detectors their input. Each
+/// labels exactly as when it runs alone.
+#[test]
+fn models_with_the_same_input_share_one_resize_and_label_as_alone() {
+    use photolabel::sched::record::run_model;
+    use photolabel::zoo::stages::PhotoStages;
+    if skip("models_with_the_same_input_share_one_resize_and_label_as_alone") {
+        return;
+    }
+    let img = coco("000000000064");
+    let ids = [
+        "mobilenet_v2",
+        "efficientnet_lite0",
+        "image_orientation",
+        "ppocr_v4_det",
+        "ppocr_v5_det",
+    ];
+    let shared = PhotoStages::new();
+    for id in ids {
+        let model = loaded(id);
+        let alone = model.run(&img).unwrap_or_else(|e| panic!("{e:#}"));
+        let run = run_model(model.as_ref(), &img, &shared);
+        assert!(run.error.is_none(), "{run:?}");
+        assert_eq!(alone.len(), run.outputs.len(), "{id}");
+        for (x, y) in alone.iter().zip(&run.outputs) {
+            assert_eq!(x.label, y.label, "{id}");
+            assert!((x.confidence - y.confidence).abs() < 1e-5, "{x:?} {y:?}");
+        }
+    }
+    assert_eq!(
+        shared.views(),
+        2,
+        "one crop for three models, one detector input for two"
+    );
+}
+
 /// The generic executor also runs graphs that have hand-written networks here: NudeNet's
 /// YOLOv8 export (anchor generation in the graph: Shape/Gather/Range/ConstantOfShape/Expand,
 /// Split, Resize, DFL Softmax) and MTCNN's O-Net (keras2onnx: NHWC Transpose, PRelu,

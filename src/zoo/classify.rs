@@ -12,6 +12,7 @@ use super::manifest::ModelSpec;
 use super::mobilenet_v2::{MobileNetV2, MobileNetV2Config};
 use super::native;
 use super::preprocess::Preprocess;
+use super::stages::StageScope;
 use super::{Labeler, Prediction};
 use crate::error::{Error, Result};
 
@@ -91,7 +92,11 @@ impl ImagenetClassifier {
 
     /// Raw logits for a photo: 1000 floats, ImageNet class order.
     pub fn logits(&self, img: &RgbImage) -> Result<Vec<f32>> {
-        let x = self.pre.tensor(img, &self.device); // [1, 3, H, W]
+        self.logits_of(self.pre.tensor(img, &self.device))
+    }
+
+    /// Logits of a preprocessed input `[1, 3, H, W]`.
+    fn logits_of(&self, x: Tensor<4>) -> Result<Vec<f32>> {
         let y = match &self.net {
             Network::MobileNetV2(n) => n.forward(x),
             Network::EfficientNetLite(n) => n.forward(x),
@@ -155,8 +160,20 @@ impl Labeler for ImagenetClassifier {
     }
 
     fn run(&self, img: &RgbImage) -> Result<Vec<Prediction>> {
-        let probs = self.probabilities(img)?;
-        Ok(top_k(&probs, TOP_K)
+        Ok(self.predictions(&self.probabilities(img)?))
+    }
+
+    /// [`Self::run`] from the photo's shared resized view: classifiers with the same input
+    /// (and the orientation model) resize the photo once.
+    fn run_shared(&self, img: &RgbImage, stages: &StageScope<'_>) -> Result<Vec<Prediction>> {
+        let x = self.pre.tensor_shared(img, &self.device, stages);
+        Ok(self.predictions(&softmax(&self.logits_of(x)?)))
+    }
+}
+
+impl ImagenetClassifier {
+    fn predictions(&self, probs: &[f32]) -> Vec<Prediction> {
+        top_k(probs, TOP_K)
             .into_iter()
             .filter(|&(_, p)| p >= self.threshold)
             .map(|(i, p)| Prediction {
@@ -164,7 +181,7 @@ impl Labeler for ImagenetClassifier {
                 confidence: p,
                 bbox: None,
             })
-            .collect())
+            .collect()
     }
 }
 

@@ -34,6 +34,7 @@ use image::imageops::{self, FilterType};
 use super::graph::Graph;
 use super::manifest::{Manifest, ModelSpec};
 use super::nudenet::relative_box;
+use super::preprocess::ResizeMode;
 use super::stages::{self, PhotoStages, StageScope};
 use super::{Labeler, Prediction, weights};
 use crate::error::{Error, Result};
@@ -169,25 +170,45 @@ impl TextDetector {
 
     /// The probability map for `img` resized to `w`×`h` (row-major `h`×`w`).
     pub fn prob_map(&self, img: &RgbImage, w: u32, h: u32) -> Result<Vec<f32>> {
-        let r = imageops::resize(img, w, h, FilterType::Triangle);
-        let x = bgr_tensor(&r, IMNET_MEAN, IMNET_STD, self.graph.device());
+        self.prob_map_of(&imageops::resize(img, w, h, FilterType::Triangle))
+    }
+
+    /// The probability map of a photo already resized to the detector's input.
+    fn prob_map_of(&self, resized: &RgbImage) -> Result<Vec<f32>> {
+        let x = bgr_tensor(resized, IMNET_MEAN, IMNET_STD, self.graph.device());
         self.graph.run_first_vec(x)
     }
 
     /// Text boxes with the detector input `w`×`h`.
     pub fn detect_at(&self, img: &RgbImage, w: u32, h: u32) -> Result<Vec<TextBox>> {
         let prob = self.prob_map(img, w, h)?;
+        Ok(Self::boxes_of(img, &prob, w, h))
+    }
+
+    /// Boxes in `img`'s pixels from the map of its `w`×`h` resize.
+    fn boxes_of(img: &RgbImage, prob: &[f32], w: u32, h: u32) -> Vec<TextBox> {
         let (sx, sy) = (
             img.width() as f32 / w as f32,
             img.height() as f32 / h as f32,
         );
-        Ok(boxes_from_map(&prob, w as usize, h as usize, sx, sy))
+        boxes_from_map(prob, w as usize, h as usize, sx, sy)
     }
 
     /// Text boxes at the default input size (longer side [`DET_MAX_SIDE`]).
     pub fn detect(&self, img: &RgbImage) -> Result<Vec<TextBox>> {
         let (w, h) = det_size(img.width(), img.height(), DET_MAX_SIDE);
         self.detect_at(img, w, h)
+    }
+
+    /// [`Self::detect`] from the photo's shared resized view (both PP-OCR detectors take the
+    /// same input size: the photo is resized once for the two).
+    fn detect_with_view(&self, img: &RgbImage, stages: &StageScope<'_>) -> Result<Vec<TextBox>> {
+        let (w, h) = det_size(img.width(), img.height(), DET_MAX_SIDE);
+        let resized = stages.view(format!("{:?} {w}x{h}", ResizeMode::Stretch), || {
+            imageops::resize(img, w, h, FilterType::Triangle)
+        });
+        let prob = self.prob_map_of(&resized)?;
+        Ok(Self::boxes_of(img, &prob, w, h))
     }
 }
 
@@ -201,8 +222,8 @@ impl TextDetector {
         stages: &StageScope<'_>,
     ) -> Result<Arc<Vec<TextBox>>> {
         match stages::stage_of(&self.id) {
-            Some(stage) => stages.get(stage, || self.detect(img)),
-            None => Ok(Arc::new(self.detect(img)?)),
+            Some(stage) => stages.get(stage, || self.detect_with_view(img, stages)),
+            None => Ok(Arc::new(self.detect_with_view(img, stages)?)),
         }
     }
 }

@@ -15,6 +15,7 @@ use image::RgbImage;
 use super::graph::Graph;
 use super::manifest::ModelSpec;
 use super::preprocess::Preprocess;
+use super::stages::StageScope;
 use super::{Labeler, Prediction};
 use crate::error::Result;
 
@@ -46,6 +47,18 @@ impl Orientation {
             .run_first_vec(self.pre.tensor(img, self.graph.device()))
     }
 
+    fn predictions(&self, probs: &[f32]) -> Vec<Prediction> {
+        super::classify::top_k(probs, 1)
+            .into_iter()
+            .filter(|&(i, p)| i != 0 && p >= self.threshold)
+            .map(|(i, p)| Prediction {
+                label: format!("rotated {}", self.label(i).unwrap_or("?")),
+                confidence: p,
+                bbox: None,
+            })
+            .collect()
+    }
+
     /// Class label (`0`, `90`, …) of index `i`.
     pub fn label(&self, i: usize) -> Option<&str> {
         self.labels.get(i).map(String::as_str)
@@ -58,15 +71,12 @@ impl Labeler for Orientation {
     }
 
     fn run(&self, img: &RgbImage) -> Result<Vec<Prediction>> {
-        let probs = self.probabilities(img)?;
-        Ok(super::classify::top_k(&probs, 1)
-            .into_iter()
-            .filter(|&(i, p)| i != 0 && p >= self.threshold)
-            .map(|(i, p)| Prediction {
-                label: format!("rotated {}", self.label(i).unwrap_or("?")),
-                confidence: p,
-                bbox: None,
-            })
-            .collect())
+        Ok(self.predictions(&self.probabilities(img)?))
+    }
+
+    /// [`Self::run`] from the photo's shared resized view (the ImageNet classifiers' crop).
+    fn run_shared(&self, img: &RgbImage, stages: &StageScope<'_>) -> Result<Vec<Prediction>> {
+        let x = self.pre.tensor_shared(img, self.graph.device(), stages);
+        Ok(self.predictions(&self.graph.run_first_vec(x)?))
     }
 }

@@ -3,10 +3,13 @@
 //! RGB or BGR order, NCHW layout. Pure CPU code apart from the final upload, so it is tested
 //! without a device. Main type: [`Preprocess`].
 
+use std::sync::Arc;
+
 use burn::tensor::{Device, Tensor, TensorData};
 use image::{RgbImage, imageops};
 
 use super::manifest::ModelSpec;
+use super::stages::StageScope;
 use crate::error::{Error, Result};
 
 /// How the photo is brought to the input size.
@@ -149,9 +152,19 @@ impl Preprocess {
         }
     }
 
+    /// [`Self::resize`], made once per photo for every model resizing the same way.
+    pub fn resize_shared(&self, img: &RgbImage, stages: &StageScope<'_>) -> Arc<RgbImage> {
+        let [h, w] = self.size;
+        stages.view(format!("{:?} {w}x{h}", self.resize), || self.resize(img))
+    }
+
     /// The normalised input as NCHW floats, shape `[1, 3, height, width]`.
     pub fn nchw(&self, img: &RgbImage) -> Vec<f32> {
-        let resized = self.resize(img);
+        self.nchw_of(&self.resize(img))
+    }
+
+    /// [`Self::nchw`] of a photo already resized.
+    fn nchw_of(&self, resized: &RgbImage) -> Vec<f32> {
         let [h, w] = self.size;
         let plane = (h * w) as usize;
         let mut out = vec![0f32; 3 * plane];
@@ -167,7 +180,11 @@ impl Preprocess {
 
     /// The normalised input as NHWC floats, shape `[1, height, width, 3]`.
     pub fn nhwc(&self, img: &RgbImage) -> Vec<f32> {
-        let resized = self.resize(img);
+        self.nhwc_of(&self.resize(img))
+    }
+
+    /// [`Self::nhwc`] of a photo already resized.
+    fn nhwc_of(&self, resized: &RgbImage) -> Vec<f32> {
         let mut out = Vec::with_capacity(resized.len());
         for px in resized.pixels() {
             for c in 0..3 {
@@ -182,12 +199,26 @@ impl Preprocess {
     /// The normalised input uploaded to `device`: `[1, 3, height, width]`, or
     /// `[1, height, width, 3]` for an NHWC model.
     pub fn tensor(&self, img: &RgbImage, device: &Device) -> Tensor<4> {
+        self.tensor_of(&self.resize(img), device)
+    }
+
+    /// [`Self::tensor`] from the photo's shared resized view ([`Self::resize_shared`]).
+    pub fn tensor_shared(
+        &self,
+        img: &RgbImage,
+        device: &Device,
+        stages: &StageScope<'_>,
+    ) -> Tensor<4> {
+        self.tensor_of(&self.resize_shared(img, stages), device)
+    }
+
+    fn tensor_of(&self, resized: &RgbImage, device: &Device) -> Tensor<4> {
         let [h, w] = self.size;
         let (h, w) = (h as usize, w as usize);
         let data = if self.nhwc {
-            TensorData::new(self.nhwc(img), [1, h, w, 3])
+            TensorData::new(self.nhwc_of(resized), [1, h, w, 3])
         } else {
-            TensorData::new(self.nchw(img), [1, 3, h, w])
+            TensorData::new(self.nchw_of(resized), [1, 3, h, w])
         };
         Tensor::from_data(data, device)
     }

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
+use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -54,6 +55,10 @@ pub struct PhotoStages {
     /// What runs handed over for the store beside their labels ([`StageScope::publish`]),
     /// by key: not stages (nothing reads them during the photo), kept even when unshared.
     published: Mutex<HashMap<&'static str, Arc<dyn Any + Send + Sync>>>,
+    /// The photo resized as models' inputs need it ([`StageScope::view`]), by what the resize
+    /// was: models trained on the same input (three take the 224-px centre crop of the photo
+    /// at short side 256) resize it once.
+    views: Mutex<HashMap<String, Arc<OnceLock<Arc<RgbImage>>>>>,
     /// Every run computes its stages itself (nothing kept): how labelling worked before stages
     /// were shared, kept as the baseline the library benchmark measures against.
     unshared: bool,
@@ -118,6 +123,16 @@ impl PhotoStages {
             .get(key)
             .cloned()
             .and_then(|v| v.downcast::<T>().ok())
+    }
+
+    /// How many resized views of the photo runs made ([`StageScope::view`]).
+    pub fn views(&self) -> usize {
+        self.views
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .filter(|v| v.get().is_some())
+            .count()
     }
 
     fn slot(&self, id: &'static str) -> Arc<OnceLock<StageValue>> {
@@ -185,6 +200,24 @@ impl StageScope<'_> {
             .insert(key, Arc::new(value));
     }
 
+    /// The photo resized as `key` says (the resize's kind and size: the same key must give the
+    /// same image), by `compute` if no run has made it yet on this photo. Not a stage: it is
+    /// cheap next to any model and never costed, and unshared stages resize every time.
+    pub fn view(&self, key: String, compute: impl FnOnce() -> RgbImage) -> Arc<RgbImage> {
+        if self.stages.unshared {
+            return Arc::new(compute());
+        }
+        let slot = self
+            .stages
+            .views
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key)
+            .or_default()
+            .clone();
+        slot.get_or_init(|| Arc::new(compute())).clone()
+    }
+
     /// The stages this run computed, in order.
     pub fn into_computed(self) -> Vec<StageRun> {
         self.computed
@@ -220,6 +253,34 @@ mod tests {
         let next = PhotoStages::new();
         next.scope().get(FACES, compute).unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_resized_view_is_made_once_per_photo_and_key_unless_stages_are_unshared() {
+        let calls = AtomicUsize::new(0);
+        let make = |side: u32| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            RgbImage::new(side, side)
+        };
+        let photo = PhotoStages::new();
+        let a = photo.scope().view("Stretch 4x4".into(), || make(4));
+        let b = photo.scope().view("Stretch 4x4".into(), || make(4));
+        let c = photo.scope().view("Stretch 2x2".into(), || make(2));
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(
+            (c.width(), calls.load(Ordering::SeqCst), photo.views()),
+            (2, 2, 2)
+        );
+        let run = photo.scope();
+        run.view("Stretch 4x4".into(), || make(4));
+        assert!(
+            run.into_computed().is_empty(),
+            "a view is not a costed stage"
+        );
+        let unshared = PhotoStages::unshared();
+        unshared.scope().view("Stretch 4x4".into(), || make(4));
+        unshared.scope().view("Stretch 4x4".into(), || make(4));
+        assert_eq!((calls.load(Ordering::SeqCst), unshared.views()), (4, 0));
     }
 
     #[test]
