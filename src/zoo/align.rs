@@ -11,7 +11,6 @@
 //! is first shrunk with a triangle filter so the bilinear step does not alias. Main types:
 //! [`Similarity`], [`ChipTemplate`]; main function: [`aligned_chip`].
 
-use image::imageops::{self, FilterType};
 use image::{Rgb, RgbImage};
 
 use super::mtcnn::crop_padded;
@@ -198,7 +197,7 @@ pub fn aligned_chip(
         ((region.width() as f32 / step).round() as u32).max(1),
         ((region.height() as f32 / step).round() as u32).max(1),
     );
-    let small = imageops::resize(&region, rw, rh, FilterType::Triangle);
+    let small = super::resize::bilinear(&region, rw, rh);
     let (kx, ky) = (
         rw as f32 / region.width() as f32,
         rh as f32 / region.height() as f32,

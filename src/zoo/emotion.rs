@@ -25,7 +25,6 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use image::RgbImage;
-use image::imageops::{self, FilterType};
 
 use super::face_attr::{chip_box, face_crop, labelled_faces};
 use super::graph::Graph;
@@ -99,7 +98,7 @@ impl Emotion {
     /// The network input for a face crop: resized, grey, normalised, `[1, 64, 64, 1]`.
     pub fn input(&self, crop: &RgbImage) -> Tensor<4> {
         let s = self.size;
-        let r = imageops::resize(crop, s, s, FilterType::Triangle);
+        let r = super::resize::bilinear(crop, s, s);
         let v: Vec<f32> = r
             .pixels()
             .map(|px| {

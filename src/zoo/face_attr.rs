@@ -20,7 +20,6 @@ use std::path::Path;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use image::RgbImage;
-use image::imageops::{self, FilterType};
 
 use super::graph::Graph;
 use super::manifest::ModelSpec;
@@ -139,7 +138,7 @@ impl FaceAttr {
     /// The network input for a face crop: resized to the input size, normalised, NCHW.
     pub fn input(&self, crop: &RgbImage) -> Tensor<4> {
         let s = self.size;
-        let r = imageops::resize(crop, s, s, FilterType::Triangle);
+        let r = super::resize::bilinear(crop, s, s);
         let plane = (s * s) as usize;
         let mut v = vec![0f32; 3 * plane];
         for (i, px) in r.pixels().enumerate() {

@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use image::RgbImage;
-use image::imageops::{self, FilterType};
 
 use super::align::{ChipTemplate, aligned_chip};
 use super::face_attr::{chip_box, face_crop, labelled_faces};
@@ -156,7 +155,7 @@ impl FaceRes {
             let chip = if chip.dimensions() == (s, s) {
                 chip
             } else {
-                resized = imageops::resize(chip, s, s, FilterType::Triangle);
+                resized = super::resize::bilinear(chip, s, s);
                 &resized
             };
             for px in chip.pixels() {

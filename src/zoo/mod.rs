@@ -52,6 +52,7 @@ pub mod ocr;
 pub mod onnx;
 pub mod orientation;
 pub mod preprocess;
+pub mod resize;
 pub mod stages;
 pub mod tfjs;
 pub mod weights;

@@ -543,7 +543,7 @@ impl Mtcnn {
         let mut scale = m;
         while w.min(h) * scale >= 12.0 {
             let (sw, sh) = ((w * scale).ceil() as u32, (h * scale).ceil() as u32);
-            let resized = imageops::resize(img, sw, sh, imageops::FilterType::Triangle);
+            let resized = super::resize::bilinear(img, sw, sh);
             let (prob, reg) = self.pnet.forward(mtcnn_input(&resized, &self.device));
             let [_, gw, gh] = prob.dims();
             let prob = self.host(prob)?; // [W', H']
@@ -616,7 +616,7 @@ impl Mtcnn {
                     b[2] as i64 + 1,
                     b[3] as i64 + 1,
                 );
-                let c = imageops::resize(&c, size, size, imageops::FilterType::Triangle);
+                let c = super::resize::bilinear(&c, size, size);
                 mtcnn_input(&c, &self.device)
             })
             .collect();

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use image::RgbImage;
-use image::imageops::{self, FilterType};
+use image::imageops;
 
 use super::graph::Graph;
 use super::manifest::{Manifest, ModelSpec};
@@ -84,6 +84,15 @@ pub fn det_size(w: u32, h: u32, max_side: u32) -> (u32, u32) {
     let s = (max_side as f32 / w.max(h).max(1) as f32).min(1.0);
     let r = |v: u32| (((v as f32 * s) / 32.0).round() as u32 * 32).max(32);
     (r(w), r(h))
+}
+
+/// The photo resized to the detector's input with `image`'s triangle filter, not
+/// [`super::resize::bilinear`]: the probability map's weak regions follow the input's last bit
+/// closely enough that the faster filter's rounding gave PP-OCRv5 an extra weak box on a shared
+/// photo against the onnxruntime reference (`ppocr_det_matches_onnxruntime_reference`). The
+/// two detectors share this resize ([`StageScope::view`]), so it is made once per photo.
+fn det_input(img: &RgbImage, w: u32, h: u32) -> RgbImage {
+    imageops::resize(img, w, h, imageops::FilterType::Triangle)
 }
 
 /// Axis-aligned boxes from a probability map `prob` (`w`×`h`, row-major), scaled by
@@ -170,7 +179,7 @@ impl TextDetector {
 
     /// The probability map for `img` resized to `w`×`h` (row-major `h`×`w`).
     pub fn prob_map(&self, img: &RgbImage, w: u32, h: u32) -> Result<Vec<f32>> {
-        self.prob_map_of(&imageops::resize(img, w, h, FilterType::Triangle))
+        self.prob_map_of(&det_input(img, w, h))
     }
 
     /// The probability map of a photo already resized to the detector's input.
@@ -205,7 +214,7 @@ impl TextDetector {
     fn detect_with_view(&self, img: &RgbImage, stages: &StageScope<'_>) -> Result<Vec<TextBox>> {
         let (w, h) = det_size(img.width(), img.height(), DET_MAX_SIDE);
         let resized = stages.view(format!("{:?} {w}x{h}", ResizeMode::Stretch), || {
-            imageops::resize(img, w, h, FilterType::Triangle)
+            det_input(img, w, h)
         });
         let prob = self.prob_map_of(&resized)?;
         Ok(Self::boxes_of(img, &prob, w, h))
@@ -283,7 +292,7 @@ impl LineClassifier {
     pub fn input(&self, line: &RgbImage, max_w: u32) -> Tensor<4> {
         let (w, h) = (line.width().max(1), line.height().max(1));
         let rw = ((REC_HEIGHT as f32 * w as f32 / h as f32).ceil() as u32).clamp(8, max_w);
-        let r = imageops::resize(line, rw, REC_HEIGHT, FilterType::Triangle);
+        let r = super::resize::bilinear(line, rw, REC_HEIGHT);
         let x = bgr_tensor(&r, [0.5; 3], [0.5; 3], self.graph.device());
         if rw == max_w {
             x
@@ -374,7 +383,7 @@ impl TextRecognizer {
     pub fn input(&self, line: &RgbImage) -> Tensor<4> {
         let (w, h) = (line.width().max(1), line.height().max(1));
         let rw = ((REC_HEIGHT as f32 * w as f32 / h as f32).ceil() as u32).clamp(8, REC_MAX_WIDTH);
-        let r = imageops::resize(line, rw, REC_HEIGHT, FilterType::Triangle);
+        let r = super::resize::bilinear(line, rw, REC_HEIGHT);
         bgr_tensor(&r, [0.5; 3], [0.5; 3], self.graph.device())
     }
 

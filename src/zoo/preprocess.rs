@@ -9,6 +9,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use image::{RgbImage, imageops};
 
 use super::manifest::ModelSpec;
+use super::resize::bilinear;
 use super::stages::StageScope;
 use crate::error::{Error, Result};
 
@@ -106,9 +107,8 @@ impl Preprocess {
     /// The photo resized to the input size (before normalisation).
     pub fn resize(&self, img: &RgbImage) -> RgbImage {
         let [h, w] = self.size;
-        let filter = imageops::FilterType::Triangle;
         match self.resize {
-            ResizeMode::Stretch => imageops::resize(img, w, h, filter),
+            ResizeMode::Stretch => bilinear(img, w, h),
             ResizeMode::ShortSideCrop { short } => {
                 let (iw, ih) = img.dimensions();
                 let (iw, ih) = (iw.max(1), ih.max(1));
@@ -124,7 +124,7 @@ impl Preprocess {
                         short,
                     )
                 };
-                let resized = imageops::resize(img, rw, rh, filter);
+                let resized = bilinear(img, rw, rh);
                 let (cw, ch) = (w.min(rw), h.min(rh));
                 // Centre crop, offsets rounded down (as tools/reference does; torchvision rounds
                 // half to even, at most one pixel away).
@@ -134,7 +134,7 @@ impl Preprocess {
                 if (cw, ch) == (w, h) {
                     crop
                 } else {
-                    imageops::resize(&crop, w, h, filter)
+                    bilinear(&crop, w, h)
                 }
             }
             ResizeMode::Letterbox { centred } => {
@@ -147,7 +147,7 @@ impl Preprocess {
                     (0, 0)
                 };
                 imageops::replace(&mut square, img, x as i64, y as i64);
-                imageops::resize(&square, w, h, filter)
+                bilinear(&square, w, h)
             }
         }
     }
