@@ -182,6 +182,11 @@ mod tests {
         (dir, store)
     }
 
+    /// Stores one 80-px face with descriptor `e` on photo `photo` (400×200 pixels).
+    fn face_on(store: &mut Store, photo: i64, e: Vec<f32>) -> Result<Vec<i64>> {
+        store_faces(store, photo, "faceres", (400, 200), &[embedded(80.0, e)])
+    }
+
     fn embedded(side: f32, e: Vec<f32>) -> FaceEmbedding {
         let mut face = Face::new([100.0, 50.0, 100.0 + side, 50.0 + side], 0.99);
         face.landmarks[0] = [120.0, 70.0];
@@ -198,16 +203,7 @@ mod tests {
         let mut ids = Vec::new();
         for photo in 1..=3 {
             let e = vec![1.0, 0.05 * photo as f32, 0.0];
-            ids.extend(
-                store_faces(
-                    &mut store,
-                    photo,
-                    "faceres",
-                    (400, 200),
-                    &[embedded(80.0, e)],
-                )
-                .unwrap(),
-            );
+            ids.extend(face_on(&mut store, photo, e).unwrap());
             let g = group(&mut store, &params, false).unwrap();
             // Two faces are not a person yet; the third makes one.
             assert_eq!(g.new_persons, usize::from(photo == 3), "photo {photo}");
@@ -221,14 +217,7 @@ mod tests {
         assert_eq!(row.landmarks[0], [0.3, 0.35]);
         let person = row.person.unwrap().0;
         // A later photo's face joins the person; a tiny face of the same person waits.
-        store_faces(
-            &mut store,
-            4,
-            "faceres",
-            (400, 200),
-            &[embedded(80.0, vec![1.0, 0.0, 0.1])],
-        )
-        .unwrap();
+        face_on(&mut store, 4, vec![1.0, 0.0, 0.1]).unwrap();
         store_faces(
             &mut store,
             5,
@@ -256,14 +245,7 @@ mod tests {
         let (dir, mut store) = store_with_photos(3);
         for photo in 1..=3 {
             let e = vec![1.0, 0.05 * photo as f32, 0.0];
-            store_faces(
-                &mut store,
-                photo,
-                "faceres",
-                (400, 200),
-                &[embedded(80.0, e)],
-            )
-            .unwrap();
+            face_on(&mut store, photo, e).unwrap();
         }
         let params = Params::default();
         let stale = cluster_faces(&store).unwrap();
@@ -308,15 +290,7 @@ mod tests {
         assert_eq!(regroup.flush(&mut store).unwrap(), None, "nothing stored");
         for photo in 1..=3 {
             let e = vec![1.0, 0.05 * photo as f32, 0.0];
-            let n = store_faces(
-                &mut store,
-                photo,
-                "faceres",
-                (400, 200),
-                &[embedded(80.0, e)],
-            )
-            .unwrap()
-            .len();
+            let n = face_on(&mut store, photo, e).unwrap().len();
             regroup.stored(n);
             assert_eq!(
                 regroup.tick(&mut store).unwrap(),
